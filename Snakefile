@@ -1,0 +1,24 @@
+# ali-bench: regenerate the tables and figures of Adversarially Learned Inference (ICLR 2017).
+#
+#   snakemake --cores 8 results/toy_table.csv                          # paper scale
+#   snakemake --cores 2 --configfile config/quick.yaml                 # every embedded target, small
+#
+# This file stays thin: the config, its validation, the stages, and the default target.
+# Each rule runs one `python -m ali_bench <command>`; see workflow/rules/*.smk.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/toy.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,5 @@
+import sys
+
+from ali_bench.cli import main
+
+sys.exit(main())

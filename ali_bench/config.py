@@ -1,0 +1,261 @@
+"""Typed configuration, validated against the one JSON schema the workflow also uses.
+
+Why two layers: the JSON schema (``config.schema.yaml``) is the contract Snakemake validates before
+any job starts, and it holds every default, so defaults live in exactly one place. The frozen
+dataclasses below give the Python side typed attribute access and refuse any key the schema does not
+know, so a CLI run by hand gets the same checks as one run by the workflow.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft7Validator, validators
+from jsonschema.exceptions import best_match
+
+SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased as one line that names the offending key."""
+
+
+# --------------------------------------------------------------------------------------------------
+# dataclasses (field names and nesting mirror the schema exactly; a test checks they agree)
+
+
+@dataclass(frozen=True)
+class Range:
+    """A sampling range for one random hyperparameter: uniform in value or in log(value)."""
+
+    low: float
+    high: float
+    log: bool
+
+    def __post_init__(self) -> None:
+        if self.low > self.high:
+            raise ConfigError(f"range low={self.low} is above high={self.high}")
+
+
+@dataclass(frozen=True)
+class MixtureConfig:
+    grid: tuple[float, ...]
+    std: float
+    n_train: int
+    n_test: int
+    train_seed: int
+    test_seed: int
+
+
+@dataclass(frozen=True)
+class ToyNetworkConfig:
+    latent_dim: int
+    encoder_hidden: tuple[int, ...]
+    decoder_hidden: tuple[int, ...]
+    discriminator_units: int
+    discriminator_layers: int
+    maxout_pieces: int
+    bn_eps: float
+    bn_momentum: float
+
+
+@dataclass(frozen=True)
+class ToyTrainingConfig:
+    batch_size: int
+    epochs: int
+    checkpoint_every: int
+    adam_beta2: float
+    adam_eps: float
+
+
+@dataclass(frozen=True)
+class HyperParameters:
+    """The three hyperparameters the paper draws at random for each toy run."""
+
+    lr: float
+    beta1: float
+    init_std: float
+
+
+@dataclass(frozen=True)
+class RandomSearch:
+    lr: Range
+    beta1: Range
+    init_std: Range
+
+
+@dataclass(frozen=True)
+class CoverageConfig:
+    n_samples: int
+    high_quality_stds: float
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    models: tuple[str, ...]
+    hyperparameter_sets: tuple[str, ...]
+    seeds: tuple[int, ...]
+    mixture: MixtureConfig
+    network: ToyNetworkConfig
+    training: ToyTrainingConfig
+    released: HyperParameters
+    random_search: RandomSearch
+    coverage: CoverageConfig
+
+    def __post_init__(self) -> None:
+        if self.mixture.n_train < self.training.batch_size:
+            raise ConfigError(
+                f"config key 'toy.mixture.n_train': {self.mixture.n_train} is smaller than "
+                f"toy.training.batch_size={self.training.batch_size}"
+            )
+
+
+@dataclass(frozen=True)
+class Config:
+    results_dir: str
+    device: str
+    cuda_graphs: bool
+    toy: ToyConfig
+
+
+# --------------------------------------------------------------------------------------------------
+# schema validation with defaults
+
+
+def _with_defaults(validator_class):
+    """Extend a jsonschema validator so that validating also fills in every ``default``."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": set_defaults})
+
+
+_DefaultingValidator = _with_defaults(Draft7Validator)
+
+
+def load_schema() -> dict:
+    with open(SCHEMA_PATH) as handle:
+        return yaml.safe_load(handle)
+
+
+def _describe(error) -> str:
+    path = ".".join(str(part) for part in error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        where = f"{path}." if path else ""
+        return (
+            f"config key '{where}{unknown[0]}' is not allowed; "
+            f"allowed keys{' under ' + repr(path) if path else ''}: {', '.join(allowed)}"
+        )
+    return f"config key '{path or '<root>'}': {error.message}"
+
+
+def validate(raw: dict | None) -> dict:
+    """Return a copy of ``raw`` with every default filled in, or raise a one-line ConfigError."""
+    instance = copy.deepcopy(raw) if raw is not None else {}
+    if not isinstance(instance, dict):
+        raise ConfigError(f"the configuration must be a mapping, got {type(instance).__name__}")
+    errors = list(_DefaultingValidator(load_schema()).iter_errors(instance))
+    if errors:
+        raise ConfigError(_describe(best_match(errors)))
+    return instance
+
+
+# --------------------------------------------------------------------------------------------------
+# dict -> dataclass
+
+
+def _convert(value: Any, annotation: Any, path: str) -> Any:
+    origin = typing.get_origin(annotation)
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{path}': expected a mapping, got {value!r}")
+        return _build(annotation, value, path)
+    if origin is tuple:
+        (item_type, _ellipsis) = typing.get_args(annotation)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config key '{path}': expected a list, got {value!r}")
+        return tuple(_convert(item, item_type, f"{path}[{i}]") for i, item in enumerate(value))
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"config key '{path}': expected true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"config key '{path}': expected an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"config key '{path}': expected a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config key '{path}': expected a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config annotation {annotation!r} at {path}")  # programming error
+
+
+def _build(cls, data: dict, path: str):
+    hints = typing.get_type_hints(cls)
+    names = [field.name for field in dataclasses.fields(cls)]
+    prefix = f"{path}." if path else ""
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ConfigError(f"config key '{prefix}{unknown[0]}' is not allowed; allowed: {', '.join(names)}")
+    missing = [name for name in names if name not in data]
+    if missing:
+        raise ConfigError(f"config key '{prefix}{missing[0]}' is missing")
+    kwargs = {name: _convert(data[name], hints[name], prefix + name) for name in names}
+    try:
+        return cls(**kwargs)
+    except ConfigError as error:
+        message = str(error)
+        raise ConfigError(message if message.startswith("config key") else f"config key '{path}': {message}") from None
+
+
+def from_dict(cls, data: dict, path: str = ""):
+    """Build the config dataclass ``cls`` from an already validated mapping (e.g. one saved in a result)."""
+    return _build(cls, data, path)
+
+
+def load_config(source: dict | str | Path | None) -> Config:
+    """Validate a config mapping (or a YAML/JSON file) and return the typed, defaulted Config."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise ConfigError(f"config file '{path}' does not exist")
+        with open(path) as handle:
+            try:
+                source = yaml.safe_load(handle)
+            except yaml.YAMLError as error:
+                raise ConfigError(f"config file '{path}' is not valid YAML: {error}".splitlines()[0]) from None
+    return _build(Config, validate(source), "")
+
+
+def config_hash(section: Any) -> str:
+    """A short, stable hash of a config (section): what a result was computed from."""
+    if dataclasses.is_dataclass(section):
+        section = dataclasses.asdict(section)
+    canonical = json.dumps(section, sort_keys=True, separators=(",", ":"), default=list)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def as_dict(section: Any) -> dict:
+    """A JSON-ready dict of a dataclass config (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(section), default=list))
+

@@ -1,0 +1,37 @@
+"""Numbers other papers reported, each with where it was printed. Only tables' ``paper_*`` columns use them.
+
+Sources are the camera-ready ALI paper (arXiv 1606.00704v3 = the LaTeX in the released repository,
+see ../shared/reference/ali-paper-and-code.md) and, where the project compares with later reruns,
+the paper that reported the rerun.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Reported:
+    """One reported statistic: ``mean`` ± ``pm`` (what ``pm`` is: ``pm_is``), optional min/max."""
+
+    mean: float
+    pm: float | None
+    pm_is: str
+    source: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+ALI_TOY_SOURCE = "ALI paper (Dumoulin et al., ICLR 2017), Sec. 4.5 text beside Fig. 8; random lr, beta1, init std; 10 runs"
+PACGAN_TOY_SOURCE = (
+    "PacGAN (Lin et al., NeurIPS 2018), 2-D grid rerun of ALI's released code (lr 1e-4, beta1 0.8, "
+    "init std 0.02), 400 epochs, 10 trials; its modes count high-quality samples"
+)
+
+# Toy 25-Gaussian experiment: modes covered, keyed by (model, hyperparameter set).
+TOY_MODES: dict[tuple[str, str], Reported] = {
+    ("ali", "random"): Reported(13.4, 5.8, "std (kind not stated)", ALI_TOY_SOURCE, 8, 25),
+    ("gan", "random"): Reported(10.4, 9.2, "std (kind not stated)", ALI_TOY_SOURCE, 1, 22),
+    ("ali", "released"): Reported(24.1, 0.4, "standard error", PACGAN_TOY_SOURCE),
+    ("gan", "released"): Reported(17.3, 0.8, "standard error", PACGAN_TOY_SOURCE),
+}

@@ -1,0 +1,91 @@
+"""Provenance sidecars: how each table was made, written beside it as ``<name>.provenance.json``.
+
+A user who reads a number should be able to say which config, seeds, code version, packages and
+device produced it, and how long it took, without rerunning anything.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterable
+
+from ali_bench.atomic import write_text
+
+PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "pandas", "matplotlib", "snakemake", "ali-bench")
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_state(repo: Path = _REPO_ROOT) -> dict[str, Any]:
+    """The commit of the ali_bench code that ran (not of the folder the workflow ran in)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": "unknown (not a git checkout)", "dirty": None}
+
+
+def sidecar_path(table: str | Path) -> Path:
+    table = Path(table)
+    return table.with_name(f"{table.stem}.provenance.json")
+
+
+def build(
+    *,
+    config: dict,
+    config_hash: str,
+    seeds: Iterable[int],
+    device: str,
+    wall_time_s: float,
+    upstream: Iterable[dict] = (),
+    **extra: Any,
+) -> dict:
+    record = {
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, "-m", "ali_bench", *sys.argv[1:]]),
+        "config_hash": config_hash,
+        "seeds": sorted(set(int(seed) for seed in seeds)),
+        "device": device,
+        "wall_time_s": round(float(wall_time_s), 3),
+        "git": git_state(),
+        "versions": package_versions(),
+        "config": config,
+    }
+    record.update(extra)
+    upstream = list(upstream)
+    if upstream:
+        record["upstream"] = upstream
+    return record
+
+
+def write(table: str | Path, record: dict) -> Path:
+    path = sidecar_path(table)
+    write_text(path, json.dumps(record, indent=2, sort_keys=False) + "\n")
+    return path
+
+
+def read(table: str | Path) -> dict:
+    path = sidecar_path(table)
+    if not path.is_file():
+        raise FileNotFoundError(f"provenance file '{path}' is missing; rerun the step that writes '{table}'")
+    return json.loads(path.read_text())

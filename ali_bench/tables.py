@@ -1,0 +1,64 @@
+"""Result tables: pandas frames written as CSV (the data) and Markdown (for reading), atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ali_bench.atomic import atomic_path, write_text
+from ali_bench.paper import TOY_MODES
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def write_markdown(frame: pd.DataFrame, path: str | Path, title: str, notes: list[str]) -> None:
+    """A plain Markdown table (no extra dependency) with a title and notes on how to read it."""
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return "" if np.isnan(value) else f"{value:.4g}"
+        return "" if value is None else str(value)
+
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    text = "\n".join([f"# {title}", "", header, rule, *rows, "", *[f"- {note}" for note in notes], ""])
+    write_text(path, text)
+
+
+def toy_table(coverage: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, hyperparameter set): modes covered over the runs, with the reported numbers beside.
+
+    ``modes_std`` is the sample standard deviation (ddof=1) and ``modes_sem`` the standard error, so
+    both kinds of published ± have a measured counterpart.
+    """
+    rows = []
+    for (model, hset), runs in coverage.groupby(["model", "hyperparameter_set"], sort=False):
+        modes = runs["modes"].astype(float)
+        reported = TOY_MODES.get((model, hset))
+        rows.append({
+            "model": model.upper(),
+            "hyperparameter_set": hset,
+            "runs": len(runs),
+            "epochs": int(runs["epochs"].iloc[0]),
+            "modes_mean": modes.mean(),
+            "modes_std": modes.std(ddof=1) if len(runs) > 1 else float("nan"),
+            "modes_sem": modes.std(ddof=1) / np.sqrt(len(runs)) if len(runs) > 1 else float("nan"),
+            "modes_min": int(modes.min()),
+            "modes_max": int(modes.max()),
+            "modes_high_quality_mean": runs["modes_high_quality"].mean(),
+            "high_quality_share_mean": runs["high_quality_share"].mean(),
+            "reverse_kl_median": runs["reverse_kl"].median(),
+            "diverged_runs": int(runs["diverged_epoch"].notna().sum()),
+            "paper_modes_mean": reported.mean if reported else float("nan"),
+            "paper_modes_pm": reported.pm if reported else float("nan"),
+            "paper_pm_is": reported.pm_is if reported else "",
+            "paper_modes_min": reported.minimum if reported and reported.minimum is not None else float("nan"),
+            "paper_modes_max": reported.maximum if reported and reported.maximum is not None else float("nan"),
+            "paper_source": reported.source if reported else "",
+        })
+    return pd.DataFrame(rows)

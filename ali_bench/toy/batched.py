@@ -1,0 +1,122 @@
+"""Many small models as one: layers and Adam with a leading model axis.
+
+Why: the toy experiment trains 10 seeds × {ALI, GAN}, each a few hundred thousand parameters. Run
+one at a time, a GPU idles between tiny kernels; stacked on a model axis, each layer is one batched
+matmul for every run. Each model's slice of every tensor is independent of the others (BN statistics
+are per model, losses are summed so gradients do not mix), so a run trained in the stack equals the
+same run trained alone (``tests/test_toy_batched.py`` checks this against nn.Linear,
+nn.BatchNorm1d and torch.optim.Adam).
+"""
+
+from __future__ import annotations
+
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class BatchedLinear(nn.Module):
+    """``n_models`` independent nn.Linear layers: x (M, B, in) -> (M, B, out).
+
+    ``weight`` is (M, out, in) and ``bias`` (M, out): the stack of nn.Linear's own layouts.
+    """
+
+    def __init__(self, n_models: int, in_features: int, out_features: int, bias: bool = True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_models, out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(n_models, out_features)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.bias is None:
+            return torch.bmm(x, self.weight.transpose(1, 2))
+        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+
+
+class BatchedBatchNorm1d(nn.Module):
+    """``n_models`` independent nn.BatchNorm1d layers on x (M, B, C).
+
+    The model axis is folded into the channel axis, (M, B, C) -> (B, M·C), so PyTorch's own batch
+    norm kernel normalises each (model, channel) over the batch: the same arithmetic as
+    nn.BatchNorm1d (biased batch variance to normalise, unbiased one into the running estimate),
+    and faster than spelling it out. Running statistics are updated in place through the views.
+    """
+
+    def __init__(self, n_models: int, num_features: int, eps: float, momentum: float):
+        super().__init__()
+        self.eps, self.momentum = eps, momentum
+        self.weight = nn.Parameter(torch.ones(n_models, num_features))
+        self.bias = nn.Parameter(torch.zeros(n_models, num_features))
+        self.register_buffer("running_mean", torch.zeros(n_models, num_features))
+        self.register_buffer("running_var", torch.ones(n_models, num_features))
+        self.register_buffer("num_batches_tracked", torch.zeros(n_models, dtype=torch.long))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n_models, batch, channels = x.shape
+        if self.training:
+            self.num_batches_tracked.add_(1)
+        folded = x.transpose(0, 1).reshape(batch, n_models * channels)
+        y = F.batch_norm(
+            folded, self.running_mean.view(-1), self.running_var.view(-1), self.weight.view(-1),
+            self.bias.view(-1), self.training, self.momentum, self.eps,
+        )
+        return y.view(batch, n_models, channels).transpose(0, 1)
+
+
+def stack_state_dicts(state_dicts: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The batched state dict whose model ``i`` is ``state_dicts[i]``."""
+    return {key: torch.stack([sd[key] for sd in state_dicts]) for key in state_dicts[0]}
+
+
+def unstack_state_dict(batched: dict[str, torch.Tensor], index: int) -> dict[str, torch.Tensor]:
+    """Model ``index``'s own state dict, loadable into the single-model module."""
+    return {key: value[index].clone() for key, value in batched.items()}
+
+
+def _per_model(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Reshape per-model values (M,) to broadcast against a parameter (M, ...)."""
+    return values.view(-1, *([1] * (like.dim() - 1)))
+
+
+class BatchedAdam:
+    """Adam with a learning rate and β1 per model, for parameters with a leading model axis.
+
+    The arithmetic follows torch.optim.Adam's single-tensor path step for step, so a model's slice
+    evolves as it would under its own torch.optim.Adam. Every quantity (the step count included)
+    is a tensor on the parameters' device, so the update can be captured in a CUDA graph.
+    """
+
+    def __init__(self, params, lr: list[float], beta1: list[float], beta2: float = 0.999, eps: float = 1e-8):
+        self.params = list(params)
+        device, dtype = self.params[0].device, self.params[0].dtype
+        # straight from Python floats to the parameters' dtype (no float32 detour)
+        self.lr = torch.tensor(lr, device=device, dtype=dtype)
+        self.beta1 = torch.tensor(beta1, device=device, dtype=dtype)
+        self.beta2, self.eps = beta2, eps
+        self.step_count = torch.zeros((), device=device, dtype=dtype)
+        self.exp_avg = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.step_count += 1
+        bias_correction1 = 1 - self.beta1**self.step_count  # (M,)
+        bias_correction2_sqrt = torch.sqrt(1 - self.beta2**self.step_count)  # ()
+        step_size = self.lr / bias_correction1  # (M,)
+        for param, exp_avg, exp_avg_sq in zip(self.params, self.exp_avg, self.exp_avg_sq):
+            grad = param.grad
+            exp_avg.lerp_(grad, _per_model(1 - self.beta1, param))
+            exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
+            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
+            param.sub_(_per_model(step_size, param) * exp_avg / denom)
+
+    def state_dict(self) -> dict:
+        return {"step_count": self.step_count, "exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq}
+
+    def load_state_dict(self, state: dict) -> None:
+        with torch.no_grad():
+            self.step_count.copy_(state["step_count"])
+            for mine, theirs in zip(self.exp_avg + self.exp_avg_sq, state["exp_avg"] + state["exp_avg_sq"]):
+                mine.copy_(theirs)
+
+

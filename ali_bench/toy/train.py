@@ -1,0 +1,226 @@
+"""Train every run of one toy hyperparameter set in one process, batched on a model axis.
+
+All ALI runs form one batched ToyALI, all GAN runs one batched ToyGAN; both step in the same loop
+over the same epochs. The training set lives on the device; a batch is an index gather.
+Checkpoints every ``checkpoint_every`` epochs (atomic); a rerun with the same config resumes from the
+last one and ends with exactly the parameters an uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ali_bench import checkpoint
+from ali_bench.atomic import atomic_path
+from ali_bench.config import ToyConfig, ToyNetworkConfig, as_dict, config_hash, from_dict
+from ali_bench.cuda_graphs import StepRunner
+from ali_bench.data.mixture import train_and_test
+from ali_bench.nets.toy import TOY_MODELS, ToyGAN, init_weights_
+from ali_bench.toy.batched import BatchedAdam, stack_state_dicts
+from ali_bench.toy.runs import INIT, MODEL_CODES, RunSpec, epoch_draws, generator_for, plan_runs
+from ali_bench.training import MONITORS, adversarial_step
+
+CHECKPOINT_FORMAT = "ali-bench/toy-train-checkpoint/1"
+MODELS_FORMAT = "ali-bench/toy-models/1"
+LOG_COLUMNS = ("epoch", "run", "model", "hyperparameter_set", "seed", *MONITORS, "wall_time_s")
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunGroup:
+    """The runs of one model kind, as one batched model with its two optimisers."""
+
+    runs: list[RunSpec]
+    model: ToyGAN
+    opt_d: BatchedAdam
+    opt_g: BatchedAdam
+    step: StepRunner
+
+    def state(self) -> dict:
+        return {"model": self.model.state_dict(), "opt_d": self.opt_d.state_dict(), "opt_g": self.opt_g.state_dict()}
+
+    def load(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.opt_g.load_state_dict(state["opt_g"])
+
+
+def initial_state(cfg: ToyConfig, run: RunSpec) -> dict[str, torch.Tensor]:
+    """A run's initial single-model state dict (weights from its seed, scaled by its init std)."""
+    model = TOY_MODELS[run.model](cfg.network)
+    init_weights_(model, run.init_std, generator_for(run.seed, INIT, MODEL_CODES[run.model]))
+    return model.state_dict()
+
+
+def build_group(cfg: ToyConfig, runs: list[RunSpec], device: torch.device, dtype: torch.dtype, cuda_graphs: bool) -> RunGroup:
+    kind = runs[0].model
+    model = TOY_MODELS[kind](cfg.network, n_models=len(runs))
+    model.load_state_dict(stack_state_dicts([initial_state(cfg, run) for run in runs]))
+    model.to(device=device, dtype=dtype).train()
+    adam = partial(BatchedAdam, lr=[run.lr for run in runs], beta1=[run.beta1 for run in runs], beta2=cfg.training.adam_beta2, eps=cfg.training.adam_eps)
+    opt_d, opt_g = adam(model.discriminator_parameters()), adam(model.generator_parameters())
+    step = StepRunner(partial(adversarial_step, model, opt_d, opt_g), use_graph=cuda_graphs and device.type == "cuda")
+    return RunGroup(runs, model, opt_d, opt_g, step)
+
+
+def _epoch_inputs(groups: list[RunGroup], cfg: ToyConfig, epoch: int, steps: int, device, dtype):
+    """Each group's epoch draws stacked on the model axis: order (M, N), z and ε (M, S, B, L)."""
+    seeds = sorted({run.seed for group in groups for run in group.runs})
+    t = cfg.training
+    draws = {seed: epoch_draws(seed, epoch, cfg.mixture.n_train, steps, t.batch_size, cfg.network.latent_dim) for seed in seeds}
+    inputs = []
+    for group in groups:
+        order, z, eps = (torch.stack([draws[run.seed][i] for run in group.runs]) for i in range(3))
+        inputs.append((order.to(device), z.to(device=device, dtype=dtype), eps.to(device=device, dtype=dtype)))
+    return inputs
+
+
+def train_toy(
+    cfg: ToyConfig,
+    hyperparameter_set: str,
+    out_path: str | Path,
+    log_path: str | Path,
+    checkpoint_path: str | Path,
+    device: torch.device,
+    device_label: str,
+    seeds: tuple[int, ...] | None = None,
+    dtype: torch.dtype = torch.float32,
+    cuda_graphs: bool = True,
+    progress: bool = True,
+) -> dict:
+    """Train, checkpointing as it goes, and write the final models file and the training log.
+
+    Returns the models payload that was written.
+    """
+    runs = plan_runs(cfg, hyperparameter_set, seeds)
+    expected_hash = config_hash({"toy": as_dict(cfg), "set": hyperparameter_set, "runs": [r.name for r in runs], "dtype": str(dtype)})
+    _, (x_train, _), _ = train_and_test(cfg.mixture)
+    data = torch.from_numpy(x_train).to(device=device, dtype=dtype)  # (N, 2), resident on the device
+    groups = [build_group(cfg, [r for r in runs if r.model == kind], device, dtype, cuda_graphs) for kind in cfg.models]
+    batch, epochs = cfg.training.batch_size, cfg.training.epochs
+    steps = cfg.mixture.n_train // batch  # a partial last batch is dropped; the order changes every epoch
+
+    start_epoch, log_rows, wall_before = 0, [], 0.0
+    checkpoint_path = Path(checkpoint_path)
+    if checkpoint_path.exists():
+        state = checkpoint.load(checkpoint_path, CHECKPOINT_FORMAT)
+        if state["config_hash"] != expected_hash:
+            log.warning("ignoring checkpoint %s: it was made with another config", checkpoint_path)
+        else:
+            for group, group_state in zip(groups, state["groups"]):
+                group.load(group_state)
+            start_epoch, log_rows, wall_before = state["epoch"], state["log_rows"], state["wall_time_s"]
+            log.info("resuming %s from epoch %d", checkpoint_path, start_epoch)
+
+    started = time.perf_counter()
+    bar = tqdm(range(start_epoch, epochs), desc=f"toy {hyperparameter_set}", unit="epoch", disable=not progress,
+               initial=start_epoch, total=epochs)
+    for epoch in bar:
+        inputs = _epoch_inputs(groups, cfg, epoch, steps, device, dtype)
+        sums = [torch.zeros(len(MONITORS), len(group.runs), device=device, dtype=dtype) for group in groups]
+        for step in range(steps):
+            for group, (order, z, eps), total in zip(groups, inputs, sums):
+                x = data[order[:, step * batch : (step + 1) * batch]]  # (M, B, 2) gather
+                total += group.step(x, z[:, step], eps[:, step])
+        wall = wall_before + time.perf_counter() - started
+        for group, total in zip(groups, sums):
+            means = (total / steps).cpu().tolist()
+            for index, run in enumerate(group.runs):
+                monitors = {name: means[m][index] for m, name in enumerate(MONITORS)}
+                log_rows.append({"epoch": epoch + 1, "run": run.name, "model": run.model,
+                                 "hyperparameter_set": run.hyperparameter_set, "seed": run.seed,
+                                 **monitors, "wall_time_s": round(wall, 3)})
+        if progress:
+            bar.set_postfix({"loss_d": f"{sums[0][0].mean().item() / steps:.3f}",
+                             "loss_g": f"{sums[0][1].mean().item() / steps:.3f}"})
+        done = epoch + 1
+        if done < epochs and done % cfg.training.checkpoint_every == 0:
+            checkpoint.save(checkpoint_path, {
+                "format": CHECKPOINT_FORMAT, "config_hash": expected_hash, "epoch": done,
+                "groups": [group.state() for group in groups], "log_rows": log_rows, "wall_time_s": wall,
+            })
+    bar.close()
+
+    diverged = _first_nonfinite_epoch(log_rows)
+    payload = {
+        "format": MODELS_FORMAT,
+        "config": as_dict(cfg),
+        "config_hash": config_hash(as_dict(cfg)),
+        "hyperparameter_set": hyperparameter_set,
+        "runs": [{"run": run.name, **run.as_row(), "diverged_epoch": diverged.get(run.name)} for run in runs],
+        "models": {group.runs[0].model: {k: v.detach().cpu() for k, v in group.model.state_dict().items()} for group in groups},
+        "model_runs": {group.runs[0].model: [run.name for run in group.runs] for group in groups},
+        "epochs": epochs,
+        "dtype": str(dtype).removeprefix("torch."),
+        "device": device_label,
+        "wall_time_s": wall_before + time.perf_counter() - started,
+    }
+    _write_log(log_path, log_rows)
+    checkpoint.save(out_path, payload)
+    checkpoint_path.unlink(missing_ok=True)
+    return payload
+
+
+def _first_nonfinite_epoch(rows: list[dict]) -> dict[str, int]:
+    first: dict[str, int] = {}
+    for row in rows:
+        if row["run"] not in first and not all(abs(row[m]) < float("inf") for m in MONITORS):
+            first[row["run"]] = row["epoch"]
+    return first
+
+
+def _write_log(path: str | Path, rows: list[dict]) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=LOG_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+
+
+def load_models(path: str | Path, device: torch.device = torch.device("cpu")) -> tuple[dict, dict[str, ToyGAN]]:
+    """The models file's metadata and one batched model per kind, in eval mode on ``device``."""
+    payload = checkpoint.load(path, MODELS_FORMAT)
+    net = from_dict(ToyNetworkConfig, payload["config"]["network"], "toy.network")
+    models = {}
+    for kind, state in payload["models"].items():
+        model = TOY_MODELS[kind](net, n_models=len(payload["model_runs"][kind])).to(getattr(torch, payload["dtype"]))
+        model.load_state_dict(state)
+        models[kind] = model.to(device).eval()
+    return payload, models
+
+
+def train_alone(
+    cfg: ToyConfig, run: RunSpec, device: torch.device, dtype: torch.dtype = torch.float32, max_steps: int | None = None
+) -> ToyGAN:
+    """The naive way: one run, plain nn layers, torch.optim.Adam, eager. Same data, noise and init.
+
+    It exists as the reference the batched trainer is tested against (a run trained in the stack
+    must end where it ends here) and as the baseline the throughput benchmark compares with.
+    """
+    _, (x_train, _), _ = train_and_test(cfg.mixture)
+    data = torch.from_numpy(x_train).to(device=device, dtype=dtype)
+    model = TOY_MODELS[run.model](cfg.network)
+    model.load_state_dict(initial_state(cfg, run))
+    model.to(device=device, dtype=dtype).train()
+    adam = partial(torch.optim.Adam, lr=run.lr, betas=(run.beta1, cfg.training.adam_beta2), eps=cfg.training.adam_eps)
+    opt_d, opt_g = adam(model.discriminator_parameters()), adam(model.generator_parameters())
+    batch = cfg.training.batch_size
+    steps = cfg.mixture.n_train // batch
+    done = 0
+    for epoch in range(cfg.training.epochs):
+        order, z, eps = epoch_draws(run.seed, epoch, cfg.mixture.n_train, steps, batch, cfg.network.latent_dim)
+        order, z, eps = order.to(device), z.to(device=device, dtype=dtype), eps.to(device=device, dtype=dtype)
+        for step in range(steps):
+            if max_steps is not None and done >= max_steps:
+                return model
+            adversarial_step(model, opt_d, opt_g, data[order[step * batch : (step + 1) * batch]], z[step], eps[step])
+            done += 1
+    return model

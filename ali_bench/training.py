@@ -1,0 +1,36 @@
+"""The adversarial training step shared by every model: one forward pass, simultaneous updates.
+
+Any model with ``logits(x, z, eps) -> (s_data, s_sample)``, ``generator_parameters()`` and
+``discriminator_parameters()`` trains with it: a single toy model, a batched stack of toy models,
+or an image model.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ali_bench.objectives import discriminator_accuracies, discriminator_loss, generator_loss
+
+MONITORS = ("loss_d", "loss_g", "d_data", "d_sample")
+
+
+def adversarial_step(model, opt_d, opt_g, x: torch.Tensor, z: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """One simultaneous D/G update from one forward pass (reference §1, ``ali_algorithm``).
+
+    Both gradient sets are taken from the same graph evaluation (same batch, noise and BN
+    statistics), then both optimisers step. Works for one model (logits (B,)) and for a batched
+    stack (logits (M, B)): per-model losses are summed, which leaves each model's gradient its own.
+    Returns the monitors stacked as (4, ...): loss_d, loss_g, mean D(x, ẑ), mean 1 - D(x̃, z).
+    """
+    s_data, s_sample = model.logits(x, z, eps)
+    loss_d = discriminator_loss(s_data, s_sample)
+    loss_g = generator_loss(s_data, s_sample)
+    d_params, g_params = model.discriminator_parameters(), model.generator_parameters()
+    grads_d = torch.autograd.grad(loss_d.sum(), d_params, retain_graph=True)
+    grads_g = torch.autograd.grad(loss_g.sum(), g_params)
+    for param, grad in zip(d_params + g_params, grads_d + grads_g):
+        param.grad = grad
+    opt_d.step()
+    opt_g.step()
+    d_data, d_sample = discriminator_accuracies(s_data.detach(), s_sample.detach())
+    return torch.stack([loss_d.detach(), loss_g.detach(), d_data, d_sample])

@@ -1,0 +1,48 @@
+"""Shared fixtures: tiny configs and a way to run the workflow exactly as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ali_bench.config import load_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+# A toy config small enough for a unit test: same code paths, seconds on two cores.
+TINY_TOY = {
+    "seeds": [0, 1],
+    "mixture": {"n_train": 1000, "n_test": 200},
+    "network": {"encoder_hidden": [32, 32], "decoder_hidden": [32, 32], "discriminator_units": 16},
+    "training": {"epochs": 3, "checkpoint_every": 1},
+    "coverage": {"n_samples": 500},
+}
+
+
+@pytest.fixture
+def tiny_config():
+    return load_config({"device": "cpu", "toy": TINY_TOY})
+
+
+def run_cli(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """``python -m ali_bench ...`` in a subprocess, as the workflow runs it."""
+    result = subprocess.run([sys.executable, "-m", "ali_bench", *args], cwd=cwd, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"ali_bench {' '.join(args)} failed:\n{result.stderr}")
+    return result
+
+
+def snakemake(*args: str, cwd: Path = REPO, check: bool = True) -> subprocess.CompletedProcess:
+    """Run Snakemake from this environment; job shells find this environment's python first."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), *args],
+        cwd=cwd, capture_output=True, text=True, env=env,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result

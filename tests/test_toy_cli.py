@@ -1,0 +1,134 @@
+"""The toy CLI steps by hand: resume after a kill, clear errors, tables and provenance."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ali_bench import provenance
+from ali_bench.tables import toy_table
+from conftest import TINY_TOY, run_cli
+
+
+def _write_config(path, **toy_overrides):
+    path.write_text(json.dumps({"device": "cpu", "toy": {**TINY_TOY, **toy_overrides}}))
+    return path
+
+
+def _train_args(config, out_dir):
+    return ["toy-train", "--config", str(config), "--hyperparameters", "random", "--no-progress",
+            "--out", str(out_dir / "models.pt"), "--log", str(out_dir / "log.csv")]
+
+
+def _final_state(path):
+    return torch.load(path, weights_only=True)["models"]
+
+
+def test_killed_training_resumes_and_ends_where_an_uninterrupted_run_ends(tmp_path):
+    config = _write_config(tmp_path / "c.json", training={"epochs": 40, "checkpoint_every": 2})
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    run_cli(*_train_args(config, straight))
+
+    checkpoint = killed / "models.checkpoint.pt"
+    process = subprocess.Popen([sys.executable, "-m", "ali_bench", *_train_args(config, killed)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not checkpoint.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert checkpoint.exists(), "the run finished or failed before its first checkpoint"
+    assert not (killed / "models.pt").exists()
+
+    rerun = run_cli(*_train_args(config, killed))
+    assert "resuming" in rerun.stderr
+    assert not checkpoint.exists()  # cleaned up once the final models file is written
+    a, b = _final_state(straight / "models.pt"), _final_state(killed / "models.pt")
+    for kind in a:
+        for key in a[kind]:
+            assert torch.equal(a[kind][key], b[kind][key]), f"{kind} {key}"
+    log = pd.read_csv(killed / "log.csv")
+    assert sorted(log["epoch"].unique()) == list(range(1, 41))
+
+
+def test_corrupt_checkpoint_is_one_line_naming_the_file(tmp_path):
+    config = _write_config(tmp_path / "c.json")
+    (tmp_path / "models.checkpoint.pt").write_bytes(b"PK\x03\x04 truncated")
+    result = run_cli(*_train_args(config, tmp_path), check=False)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "models.checkpoint.pt" in lines[0] and "corrupt" in lines[0]
+
+
+def test_bad_config_is_refused_with_one_line(tmp_path):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"toy": {"training": {"epochs": 0}}}))
+    result = run_cli(*_train_args(config, tmp_path), check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: config key 'toy.training.epochs': 0 is less than the minimum of 1"]
+
+
+def test_cuda_device_without_a_gpu_is_a_clear_error(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"device": "cuda", "toy": TINY_TOY}))
+    result = run_cli(*_train_args(config, tmp_path), check=False)
+    assert result.returncode == 2 and "config key 'device'" in result.stderr
+
+
+def test_toy_table_aggregates_hand_made_coverage():
+    coverage = pd.DataFrame({
+        "model": ["ali"] * 3 + ["gan"] * 3,
+        "hyperparameter_set": ["random"] * 6,
+        "seed": [0, 1, 2] * 2,
+        "epochs": [200] * 6,
+        "modes": [10, 20, 24, 1, 5, 3],
+        "modes_high_quality": [9, 19, 24, 1, 4, 3],
+        "high_quality_share": [0.5, 0.7, 0.9, 0.1, 0.2, 0.3],
+        "reverse_kl": [1.0, 0.5, 0.1, 3.0, np.inf, 2.0],
+        "diverged_epoch": [np.nan, np.nan, np.nan, 12, np.nan, np.nan],
+    })
+    table = toy_table(coverage).set_index("model")
+    assert table.loc["ALI", "modes_mean"] == pytest.approx(18.0)
+    assert table.loc["ALI", "modes_std"] == pytest.approx(np.std([10, 20, 24], ddof=1))
+    assert table.loc["ALI", "modes_sem"] == pytest.approx(np.std([10, 20, 24], ddof=1) / np.sqrt(3))
+    assert (table.loc["ALI", "modes_min"], table.loc["ALI", "modes_max"]) == (10, 24)
+    assert table.loc["GAN", "diverged_runs"] == 1
+    assert table.loc["GAN", "reverse_kl_median"] == pytest.approx(3.0)
+    assert (table.loc["ALI", "paper_modes_mean"], table.loc["ALI", "paper_modes_pm"]) == (13.4, 5.8)
+    assert (table.loc["GAN", "paper_modes_min"], table.loc["GAN", "paper_modes_max"]) == (1, 22)
+    assert "Sec. 4.5" in table.loc["ALI", "paper_source"]
+
+
+def test_evaluate_table_and_figure_steps_write_outputs_with_provenance(tmp_path):
+    config = _write_config(tmp_path / "c.json")
+    for hset in ("random", "released"):
+        run_cli("toy-train", "--config", str(config), "--hyperparameters", hset, "--no-progress",
+                "--out", str(tmp_path / hset / "models.pt"), "--log", str(tmp_path / hset / "log.csv"))
+    run_cli("toy-evaluate", "--config", str(config), "--models", str(tmp_path / "random/models.pt"),
+            str(tmp_path / "released/models.pt"), "--out-coverage", str(tmp_path / "coverage.csv"),
+            "--out-samples", str(tmp_path / "samples.npz"))
+    run_cli("toy-table", "--coverage", str(tmp_path / "coverage.csv"), "--out", str(tmp_path / "toy_table.csv"))
+    run_cli("toy-figure", "--config", str(config), "--coverage", str(tmp_path / "coverage.csv"),
+            "--samples", str(tmp_path / "samples.npz"), "--out", str(tmp_path / "toy.png"))
+
+    coverage = pd.read_csv(tmp_path / "coverage.csv")
+    assert len(coverage) == 8  # 2 sets x 2 models x 2 seeds
+    assert set(coverage.columns) >= {"model", "seed", "lr", "beta1", "init_std", "modes", "high_quality_share"}
+    released = coverage[coverage["hyperparameter_set"] == "released"]
+    assert (released["lr"] == 1e-4).all() and (released["beta1"] == 0.8).all()
+    with np.load(tmp_path / "samples.npz") as archive:
+        assert archive["ali-random-seed0"].shape == (500, 2)
+    record = provenance.read(tmp_path / "toy_table.csv")
+    for key in ("config_hash", "seeds", "versions", "device", "git", "wall_time_s"):
+        assert key in record
+    assert record["seeds"] == [0, 1] and record["wall_time_s"] > 0
+    assert (tmp_path / "toy_table.md").read_text().startswith("# Toy")
+    assert (tmp_path / "toy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,60 @@
+# Shared helpers: config validation, result paths, how rules call ali_bench.
+# Kept cheap: this runs in every job, so it never imports torch.
+
+import json
+import shlex
+import sys
+
+from snakemake.exceptions import WorkflowError
+
+# The config is checked by the same code the CLI uses (ali_bench/config.py: the JSON schema
+# ali_bench/config.schema.yaml, linked as workflow/schemas/config.schema.yaml, fills every
+# default; then the typed dataclasses' cross-key checks), so the
+# workflow refuses exactly what a job would refuse, before any job starts, in one line that
+# names the key. That module imports no torch, so this stays cheap.
+sys.path.insert(0, workflow.basedir)
+from ali_bench.config import ConfigError, load_config, validate  # noqa: E402
+
+try:
+    _validated = validate(config)
+    load_config(_validated)
+except ConfigError as error:
+    raise WorkflowError(f"invalid config: {error}") from None
+config.update(_validated)
+
+
+RESULTS = config["results_dir"].rstrip("/")
+ENV = "../../environment.yml"  # one shared environment for every rule (--sdm conda, --lint)
+
+# Every rule runs the ali_bench of this checkout, whatever environment the job runs in.
+shell.prefix(f"export PYTHONPATH={shlex.quote(workflow.basedir)}:$PYTHONPATH; ")
+
+
+wildcard_constraints:
+    hparams="random|released",
+
+
+def result(path):
+    """A path under the configured results folder."""
+    return f"{RESULTS}/{path}"
+
+
+def config_json(*sections):
+    """The config sections a rule depends on, as one JSON string for --config-json.
+
+    Passing only these sections as params means that editing an unrelated section does not
+    rerun the rule (Snakemake reruns a job when its params change).
+    """
+    return json.dumps({key: config[key] for key in sections}, sort_keys=True)
+
+
+def code(*modules):
+    """The ali_bench modules a rule's numbers depend on: editing one reruns the rule."""
+    return [workflow.source_path(f"../../ali_bench/{module}") for module in modules]
+
+
+def all_targets():
+    return [
+        result("toy_table.csv"),
+        result("figures/toy_samples.png"),
+    ]

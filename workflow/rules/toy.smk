@@ -1,0 +1,94 @@
+# The 25-Gaussian toy comparison (paper Sec. 4.5): ALI vs GAN over 10 seeds, per hyperparameter set.
+
+TOY_CODE = code(
+    "nets/toy.py", "toy/batched.py", "toy/runs.py", "toy/train.py", "training.py", "objectives.py",
+    "data/mixture.py",
+)
+
+
+rule toy_train:
+    """Every run of one hyperparameter set (seeds x {ALI, GAN}) as one batched model, one job."""
+    input:
+        TOY_CODE,
+    output:
+        models=result("toy/{hparams}/models.pt"),
+        log=result("toy/{hparams}/train_log.csv"),
+    log:
+        result("logs/toy_train_{hparams}.log"),
+    benchmark:
+        result("benchmarks/toy_train_{hparams}.tsv")
+    params:
+        config=config_json("device", "cuda_graphs", "toy"),
+    threads: 8
+    resources:
+        gpu=1,
+        runtime=60,
+        mem_mb=4000,
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench toy-train --config-json {params.config:q} --hyperparameters {wildcards.hparams}"
+        " --threads {threads} --out {output.models} --log {output.log} > {log} 2>&1"
+
+
+rule toy_evaluate:
+    """10,000 samples from every run's p(x); mode coverage per run."""
+    input:
+        code("toy/evaluate.py", "toy/metrics.py"),
+        models=expand(result("toy/{hparams}/models.pt"), hparams=config["toy"]["hyperparameter_sets"]),
+    output:
+        coverage=result("toy/coverage.csv"),
+        provenance=result("toy/coverage.provenance.json"),
+        samples=result("toy/samples.npz"),
+    log:
+        result("logs/toy_evaluate.log"),
+    benchmark:
+        result("benchmarks/toy_evaluate.tsv")
+    params:
+        config=config_json("toy"),
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench toy-evaluate --config-json {params.config:q} --models {input.models}"
+        " --out-coverage {output.coverage} --out-samples {output.samples} > {log} 2>&1"
+
+
+rule toy_table:
+    """Modes covered per model (mean, std, min, max over seeds), the reported numbers beside."""
+    input:
+        code("tables.py", "paper.py"),
+        coverage=rules.toy_evaluate.output.coverage,
+        provenance=rules.toy_evaluate.output.provenance,
+    output:
+        table=result("toy_table.csv"),
+        markdown=result("toy_table.md"),
+        provenance=result("toy_table.provenance.json"),
+    log:
+        result("logs/toy_table.log"),
+    benchmark:
+        result("benchmarks/toy_table.tsv")
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench toy-table --coverage {input.coverage} --out {output.table} > {log} 2>&1"
+
+
+rule toy_figure:
+    """Every run's samples over the mixture's 25 modes."""
+    input:
+        code("figures.py"),
+        coverage=rules.toy_evaluate.output.coverage,
+        samples=rules.toy_evaluate.output.samples,
+    output:
+        result("figures/toy_samples.png"),
+    log:
+        result("logs/toy_figure.log"),
+    benchmark:
+        result("benchmarks/toy_figure.tsv")
+    params:
+        config=config_json("toy"),
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench toy-figure --config-json {params.config:q} --coverage {input.coverage}"
+        " --samples {input.samples} --out {output} > {log} 2>&1"
