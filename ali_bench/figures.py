@@ -56,6 +56,8 @@ def toy_samples(coverage: pd.DataFrame, samples: dict[str, np.ndarray], mixture:
             ax.scatter(*mixture.means[reached].T, s=14, facecolors="none", edgecolors="tab:red", linewidths=0.6)
             ax.scatter(*mixture.means[~reached].T, s=14, marker="x", color="0.5", linewidths=0.8)
             ax.set_title(f"seed {seed}: {int(run['modes'])}/{mixture.n_components} modes", fontsize=8)
-    fig.suptitle("Toy 25-Gaussian mixture: 10,000 samples from each run's p(x) (first 2,500 drawn)", fontsize=10)
+    n_samples = len(next(iter(samples.values())))
+    fig.suptitle(f"Toy {mixture.n_components}-Gaussian mixture: {n_samples:,} samples from each run's p(x) "
+                 f"(first {min(max_points, n_samples):,} drawn)", fontsize=10)
     fig.tight_layout()
     save(fig, path)
