@@ -99,6 +99,23 @@ class CoverageConfig:
 
 
 @dataclass(frozen=True)
+class InferenceConfig:
+    """GAN + inverse mapping, GAN + post-hoc inference and the VAE of the toy comparison."""
+
+    select_from: str
+    methods: tuple[str, ...]
+    epochs: int
+    batch_size: int
+    lr: float
+    beta1: float
+    init_std: float
+    vae_decoder_std: float
+    seed: int
+    mmd_samples: int
+    mmd_bandwidth: float
+
+
+@dataclass(frozen=True)
 class ToyConfig:
     models: tuple[str, ...]
     hyperparameter_sets: tuple[str, ...]
@@ -124,6 +141,14 @@ class Config:
     device: str
     cuda_graphs: bool
     toy: ToyConfig
+    toy_inference: InferenceConfig
+
+    def __post_init__(self) -> None:
+        if self.toy_inference.select_from not in self.toy.hyperparameter_sets:
+            raise ConfigError(
+                f"config key 'toy_inference.select_from': {self.toy_inference.select_from!r} is not one of "
+                f"toy.hyperparameter_sets {list(self.toy.hyperparameter_sets)}"
+            )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -9,29 +9,24 @@ last one and ends with exactly the parameters an uninterrupted run would have.
 from __future__ import annotations
 
 import csv
-import logging
-import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
-
 from ali_bench import checkpoint
 from ali_bench.atomic import atomic_path
 from ali_bench.config import ToyConfig, ToyNetworkConfig, as_dict, config_hash, from_dict
 from ali_bench.cuda_graphs import StepRunner
 from ali_bench.data.mixture import train_and_test
+from ali_bench.resumable import run_epochs
 from ali_bench.nets.toy import TOY_MODELS, ToyGAN, init_weights_
 from ali_bench.toy.batched import BatchedAdam, stack_state_dicts
 from ali_bench.toy.runs import INIT, MODEL_CODES, RunSpec, epoch_draws, generator_for, plan_runs
 from ali_bench.training import MONITORS, adversarial_step
 
-CHECKPOINT_FORMAT = "ali-bench/toy-train-checkpoint/1"
 MODELS_FORMAT = "ali-bench/toy-models/1"
 LOG_COLUMNS = ("epoch", "run", "model", "hyperparameter_set", "seed", *MONITORS, "wall_time_s")
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -101,54 +96,35 @@ def train_toy(
     Returns the models payload that was written.
     """
     runs = plan_runs(cfg, hyperparameter_set, seeds)
-    expected_hash = config_hash({"toy": as_dict(cfg), "set": hyperparameter_set, "runs": [r.name for r in runs], "dtype": str(dtype)})
+    fingerprint = config_hash({"toy": as_dict(cfg), "set": hyperparameter_set, "runs": [r.name for r in runs], "dtype": str(dtype)})
     _, (x_train, _), _ = train_and_test(cfg.mixture)
     data = torch.from_numpy(x_train).to(device=device, dtype=dtype)  # (N, 2), resident on the device
     groups = [build_group(cfg, [r for r in runs if r.model == kind], device, dtype, cuda_graphs) for kind in cfg.models]
     batch, epochs = cfg.training.batch_size, cfg.training.epochs
     steps = cfg.mixture.n_train // batch  # a partial last batch is dropped; the order changes every epoch
 
-    start_epoch, log_rows, wall_before = 0, [], 0.0
-    checkpoint_path = Path(checkpoint_path)
-    if checkpoint_path.exists():
-        state = checkpoint.load(checkpoint_path, CHECKPOINT_FORMAT)
-        if state["config_hash"] != expected_hash:
-            log.warning("ignoring checkpoint %s: it was made with another config", checkpoint_path)
-        else:
-            for group, group_state in zip(groups, state["groups"]):
-                group.load(group_state)
-            start_epoch, log_rows, wall_before = state["epoch"], state["log_rows"], state["wall_time_s"]
-            log.info("resuming %s from epoch %d", checkpoint_path, start_epoch)
-
-    started = time.perf_counter()
-    bar = tqdm(range(start_epoch, epochs), desc=f"toy {hyperparameter_set}", unit="epoch", disable=not progress,
-               initial=start_epoch, total=epochs)
-    for epoch in bar:
+    def run_epoch(epoch: int) -> tuple[list[dict], dict]:
         inputs = _epoch_inputs(groups, cfg, epoch, steps, device, dtype)
         sums = [torch.zeros(len(MONITORS), len(group.runs), device=device, dtype=dtype) for group in groups]
         for step in range(steps):
             for group, (order, z, eps), total in zip(groups, inputs, sums):
                 x = data[order[:, step * batch : (step + 1) * batch]]  # (M, B, 2) gather
                 total += group.step(x, z[:, step], eps[:, step])
-        wall = wall_before + time.perf_counter() - started
+        rows = []
         for group, total in zip(groups, sums):
             means = (total / steps).cpu().tolist()
             for index, run in enumerate(group.runs):
-                monitors = {name: means[m][index] for m, name in enumerate(MONITORS)}
-                log_rows.append({"epoch": epoch + 1, "run": run.name, "model": run.model,
-                                 "hyperparameter_set": run.hyperparameter_set, "seed": run.seed,
-                                 **monitors, "wall_time_s": round(wall, 3)})
-        if progress:
-            bar.set_postfix({"loss_d": f"{sums[0][0].mean().item() / steps:.3f}",
-                             "loss_g": f"{sums[0][1].mean().item() / steps:.3f}"})
-        done = epoch + 1
-        if done < epochs and done % cfg.training.checkpoint_every == 0:
-            checkpoint.save(checkpoint_path, {
-                "format": CHECKPOINT_FORMAT, "config_hash": expected_hash, "epoch": done,
-                "groups": [group.state() for group in groups], "log_rows": log_rows, "wall_time_s": wall,
-            })
-    bar.close()
+                rows.append({"epoch": epoch + 1, "run": run.name, "model": run.model,
+                             "hyperparameter_set": run.hyperparameter_set, "seed": run.seed,
+                             **{name: means[m][index] for m, name in enumerate(MONITORS)}})
+        return rows, {"loss_d": sums[0][0].mean().item() / steps, "loss_g": sums[0][1].mean().item() / steps}
 
+    log_rows, wall = run_epochs(
+        run_epoch, epochs=epochs, checkpoint_path=checkpoint_path, checkpoint_every=cfg.training.checkpoint_every,
+        fingerprint=fingerprint, get_state=lambda: [group.state() for group in groups],
+        set_state=lambda states: [group.load(state) for group, state in zip(groups, states)],
+        desc=f"toy {hyperparameter_set}", progress=progress,
+    )
     diverged = _first_nonfinite_epoch(log_rows)
     payload = {
         "format": MODELS_FORMAT,
@@ -161,11 +137,11 @@ def train_toy(
         "epochs": epochs,
         "dtype": str(dtype).removeprefix("torch."),
         "device": device_label,
-        "wall_time_s": wall_before + time.perf_counter() - started,
+        "wall_time_s": wall,
     }
-    _write_log(log_path, log_rows)
+    write_log(log_path, log_rows, LOG_COLUMNS)
     checkpoint.save(out_path, payload)
-    checkpoint_path.unlink(missing_ok=True)
+    Path(checkpoint_path).unlink(missing_ok=True)
     return payload
 
 
@@ -177,9 +153,10 @@ def _first_nonfinite_epoch(rows: list[dict]) -> dict[str, int]:
     return first
 
 
-def _write_log(path: str | Path, rows: list[dict]) -> None:
+def write_log(path: str | Path, rows: list[dict], columns: tuple[str, ...]) -> None:
+    """A per-epoch training log as CSV (atomic)."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=LOG_COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in rows:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
