@@ -61,3 +61,62 @@ def toy_samples(coverage: pd.DataFrame, samples: dict[str, np.ndarray], mixture:
                  f"(first {min(max_points, n_samples):,} drawn)", fontsize=10)
     fig.tight_layout()
     save(fig, path)
+
+
+LATENT_LIMIT = 4.0  # the paper's z-space axes: [-4, 4]²
+INFERENCE_ROWS = ("held-out data x ~ q(x)", "latent codes ẑ ~ q(z|x)", "reconstructions", "prior samples z ~ p(z)",
+                  "generator samples x̃ ~ p(x|z)")
+
+
+def toy_inference(arrays: dict[str, np.ndarray], methods: list[str], titles: dict[str, str], path: str | Path) -> None:
+    save(build_toy_inference(arrays, methods, titles), path)
+
+
+def build_toy_inference(arrays: dict[str, np.ndarray], methods: list[str], titles: dict[str, str], max_points: int = 4000):
+    """The paper's Fig. 8 layout: columns are methods, rows are x, ẑ, reconstructions, z, x̃.
+
+    Points of the first three rows are coloured by the mixture component of the held-out x they
+    come from (a jet-like map, as the paper); x axes span [-6, 6], z axes [-4, 4].
+    """
+    colour = arrays["components"][:max_points]
+    fig, axes = plt.subplots(len(INFERENCE_ROWS), len(methods), figsize=(2.6 * len(methods), 2.6 * len(INFERENCE_ROWS)), squeeze=False)
+    for col, method in enumerate(methods):
+        panels = [arrays["x"], arrays[f"{method}/z_hat"], arrays[f"{method}/x_rec"], arrays["z_prior"], arrays[f"{method}/x_gen"]]
+        for row, points in enumerate(panels):
+            ax = axes[row][col]
+            limit = LATENT_LIMIT if row in (1, 3) else TOY_LIMIT
+            points = points[:max_points]
+            keep = np.isfinite(points).all(axis=1)
+            if row < 3:
+                ax.scatter(points[keep, 0], points[keep, 1], c=colour[keep], cmap="jet", s=1.0, alpha=0.6, rasterized=True)
+            else:
+                ax.scatter(points[keep, 0], points[keep, 1], s=1.0, alpha=0.4, color="tab:blue", rasterized=True)
+            ax.set_xlim(-limit, limit)
+            ax.set_ylim(-limit, limit)
+            ax.set_aspect("equal")
+            ax.tick_params(labelsize=6)
+            if row == 0:
+                ax.set_title(titles[method], fontsize=9)
+            if col == 0:
+                ax.set_ylabel(INFERENCE_ROWS[row], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves(log: pd.DataFrame, path: str | Path, group: str, title: str) -> None:
+    """Per-epoch training loss, one panel per ``group`` value: is the loss flat at the end?"""
+    names = list(dict.fromkeys(log[group]))
+    fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 2.8), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        rows = log[log[group] == name]
+        adversarial = "loss_d" in rows and rows["loss_d"].notna().any()
+        ax.plot(rows["epoch"], rows["loss"], color="tab:blue", label="generator (encoder) loss" if adversarial else "loss")
+        if adversarial:
+            ax.plot(rows["epoch"], rows["loss_d"], color="tab:red", label="discriminator loss")
+            ax.legend(fontsize=7)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    save(fig, path)

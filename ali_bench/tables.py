@@ -62,3 +62,15 @@ def toy_table(coverage: pd.DataFrame) -> pd.DataFrame:
             "paper_source": reported.source if reported else "",
         })
     return pd.DataFrame(rows)
+
+
+def toy_inference_table(metrics: pd.DataFrame, selection: dict) -> pd.DataFrame:
+    """Our numbers per method, with the run each builds on and the paper's qualitative claim beside."""
+    from ali_bench.paper import TOY_INFERENCE_CLAIMS, TOY_INFERENCE_SOURCE
+
+    table = metrics.copy()
+    table.insert(2, "built_on", [selection["ali"]["run"] if m == "ali" else (selection["gan"]["run"] if m != "vae" else "")
+                                 for m in table["method"]])
+    table["paper_claim"] = [TOY_INFERENCE_CLAIMS[m] for m in table["method"]]
+    table["paper_source"] = TOY_INFERENCE_SOURCE
+    return table

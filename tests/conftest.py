@@ -21,11 +21,12 @@ TINY_TOY = {
     "training": {"epochs": 3, "checkpoint_every": 1},
     "coverage": {"n_samples": 500},
 }
+TINY_INFERENCE = {"epochs": 3, "mmd_samples": 100}
 
 
 @pytest.fixture
 def tiny_config():
-    return load_config({"device": "cpu", "toy": TINY_TOY})
+    return load_config({"device": "cpu", "toy": TINY_TOY, "toy_inference": TINY_INFERENCE})
 
 
 def run_cli(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:

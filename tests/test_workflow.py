@@ -4,12 +4,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, TINY_TOY, snakemake
+from conftest import REPO, TINY_INFERENCE, TINY_TOY, snakemake
 
 
 def _config_file(tmp_path, **top):
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"device": "cpu", "toy": TINY_TOY, **top}))
+    path.write_text(yaml.safe_dump({"device": "cpu", "toy": TINY_TOY, "toy_inference": TINY_INFERENCE, **top}))
     return path
 
 
@@ -17,9 +17,11 @@ def _config_file(tmp_path, **top):
 def test_dry_run_of_the_whole_dag(tmp_path, config):
     result = snakemake("--dry-run", "--cores", "8", "--configfile", str(REPO / config), "--directory", str(tmp_path))
     out = result.stdout + result.stderr
-    for rule in ("toy_train", "toy_evaluate", "toy_table", "toy_figure"):
+    for rule in ("toy_train", "toy_evaluate", "toy_table", "toy_figure", "toy_select", "toy_infer",
+                 "toy_inference_evaluate", "toy_inference_figure"):
         assert rule in out
-    assert "toy_train" in out and out.count("rule toy_train") == 2  # one batched job per hyperparameter set
+    assert out.count("rule toy_train:") == 2  # one batched job per hyperparameter set
+    assert out.count("rule toy_infer:") == 3  # inverse, posthoc, vae
 
 
 def test_paper_scale_target_from_the_readme_is_known(tmp_path):
@@ -59,6 +61,14 @@ def test_tiny_real_run_of_the_toy_dag(tmp_path):
     assert len(coverage) == 8
     for name in ("toy_table.provenance.json", "toy_table.md", "figures/toy_samples.png",
                  "toy/coverage.provenance.json", "logs/toy_train_random.log", "benchmarks/toy_train_random.tsv"):
+        assert (tmp_path / "res" / name).is_file(), name
+    inference = pd.read_csv(tmp_path / "res/toy_inference_table.csv")
+    assert list(inference["method"]) == ["ali", "inverse", "posthoc", "vae"]
+    for column in ("modes", "reconstruction_mse", "same_mode_share", "qz_mmd2", "qz_ks_max", "paper_claim"):
+        assert inference[column].notna().all(), column
+    assert inference["same_mode_share"].between(0, 1).all() and (inference["reconstruction_mse"] >= 0).all()
+    for name in ("toy_inference_table.provenance.json", "figures/toy_inference.png", "figures/toy_inference_losses.png",
+                 "toy/inference/selection.json", "toy/inference/vae_log.csv"):
         assert (tmp_path / "res" / name).is_file(), name
     # a second invocation has nothing left to do
     again = snakemake("--cores", "2", "--configfile", str(config), "--directory", str(tmp_path))

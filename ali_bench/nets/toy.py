@@ -165,3 +165,48 @@ class ToyALI(ToyGAN):
 
 TOY_MODELS = {"ali": ToyALI, "gan": ToyGAN}
 
+
+
+class PostHocALI(ToyALI):
+    """A trained GAN's decoder, frozen, with a new encoder and a new (x, z) discriminator.
+
+    Trained with the ALI objective (paper Sec. 2.3, "post-hoc learned inference"): the generator
+    loss moves only the encoder. The frozen decoder stays in eval mode (BN population statistics),
+    so it is exactly the generator the GAN run ended with.
+    """
+
+    kind = "posthoc"
+
+    def __init__(self, net: ToyNetworkConfig, decoder_state: dict[str, torch.Tensor]):
+        super().__init__(net)
+        self.decoder.load_state_dict(decoder_state)
+        self.decoder.requires_grad_(False)
+
+    def generator_parameters(self) -> list[nn.Parameter]:
+        return list(self.encoder.parameters())
+
+    def train(self, mode: bool = True) -> "PostHocALI":
+        super().train(mode)
+        self.decoder.eval()
+        return self
+
+
+class ToyVAE(nn.Module):
+    """A VAE with the toy's encoder and decoder: the encoder maps x (not x, ε) to (μ, log σ) of q(z|x)."""
+
+    kind = "vae"
+
+    def __init__(self, net: ToyNetworkConfig):
+        super().__init__()
+        self.net = net
+        self.encoder = build_mlp(generator_mlp(DATA_DIM, net.encoder_hidden, 2 * net.latent_dim), net, None)
+        self.decoder = build_mlp(generator_mlp(net.latent_dim, net.decoder_hidden, DATA_DIM), net, None)
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, log_sigma = self.encoder(x).chunk(2, dim=-1)
+        return mu, log_sigma
+
+    def encode(self, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        """ẑ ~ q(z|x) by reparameterisation: μ + σ ε."""
+        mu, log_sigma = self.posterior(x)
+        return mu + log_sigma.exp() * eps

@@ -32,6 +32,7 @@ shell.prefix(f"export PYTHONPATH={shlex.quote(workflow.basedir)}:$PYTHONPATH; ")
 
 wildcard_constraints:
     hparams="random|released",
+    method="inverse|posthoc|vae",
 
 
 def result(path):
@@ -57,4 +58,6 @@ def all_targets():
     return [
         result("toy_table.csv"),
         result("figures/toy_samples.png"),
+        result("toy_inference_table.csv"),
+        result("figures/toy_inference.png"),
     ]

@@ -1,0 +1,104 @@
+# The toy inference comparison (paper Fig. 8): ALI vs GAN + inverse mapping vs GAN + post-hoc
+# inference vs VAE, on the best-covering runs of one hyperparameter set.
+
+SELECTED_MODELS = result(f"toy/{config['toy_inference']['select_from']}/models.pt")
+INFERENCE_CODE = code("toy/inference.py", "nets/toy.py", "objectives.py", "training.py")
+
+
+rule toy_select:
+    """The best-covering ALI and GAN runs (most modes, then high-quality share, then seed)."""
+    input:
+        code("toy/inference.py"),
+        coverage=rules.toy_evaluate.output.coverage,
+    output:
+        result("toy/inference/selection.json"),
+    log:
+        result("logs/toy_select.log"),
+    benchmark:
+        result("benchmarks/toy_select.tsv")
+    params:
+        config=config_json("toy", "toy_inference"),
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench toy-select --config-json {params.config:q} --coverage {input.coverage}"
+        " --out {output} > {log} 2>&1"
+
+
+rule toy_infer:
+    """Train one of GAN + inverse mapping, GAN + post-hoc inference, VAE."""
+    input:
+        INFERENCE_CODE,
+        selection=rules.toy_select.output[0],
+        gan_models=SELECTED_MODELS,
+    output:
+        model=result("toy/inference/{method}.pt"),
+        log=result("toy/inference/{method}_log.csv"),
+    log:
+        result("logs/toy_infer_{method}.log"),
+    benchmark:
+        result("benchmarks/toy_infer_{method}.tsv")
+    params:
+        config=config_json("device", "toy", "toy_inference"),
+    threads: 2
+    resources:
+        gpu=1,
+        runtime=30,
+        mem_mb=2000,
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench toy-infer --config-json {params.config:q} --method {wildcards.method}"
+        " --selection {input.selection} --gan-models {input.gan_models} --threads {threads}"
+        " --out {output.model} --log {output.log} > {log} 2>&1"
+
+
+rule toy_inference_evaluate:
+    """Reconstruct the 10,000 held-out samples with every method; the numbers behind Fig. 8."""
+    input:
+        INFERENCE_CODE,
+        code("tables.py", "paper.py"),
+        selection=rules.toy_select.output[0],
+        models=SELECTED_MODELS,
+        coverage=rules.toy_evaluate.output.coverage,
+        methods=expand(result("toy/inference/{method}.pt"), method=config["toy_inference"]["methods"]),
+    output:
+        table=result("toy_inference_table.csv"),
+        markdown=result("toy_inference_table.md"),
+        provenance=result("toy_inference_table.provenance.json"),
+        arrays=result("toy/inference/outputs.npz"),
+    log:
+        result("logs/toy_inference_evaluate.log"),
+    benchmark:
+        result("benchmarks/toy_inference_evaluate.tsv")
+    params:
+        config=config_json("toy", "toy_inference"),
+        methods=lambda wildcards, input: " ".join(
+            f"{m}={p}" for m, p in zip(config["toy_inference"]["methods"], input.methods)
+        ),
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench toy-inference-evaluate --config-json {params.config:q} --selection {input.selection}"
+        " --ali-models {input.models} --gan-models {input.models} --methods {params.methods}"
+        " --coverage {input.coverage} --out {output.table} --out-arrays {output.arrays} > {log} 2>&1"
+
+
+rule toy_inference_figure:
+    """Fig. 8's 5 x 4 layout, and every method's loss curve."""
+    input:
+        code("figures.py"),
+        arrays=rules.toy_inference_evaluate.output.arrays,
+        logs=expand(result("toy/inference/{method}_log.csv"), method=config["toy_inference"]["methods"]),
+    output:
+        figure=result("figures/toy_inference.png"),
+        losses=result("figures/toy_inference_losses.png"),
+    log:
+        result("logs/toy_inference_figure.log"),
+    benchmark:
+        result("benchmarks/toy_inference_figure.tsv")
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench toy-inference-figure --arrays {input.arrays} --logs {input.logs}"
+        " --out {output.figure} --out-losses {output.losses} > {log} 2>&1"
