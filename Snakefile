@@ -17,6 +17,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/toy.smk"
 include: "workflow/rules/toy_inference.smk"
+include: "workflow/rules/images.smk"
 
 
 rule all:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from ali_bench.checkpoint import CheckpointError
 from ali_bench.config import Config, ConfigError, load_config
+from ali_bench.training import TrainingDiverged
 
-EXPECTED_ERRORS = (ConfigError, CheckpointError, FileNotFoundError)
+EXPECTED_ERRORS = (ConfigError, CheckpointError, FileNotFoundError, TrainingDiverged)
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -214,6 +215,52 @@ def cmd_toy_inference_figure(args: argparse.Namespace) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# images
+
+
+def cmd_image_train(args: argparse.Namespace) -> None:
+    import torch
+
+    from ali_bench.data.images import load_split
+    from ali_bench.device import device_name, resolve_device
+    from ali_bench.images.train import train_images
+
+    cfg = _config(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(cfg.device)
+    run = cfg.images.run(args.dataset)
+    train = load_split(args.dataset, run.train_split, cfg.images.data_root, cfg.images.download)
+    train_images(args.dataset, cfg.images, train, args.out, args.log, args.out.with_name(args.out.stem + ".checkpoint.pt"),
+                 device, device_name(device), cuda_graphs=cfg.cuda_graphs, progress=not args.no_progress)
+
+
+def cmd_image_figures(args: argparse.Namespace) -> None:
+    from ali_bench.data.images import load_split
+    from ali_bench.figures import image_grid
+    from ali_bench.images import figures
+    from ali_bench.images.train import load_model
+
+    cfg = _config(args)
+    payload, model = load_model(args.models)
+    dataset, seed = payload["dataset"], cfg.images.seed
+    valid = load_split(dataset, cfg.images.run(dataset).valid_split, cfg.images.data_root, cfg.images.download)
+    after = f"{dataset}, after {payload['epochs']} epochs"
+    image_grid(figures.samples(model, seed), 10, args.out_samples, f"Samples x ~ p(x|z), z ~ N(0, I) ({after})")
+    image_grid(figures.reconstructions(model, valid, seed), 20, args.out_reconstructions,
+               f"Reconstructions: odd columns validation data x, even columns G_x(G_z(x)) ({after})")
+    pairs, steps = cfg.images.figures.interpolation_pairs, cfg.images.figures.interpolation_steps
+    image_grid(figures.interpolations(model, valid, seed, pairs, steps), steps + 3, args.out_interpolations,
+               f"Latent interpolations: x1, G_x(z1 + a (z2 - z1)) for a = 0..1, x2 ({after})")
+    if args.out_metrics:
+        from ali_bench.atomic import write_text
+
+        train = load_split(dataset, "train", cfg.images.data_root) if dataset == "digits" else None
+        metrics = {"dataset": dataset, "epochs": payload["epochs"], **figures.reconstruction_metrics(model, valid, seed, train)}
+        write_text(args.out_metrics, json.dumps(metrics, indent=2) + "\n")
+
+
+# --------------------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -285,6 +332,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--logs", type=Path, nargs="*", default=[])
     p.add_argument("--out-losses", type=Path)
     p.set_defaults(func=cmd_toy_inference_figure)
+
+    p = sub.add_parser("image-train", help="train ALI on one image dataset (resumable)")
+    _add_config(p)
+    p.add_argument("--dataset", choices=["digits", "svhn", "cifar10", "celeba", "tiny_imagenet"], required=True)
+    p.add_argument("--out", type=Path, required=True, help="models file (.pt)")
+    p.add_argument("--log", type=Path, required=True, help="per-epoch training log (.csv)")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_image_train)
+
+    p = sub.add_parser("image-figures", help="samples, reconstructions and interpolations of a trained model")
+    _add_config(p)
+    p.add_argument("--models", type=Path, required=True)
+    p.add_argument("--out-samples", type=Path, required=True)
+    p.add_argument("--out-reconstructions", type=Path, required=True)
+    p.add_argument("--out-interpolations", type=Path, required=True)
+    p.add_argument("--out-metrics", type=Path, help="reconstruction metrics (.json)")
+    p.set_defaults(func=cmd_image_figures)
     return parser
 
 

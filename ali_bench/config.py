@@ -136,12 +136,53 @@ class ToyConfig:
 
 
 @dataclass(frozen=True)
+class ImageRunConfig:
+    """How one image dataset's ALI is trained (the architecture itself is fixed per dataset)."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    beta1: float
+    width: float  # hidden channel multiplier; 1.0 is the paper's architecture
+    train_split: str
+    valid_split: str
+
+
+@dataclass(frozen=True)
+class ImageFiguresConfig:
+    interpolation_pairs: int
+    interpolation_steps: int
+
+
+@dataclass(frozen=True)
+class ImagesConfig:
+    datasets: tuple[str, ...]
+    data_root: str
+    download: bool
+    variant: str
+    seed: int
+    tf32: bool
+    bf16: bool
+    channels_last: bool
+    figures: ImageFiguresConfig
+    digits: ImageRunConfig
+    svhn: ImageRunConfig
+    cifar10: ImageRunConfig
+    celeba: ImageRunConfig
+    tiny_imagenet: ImageRunConfig
+
+    def run(self, dataset: str) -> ImageRunConfig:
+        return getattr(self, dataset)
+
+
+@dataclass(frozen=True)
 class Config:
     results_dir: str
     device: str
     cuda_graphs: bool
     toy: ToyConfig
     toy_inference: InferenceConfig
+    images: ImagesConfig
 
     def __post_init__(self) -> None:
         if self.toy_inference.select_from not in self.toy.hyperparameter_sets:

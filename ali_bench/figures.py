@@ -120,3 +120,18 @@ def loss_curves(log: pd.DataFrame, path: str | Path, group: str, title: str) -> 
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     save(fig, path)
+
+
+def image_grid(images, nrow: int, path: str | Path, title: str, padding: int = 1) -> None:
+    """Images (N, C, H, W) in [0, 1], ``nrow`` per row, as one picture with a title."""
+    import torch
+    from torchvision.utils import make_grid
+
+    grid = make_grid(torch.as_tensor(images).float().clamp(0, 1), nrow=nrow, padding=padding, pad_value=1.0)
+    height, width = grid.shape[1:]
+    fig = plt.figure(figsize=(max(4.0, width / 40), max(3.0, height / 40 + 0.5)))
+    ax = fig.add_axes([0, 0, 1, 0.93])
+    ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+    ax.axis("off")
+    fig.suptitle(title, fontsize=9)
+    save(fig, path)

@@ -14,6 +14,10 @@ from ali_bench.objectives import discriminator_accuracies, discriminator_loss, g
 MONITORS = ("loss_d", "loss_g", "d_data", "d_sample")
 
 
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the message names the run, and its last good checkpoint is kept."""
+
+
 def adversarial_step(model, opt_d, opt_g, x: torch.Tensor, z: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
     """One simultaneous D/G update from one forward pass (reference §1, ``ali_algorithm``).
 

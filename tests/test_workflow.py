@@ -1,5 +1,7 @@
 """The Snakemake DAG as a user drives it: dry runs at paper scale, refusals, a tiny real run."""
 
+import json
+
 import pandas as pd
 import pytest
 import yaml
@@ -9,7 +11,8 @@ from conftest import REPO, TINY_INFERENCE, TINY_TOY, snakemake
 
 def _config_file(tmp_path, **top):
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"device": "cpu", "toy": TINY_TOY, "toy_inference": TINY_INFERENCE, **top}))
+    images = {"datasets": ["digits"], "digits": {"epochs": 1, "width": 0.125}}
+    path.write_text(yaml.safe_dump({"device": "cpu", "toy": TINY_TOY, "toy_inference": TINY_INFERENCE, "images": images, **top}))
     return path
 
 
@@ -18,10 +21,12 @@ def test_dry_run_of_the_whole_dag(tmp_path, config):
     result = snakemake("--dry-run", "--cores", "8", "--configfile", str(REPO / config), "--directory", str(tmp_path))
     out = result.stdout + result.stderr
     for rule in ("toy_train", "toy_evaluate", "toy_table", "toy_figure", "toy_select", "toy_infer",
-                 "toy_inference_evaluate", "toy_inference_figure"):
+                 "toy_inference_evaluate", "toy_inference_figure", "image_train", "image_figures"):
         assert rule in out
     assert out.count("rule toy_train:") == 2  # one batched job per hyperparameter set
     assert out.count("rule toy_infer:") == 3  # inverse, posthoc, vae
+    datasets = yaml.safe_load((REPO / config).read_text()).get("images", {}).get("datasets", ["digits", "svhn", "cifar10", "celeba", "tiny_imagenet"])
+    assert out.count("rule image_train:") == len(datasets)
 
 
 def test_paper_scale_target_from_the_readme_is_known(tmp_path):
@@ -68,8 +73,11 @@ def test_tiny_real_run_of_the_toy_dag(tmp_path):
         assert inference[column].notna().all(), column
     assert inference["same_mode_share"].between(0, 1).all() and (inference["reconstruction_mse"] >= 0).all()
     for name in ("toy_inference_table.provenance.json", "figures/toy_inference.png", "figures/toy_inference_losses.png",
-                 "toy/inference/selection.json", "toy/inference/vae_log.csv"):
+                 "toy/inference/selection.json", "toy/inference/vae_log.csv", "figures/digits_samples.png",
+                 "figures/digits_reconstructions.png", "figures/digits_interpolations.png", "images/digits/train_log.csv"):
         assert (tmp_path / "res" / name).is_file(), name
+    metrics = json.loads((tmp_path / "res/images/digits/reconstruction_metrics.json").read_text())
+    assert 0 <= metrics["label_agreement"] <= 1 and metrics["mse"] > 0
     # a second invocation has nothing left to do
     again = snakemake("--cores", "2", "--configfile", str(config), "--directory", str(tmp_path))
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -28,7 +28,8 @@ from ali_bench.objectives import inverse_mapping_loss, vae_negative_elbo
 from ali_bench.resumable import run_epochs
 from ali_bench.toy.batched import unstack_state_dict
 from ali_bench.toy.metrics import assign_components, mode_coverage
-from ali_bench.toy.runs import EVALUATION, generator_for
+from ali_bench.seeding import generator_for
+from ali_bench.toy.runs import EVALUATION
 from ali_bench.toy.train import load_models, write_log
 from ali_bench.training import MONITORS, adversarial_step
 

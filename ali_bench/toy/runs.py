@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ali_bench.config import HyperParameters, Range, ToyConfig
+from ali_bench.seeding import generator_for, seed_for
 
 HYPERPARAMETERS, INIT, EPOCH, EVALUATION = 1, 2, 3, 4
 MODEL_CODES = {"ali": 0, "gan": 1}
@@ -43,16 +44,6 @@ class RunSpec:
 
     def as_row(self) -> dict:
         return asdict(self)
-
-
-def seed_for(*words: int) -> int:
-    """A 63-bit seed derived from integers: independent streams for distinct tuples."""
-    state = np.random.SeedSequence(list(words)).generate_state(2, dtype=np.uint32)
-    return int((int(state[0]) << 31) ^ int(state[1]))
-
-
-def generator_for(*words: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed_for(*words))
 
 
 def _draw(rng: np.random.Generator, bounds: Range) -> float:

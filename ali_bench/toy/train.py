@@ -22,7 +22,8 @@ from ali_bench.data.mixture import train_and_test
 from ali_bench.resumable import run_epochs
 from ali_bench.nets.toy import TOY_MODELS, ToyGAN, init_weights_
 from ali_bench.toy.batched import BatchedAdam, stack_state_dicts
-from ali_bench.toy.runs import INIT, MODEL_CODES, RunSpec, epoch_draws, generator_for, plan_runs
+from ali_bench.seeding import generator_for
+from ali_bench.toy.runs import INIT, MODEL_CODES, RunSpec, epoch_draws, plan_runs
 from ali_bench.training import MONITORS, adversarial_step
 
 MODELS_FORMAT = "ali-bench/toy-models/1"

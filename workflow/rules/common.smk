@@ -49,6 +49,18 @@ def config_json(*sections):
     return json.dumps({key: config[key] for key in sections}, sort_keys=True)
 
 
+IMAGE_DATASETS = ("digits", "svhn", "cifar10", "celeba", "tiny_imagenet")
+
+
+def image_config_json(wildcards):
+    """The images section as one dataset's jobs see it: its own block and the shared settings only,
+    so that editing another dataset's block (or the target list) reruns nothing of this one."""
+    images = {key: value for key, value in config["images"].items()
+              if key not in IMAGE_DATASETS and key != "datasets"}
+    images[wildcards.dataset] = config["images"][wildcards.dataset]
+    return json.dumps({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "images": images}, sort_keys=True)
+
+
 def code(*modules):
     """The ali_bench modules a rule's numbers depend on: editing one reruns the rule."""
     return [workflow.source_path(f"../../ali_bench/{module}") for module in modules]
@@ -60,4 +72,6 @@ def all_targets():
         result("figures/toy_samples.png"),
         result("toy_inference_table.csv"),
         result("figures/toy_inference.png"),
+        *expand(result("figures/{dataset}_{kind}.png"), dataset=config["images"]["datasets"],
+                kind=["samples", "reconstructions", "interpolations"]),
     ]

@@ -1,0 +1,1 @@
+"""ALI on images: training, figures."""

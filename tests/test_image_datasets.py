@@ -1,0 +1,139 @@
+"""The dataset loaders on tiny files written in each dataset's exact on-disk format."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy.io import savemat
+
+from ali_bench.data.images import DatasetMissing, celeba_64, load_split
+
+CELEBA_ATTRS = ["5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips",
+                "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows", "Chubby", "Double_Chin",
+                "Eyeglasses", "Goatee", "Gray_Hair", "Heavy_Makeup", "High_Cheekbones", "Male", "Mouth_Slightly_Open",
+                "Mustache", "Narrow_Eyes", "No_Beard", "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline",
+                "Rosy_Cheeks", "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings", "Wearing_Hat",
+                "Wearing_Lipstick", "Wearing_Necklace", "Wearing_Necktie", "Young"]
+
+
+def test_svhn_mat_files(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "svhn"
+    folder.mkdir()
+    x = rng.integers(0, 256, size=(32, 32, 3, 7), dtype=np.uint8)  # (H, W, C, N) as the .mat stores it
+    y = np.array([[10], [1], [2], [10], [9], [5], [3]], dtype=np.uint8)
+    savemat(folder / "extra_32x32.mat", {"X": x, "y": y})
+    split = load_split("svhn", "extra", tmp_path)
+    assert split.images.shape == (7, 3, 32, 32) and split.images.dtype == torch.uint8
+    assert split.labels.tolist() == [0, 1, 2, 0, 9, 5, 3]  # 10 means the digit 0
+    # pixel (row 4, column 9) of channel 1 of image 2 survives the (N, C, H, W) transpose
+    assert split.images[2, 1, 4, 9].item() == x[4, 9, 1, 2]
+
+
+def test_svhn_missing_file_names_it_and_the_download_switch(tmp_path):
+    with pytest.raises(DatasetMissing) as caught:
+        load_split("svhn", "test", tmp_path)
+    message = str(caught.value)
+    assert "test_32x32.mat" in message and "images.download" in message and "\n" not in message
+
+
+def _cifar_batch(path, n, offset):
+    data = np.arange(n * 3072, dtype=np.int64).reshape(n, 3072) % 251
+    data[:, 0] = np.arange(offset, offset + n) % 256  # a marker: first red pixel = global index
+    labels = [int(i % 10) for i in range(offset, offset + n)]
+    with open(path, "wb") as handle:
+        pickle.dump({"batch_label": "x", "labels": labels, "data": data.astype(np.uint8), "filenames": ["f"] * n}, handle, protocol=2)
+
+
+def test_cifar10_batches_test_split_and_all_training_batches(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for i in range(1, 6):
+        _cifar_batch(folder / f"data_batch_{i}", 20, (i - 1) * 20)
+    _cifar_batch(folder / "test_batch", 20, 0)
+    test, everything = load_split("cifar10", "test", tmp_path), load_split("cifar10", "train_all", tmp_path)
+    assert test.images.shape == (20, 3, 32, 32) and len(everything) == 100
+    assert everything.images[57, 0, 0, 0].item() == 57 and everything.labels[57].item() == 7  # batch order kept
+    # the flat 3072 vector is (channel, row, column): element 1 is channel 0, row 0, column 1
+    assert test.images[3, 0, 0, 1].item() == (3 * 3072 + 1) % 251
+
+
+def test_cifar10_train_valid_boundary_is_45000(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for i in range(1, 6):
+        _cifar_batch(folder / f"data_batch_{i}", 10000, (i - 1) * 10000)
+    train, valid = load_split("cifar10", "train", tmp_path), load_split("cifar10", "valid", tmp_path)
+    assert len(train) == 45000 and len(valid) == 5000
+    assert valid.images[0, 0, 0, 0].item() == 45000 % 256 and valid.labels[0].item() == 45000 % 10
+
+
+def _celeba_folder(root, n=6):
+    folder = root / "celeba"
+    (folder / "img_align_celeba").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    attrs = rng.choice([-1, 1], size=(n, 40))
+    lines = [str(n), " ".join(CELEBA_ATTRS)]
+    for i in range(n):
+        name = f"{i + 1:06d}.jpg"
+        Image.fromarray(rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)).save(folder / "img_align_celeba" / name, quality=95)
+        lines.append(name + " " + " ".join(f"{v:2d}" for v in attrs[i]))
+    (folder / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
+    partition = [0, 0, 0, 1, 2, 2]
+    (folder / "list_eval_partition.txt").write_text("".join(f"{i + 1:06d}.jpg {p}\n" for i, p in enumerate(partition)))
+    return attrs, partition
+
+
+def test_celeba_folder_partition_attributes_and_64x64(tmp_path):
+    attrs, _ = _celeba_folder(tmp_path)
+    train, valid, test = (load_split("celeba", s, tmp_path) for s in ("train", "valid", "test"))
+    assert (len(train), len(valid), len(test)) == (3, 1, 2)
+    assert train.images.shape == (3, 3, 64, 64) and train.images.dtype == torch.uint8
+    assert train.labels.shape == (3, 40) and set(train.labels.unique().tolist()) <= {0, 1}
+    np.testing.assert_array_equal(test.labels.numpy(), (attrs[4:] + 1) // 2)
+    assert (tmp_path / "celeba/ali_bench_64/train.npz").is_file()  # converted once, then cached
+
+
+def test_celeba_crop_keeps_rows_7_to_70_of_the_64x78_resize():
+    column = np.repeat(np.arange(218, dtype=np.uint8)[:, None], 178, axis=1)  # brightness = row index
+    image = Image.fromarray(np.stack([column] * 3, axis=-1))
+    out = celeba_64(image)
+    assert out.shape == (3, 64, 64)
+    # row r of the 78-high resize samples source row ~ (r + 0.5) * 218 / 78; rows 7 and 70 are kept
+    assert abs(int(out[0, 0, 32]) - (7.5 * 218 / 78)) < 3 and abs(int(out[0, 63, 32]) - (70.5 * 218 / 78)) < 3
+
+
+def test_celeba_missing_lists_name_the_file(tmp_path):
+    (tmp_path / "celeba").mkdir()
+    with pytest.raises(DatasetMissing, match="list_eval_partition.txt"):
+        load_split("celeba", "train", tmp_path)
+
+
+def test_tiny_imagenet_image_folder(tmp_path):
+    rng = np.random.default_rng(0)
+    for cls, size in (("n01", (80, 100)), ("n02", (120, 64))):
+        folder = tmp_path / "tiny_imagenet" / "valid" / cls
+        folder.mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(folder / f"{i}.JPEG")
+    split = load_split("tiny_imagenet", "valid", tmp_path)
+    assert split.images.shape == (4, 3, 64, 64) and split.labels.tolist() == [0, 0, 1, 1]
+    with pytest.raises(DatasetMissing, match="tiny_imagenet/train"):
+        load_split("tiny_imagenet", "train", tmp_path)
+
+
+def test_digits_are_svhn_shaped_with_a_fixed_split():
+    train, valid, test = (load_split("digits", s, "unused") for s in ("train", "valid", "test"))
+    assert (len(train), len(valid), len(test)) == (1297, 250, 250)
+    assert train.images.shape == (1297, 3, 32, 32) and train.images.dtype == torch.uint8
+    assert train.images.min() >= 25 and train.images.max() <= 230  # [0.1, 0.9] grey range
+    assert torch.equal(train.images[:, 0], train.images[:, 2])
+    assert sorted(torch.cat([train.labels, valid.labels, test.labels]).bincount().tolist())[0] > 170
+    assert torch.equal(load_split("digits", "train", "unused").images, train.images)
+
+
+def test_unknown_split_is_refused():
+    with pytest.raises(ValueError, match="no split 'extra'"):
+        load_split("cifar10", "extra", "data")

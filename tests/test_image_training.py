@@ -1,0 +1,149 @@
+"""The image training loop: resume after a kill, clear failures, the fast path, the figures."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import torch
+
+from ali_bench.config import load_config
+from ali_bench.cuda_graphs import StepRunner
+from ali_bench.data.images import load_split
+from ali_bench.images import figures
+from ali_bench.images import train as image_train
+from ali_bench.training import TrainingDiverged
+from conftest import run_cli
+
+TINY_IMAGES = {"digits": {"epochs": 4, "width": 0.125, "lr": 0.0003}}
+
+
+def _config_file(tmp_path, **digits):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"device": "cpu", "images": {"digits": {**TINY_IMAGES["digits"], **digits}}}))
+    return path
+
+
+def _train_args(config, out):
+    return ["image-train", "--config", str(config), "--dataset", "digits", "--no-progress", "--threads", "1",
+            "--out", str(out / "models.pt"), "--log", str(out / "log.csv")]
+
+
+def test_killed_image_training_resumes_to_the_uninterrupted_result(tmp_path):
+    config = _config_file(tmp_path, epochs=8)
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    run_cli(*_train_args(config, straight))
+    checkpoint = killed / "models.checkpoint.pt"
+    process = subprocess.Popen([sys.executable, "-m", "ali_bench", *_train_args(config, killed)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not checkpoint.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert checkpoint.exists() and not (killed / "models.pt").exists()
+    rerun = run_cli(*_train_args(config, killed))
+    assert "resuming" in rerun.stderr
+    a = torch.load(straight / "models.pt", weights_only=True)["state"]
+    b = torch.load(killed / "models.pt", weights_only=True)["state"]
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    log = pd.read_csv(killed / "log.csv")
+    assert list(log.columns) == ["epoch", "loss_d", "loss_g", "d_data", "d_sample", "wall_time_s"]
+    assert log["epoch"].tolist() == list(range(1, 9))
+
+
+def test_corrupt_image_checkpoint_is_one_line(tmp_path):
+    config = _config_file(tmp_path)
+    (tmp_path / "models.checkpoint.pt").write_bytes(b"\x80\x02garbage")
+    result = run_cli(*_train_args(config, tmp_path), check=False)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "models.checkpoint.pt" in lines[0]
+
+
+def test_missing_dataset_is_one_line_naming_file_and_download_switch(tmp_path):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"device": "cpu", "images": {"data_root": str(tmp_path / "data")}}))
+    result = run_cli("image-train", "--config", str(config), "--dataset", "svhn", "--out", str(tmp_path / "m.pt"),
+                     "--log", str(tmp_path / "l.csv"), check=False)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "extra_32x32.mat" in lines[0] and "images.download" in lines[0]
+
+
+def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    cfg = load_config({"device": "cpu", "images": TINY_IMAGES}).images
+    real_step, calls = image_train.image_step, {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        out = real_step(*args, **kwargs)
+        return out * float("nan") if calls["n"] > 12 else out  # epoch 2 (12 steps per epoch) goes bad
+
+    monkeypatch.setattr(image_train, "image_step", poisoned)
+    train = load_split("digits", "train", "unused")
+    checkpoint = tmp_path / "ck.pt"
+    with pytest.raises(TrainingDiverged, match="epoch 2") as caught:
+        image_train.train_images("digits", cfg, train, tmp_path / "m.pt", tmp_path / "l.csv", checkpoint,
+                                 torch.device("cpu"), "cpu", progress=False)
+    assert str(checkpoint) in str(caught.value)
+    assert torch.load(checkpoint, weights_only=True)["epoch"] == 1 and not (tmp_path / "m.pt").exists()
+
+
+def test_same_seed_same_numbers_on_cpu(tmp_path):
+    cfg = load_config({"device": "cpu", "images": {"digits": {**TINY_IMAGES["digits"], "epochs": 1}}}).images
+    train = load_split("digits", "train", "unused")
+    runs = [image_train.train_images("digits", cfg, train, tmp_path / f"m{i}.pt", tmp_path / f"l{i}.csv", tmp_path / f"c{i}.pt",
+                                     torch.device("cpu"), "cpu", progress=False) for i in range(2)]
+    assert all(torch.equal(runs[0]["state"][k], runs[1]["state"][k]) for k in runs[0]["state"])
+    assert pd.read_csv(tmp_path / "l0.csv")["loss_d"].tolist() == pd.read_csv(tmp_path / "l1.csv")["loss_d"].tolist()
+
+
+def test_the_graphed_step_wraps_the_function_the_cpu_tests_run():
+    cfg = load_config({"device": "cpu", "images": TINY_IMAGES}).images
+    trainer = image_train.make_trainer("digits", cfg, load_split("digits", "train", "unused"), torch.device("cpu"), cuda_graphs=True)
+    assert trainer.step.fn.func is image_train.image_step and not trainer.step.use_graph  # eager on CPU
+    runner = StepRunner(lambda a, b: a + b, use_graph=False)
+    assert runner(torch.ones(2), torch.ones(2)).tolist() == [2.0, 2.0]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+def test_graphed_and_eager_steps_agree_on_gpu():
+    cfg = load_config({"device": "cuda", "images": {**TINY_IMAGES, "tf32": False, "channels_last": False}}).images
+    train = load_split("digits", "train", "unused")
+    device = torch.device("cuda")
+    results = []
+    for graphs in (False, True):
+        trainer = image_train.make_trainer("digits", cfg, train, device, cuda_graphs=graphs)
+        data = train.images[:100].to(device)
+        losses = [trainer.step(data).clone() for _ in range(8)]  # 3 warm-up steps, capture, replays
+        results.append((torch.stack(losses).cpu(), {k: v.cpu() for k, v in trainer.model.state_dict().items()}))
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=1e-3, atol=1e-4)
+    for key in results[0][1]:
+        torch.testing.assert_close(results[0][1][key].float(), results[1][1][key].float(), rtol=1e-3, atol=1e-4)
+
+
+def test_figure_grids_have_the_papers_layouts(tmp_path):
+    cfg = load_config({"device": "cpu", "images": {"digits": {**TINY_IMAGES["digits"], "epochs": 1}}}).images
+    train, valid = load_split("digits", "train", "unused"), load_split("digits", "valid", "unused")
+    image_train.train_images("digits", cfg, train, tmp_path / "m.pt", tmp_path / "l.csv", tmp_path / "c.pt",
+                             torch.device("cpu"), "cpu", progress=False)
+    _, model = image_train.load_model(tmp_path / "m.pt")
+    assert not model.training
+    assert figures.samples(model, 0).shape == (100, 3, 32, 32)
+    grid = figures.reconstructions(model, valid, 0)
+    assert grid.shape == (200, 3, 32, 32)
+    data = grid[0::2]  # odd columns (1st, 3rd, ...) are validation images, even columns reconstructions
+    assert all(any(torch.equal((v.float() / 255), d) for v in valid.images) for d in data[:5])
+    inter = figures.interpolations(model, valid, 0, pairs=3, steps=4)
+    assert inter.shape == (3 * 7, 3, 32, 32)
+    first_row = inter[:7]
+    assert any(torch.equal(v.float() / 255, first_row[0]) for v in valid.images)
+    run_cli("image-figures", "--config-json", json.dumps({"images": TINY_IMAGES}), "--models", str(tmp_path / "m.pt"),
+            "--out-samples", str(tmp_path / "s.png"), "--out-reconstructions", str(tmp_path / "r.png"),
+            "--out-interpolations", str(tmp_path / "i.png"))
+    assert all((tmp_path / f).read_bytes()[:4] == b"\x89PNG" for f in ("s.png", "r.png", "i.png"))

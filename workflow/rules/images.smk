@@ -1,0 +1,58 @@
+# ALI on images (paper Sec. 4.1-4.2, Figs. 2-6): train one model per dataset, then its samples,
+# reconstructions and latent interpolations. Datasets: config images.datasets.
+
+IMAGE_CODE = code("nets/image.py", "nets/svhn.py", "nets/cifar10.py", "nets/celeba.py", "nets/tiny_imagenet.py",
+                  "images/train.py", "training.py", "objectives.py", "data/images.py")
+
+
+wildcard_constraints:
+    dataset="digits|svhn|cifar10|celeba|tiny_imagenet",
+
+
+rule image_train:
+    """ALI on one dataset, as the released code trains it; resumes from its last epoch after a kill."""
+    input:
+        IMAGE_CODE,
+    output:
+        models=result("images/{dataset}/models.pt"),
+        log=result("images/{dataset}/train_log.csv"),
+    log:
+        result("logs/image_train_{dataset}.log"),
+    benchmark:
+        result("benchmarks/image_train_{dataset}.tsv")
+    params:
+        config=image_config_json,
+    threads: 8
+    resources:
+        gpu=1,
+        runtime=lambda wildcards: 60 if wildcards.dataset == "digits" else 2880,
+        mem_mb=lambda wildcards: 8000 if wildcards.dataset == "digits" else 64000,
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench image-train --config-json {params.config:q} --dataset {wildcards.dataset}"
+        " --threads {threads} --out {output.models} --log {output.log} > {log} 2>&1"
+
+
+rule image_figures:
+    """Samples (10 x 10), reconstructions (odd columns data, even columns reconstructions), interpolations."""
+    input:
+        code("images/figures.py", "figures.py"),
+        models=rules.image_train.output.models,
+    output:
+        samples=result("figures/{dataset}_samples.png"),
+        reconstructions=result("figures/{dataset}_reconstructions.png"),
+        interpolations=result("figures/{dataset}_interpolations.png"),
+        metrics=result("images/{dataset}/reconstruction_metrics.json"),
+    log:
+        result("logs/image_figures_{dataset}.log"),
+    benchmark:
+        result("benchmarks/image_figures_{dataset}.tsv")
+    params:
+        config=image_config_json,
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench image-figures --config-json {params.config:q} --models {input.models}"
+        " --out-samples {output.samples} --out-reconstructions {output.reconstructions}"
+        " --out-interpolations {output.interpolations} --out-metrics {output.metrics} > {log} 2>&1"
