@@ -18,6 +18,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/toy.smk"
 include: "workflow/rules/toy_inference.smk"
 include: "workflow/rules/images.smk"
+include: "workflow/rules/svm.smk"
 
 
 rule all:

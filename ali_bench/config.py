@@ -176,6 +176,21 @@ class ImagesConfig:
 
 
 @dataclass(frozen=True)
+class SvmConfig:
+    feature_sets: tuple[str, ...]
+    sampling: str
+    labels_per_class: int
+    n_svms: int
+    validation_size: int
+    log_c_low: float
+    log_c_high: float
+    n_c: int
+    seed: int
+    n_jobs: int
+    digits_labels_per_class: int
+
+
+@dataclass(frozen=True)
 class Config:
     results_dir: str
     device: str
@@ -183,6 +198,7 @@ class Config:
     toy: ToyConfig
     toy_inference: InferenceConfig
     images: ImagesConfig
+    svm: SvmConfig
 
     def __post_init__(self) -> None:
         if self.toy_inference.select_from not in self.toy.hyperparameter_sets:

@@ -74,3 +74,27 @@ def toy_inference_table(metrics: pd.DataFrame, selection: dict) -> pd.DataFrame:
     table["paper_claim"] = [TOY_INFERENCE_CLAIMS[m] for m in table["method"]]
     table["paper_source"] = TOY_INFERENCE_SOURCE
     return table
+
+
+def svm_table(results: list[dict], with_paper: bool) -> pd.DataFrame:
+    """One row per feature set: the protocol's numbers in percent, the paper's beside (SVHN only)."""
+    from ali_bench.paper import SVHN_ALI_L2SVM, SVHN_DCGAN_L2SVM
+
+    rows = []
+    for r in results:
+        row = {
+            "feature_set": r["feature_set"], "feature_dim": r["feature_dim"], "sampling": r["sampling"],
+            "labels_per_svm": r["labels_per_svm"], "n_svms": r["n_svms"], "chosen_C": r["chosen_c"],
+            "log_C": float(np.log(r["chosen_c"])), "validation_error_pct": 100 * r["validation_error"],
+            "test_error_mean_pct": 100 * float(np.mean(r["test_errors"])),
+            "test_error_std_pct": 100 * float(np.std(r["test_errors"])),  # population std, as the released code
+            "test_examples": r["test_examples"], "unconverged_fits": r["unconverged"],
+        }
+        if with_paper:
+            row.update({
+                "paper_ali_error_pct": SVHN_ALI_L2SVM.mean, "paper_ali_pm_pct": SVHN_ALI_L2SVM.pm,
+                "paper_pm_is": SVHN_ALI_L2SVM.pm_is, "paper_dcgan_l2svm_error_pct": SVHN_DCGAN_L2SVM.mean,
+                "paper_source": SVHN_ALI_L2SVM.source,
+            })
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -12,7 +12,9 @@ from conftest import REPO, TINY_INFERENCE, TINY_TOY, snakemake
 def _config_file(tmp_path, **top):
     path = tmp_path / "config.yaml"
     images = {"datasets": ["digits"], "digits": {"epochs": 1, "width": 0.125}}
-    path.write_text(yaml.safe_dump({"device": "cpu", "toy": TINY_TOY, "toy_inference": TINY_INFERENCE, "images": images, **top}))
+    svm = {"n_svms": 5, "n_c": 5, "n_jobs": 1}
+    path.write_text(yaml.safe_dump({"device": "cpu", "toy": TINY_TOY, "toy_inference": TINY_INFERENCE, "images": images,
+                                    "svm": svm, **top}))
     return path
 
 
@@ -21,18 +23,22 @@ def test_dry_run_of_the_whole_dag(tmp_path, config):
     result = snakemake("--dry-run", "--cores", "8", "--configfile", str(REPO / config), "--directory", str(tmp_path))
     out = result.stdout + result.stderr
     for rule in ("toy_train", "toy_evaluate", "toy_table", "toy_figure", "toy_select", "toy_infer",
-                 "toy_inference_evaluate", "toy_inference_figure", "image_train", "image_figures"):
+                 "toy_inference_evaluate", "toy_inference_figure", "image_train", "image_figures", "features", "svm",
+                 "digits_svm_table"):
         assert rule in out
     assert out.count("rule toy_train:") == 2  # one batched job per hyperparameter set
     assert out.count("rule toy_infer:") == 3  # inverse, posthoc, vae
     datasets = yaml.safe_load((REPO / config).read_text()).get("images", {}).get("datasets", ["digits", "svhn", "cifar10", "celeba", "tiny_imagenet"])
     assert out.count("rule image_train:") == len(datasets)
+    if "svhn" in datasets:
+        assert "rule svhn_table:" in out and out.count("rule svm:") == 2 + 3  # svhn x 2 feature sets, digits x 3
 
 
-def test_paper_scale_target_from_the_readme_is_known(tmp_path):
-    result = snakemake("results/toy_table.csv", "--dry-run", "--cores", "8", "--configfile",
+@pytest.mark.parametrize("target, rule", [("results/toy_table.csv", "toy_table"), ("results/svhn_table.csv", "svhn_table")])
+def test_paper_scale_targets_from_the_readme_are_known(tmp_path, target, rule):
+    result = snakemake(target, "--dry-run", "--cores", "8", "--configfile",
                        str(REPO / "config/config.yaml"), "--directory", str(tmp_path))
-    assert "toy_table" in result.stdout + result.stderr
+    assert f"rule {rule}:" in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(
@@ -76,6 +82,12 @@ def test_tiny_real_run_of_the_toy_dag(tmp_path):
                  "toy/inference/selection.json", "toy/inference/vae_log.csv", "figures/digits_samples.png",
                  "figures/digits_reconstructions.png", "figures/digits_interpolations.png", "images/digits/train_log.csv"):
         assert (tmp_path / "res" / name).is_file(), name
+    svm_table = pd.read_csv(tmp_path / "res/digits_svm_table.csv")
+    assert list(svm_table["feature_set"]) == ["paper", "released-code", "pixels"]
+    for column in ("feature_dim", "chosen_C", "validation_error_pct", "test_error_mean_pct", "test_error_std_pct", "n_svms"):
+        assert svm_table[column].notna().all(), column
+    assert svm_table["test_error_mean_pct"].between(0, 100).all() and (svm_table["n_svms"] == 5).all()
+    assert (svm_table["labels_per_svm"] == 100).all()
     metrics = json.loads((tmp_path / "res/images/digits/reconstruction_metrics.json").read_text())
     assert 0 <= metrics["label_agreement"] <= 1 and metrics["mse"] > 0
     # a second invocation has nothing left to do

@@ -74,4 +74,6 @@ def all_targets():
         result("figures/toy_inference.png"),
         *expand(result("figures/{dataset}_{kind}.png"), dataset=config["images"]["datasets"],
                 kind=["samples", "reconstructions", "interpolations"]),
+        *([result("svhn_table.csv")] if "svhn" in config["images"]["datasets"] else []),
+        *([result("digits_svm_table.csv")] if "digits" in config["images"]["datasets"] else []),
     ]

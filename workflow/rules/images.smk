@@ -15,6 +15,7 @@ rule image_train:
         IMAGE_CODE,
     output:
         models=result("images/{dataset}/models.pt"),
+        provenance=result("images/{dataset}/models.provenance.json"),
         log=result("images/{dataset}/train_log.csv"),
     log:
         result("logs/image_train_{dataset}.log"),

@@ -1,0 +1,131 @@
+# The SVHN L2-SVM table (paper Table 1): encoder features, then 100 L2-SVMs per feature set.
+# The same on the embedded digits, with a raw-pixel baseline.
+
+SVM_SPLITS = {"svhn": ["train", "test"], "digits": ["train", "valid", "test"]}
+
+
+wildcard_constraints:
+    feature_set="paper|released-code|pixels",
+    split="train|valid|test",
+
+
+def feature_inputs(wildcards):
+    return [] if wildcards.feature_set == "pixels" else [result(f"images/{wildcards.dataset}/models.pt")]
+
+
+rule features:
+    """Encoder features (BN population statistics) of one split, float32 .npy; or its raw pixels."""
+    input:
+        code("features.py", "data/images.py"),
+        models=feature_inputs,
+    output:
+        features=result("features/{dataset}/{feature_set}_{split}.npy"),
+        labels=result("features/{dataset}/{feature_set}_{split}_labels.npy"),
+    log:
+        result("logs/features_{dataset}_{feature_set}_{split}.log"),
+    benchmark:
+        result("benchmarks/features_{dataset}_{feature_set}_{split}.tsv")
+    params:
+        config=image_config_json,
+        models=lambda wildcards, input: f"--models {input.models}" if input.models else "",
+    resources:
+        gpu=lambda wildcards: 0 if wildcards.feature_set == "pixels" else 1,
+        mem_mb=8000,
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench features --config-json {params.config:q} --dataset {wildcards.dataset}"
+        " --split {wildcards.split} --feature-set {wildcards.feature_set} {params.models}"
+        " --out {output.features} --out-labels {output.labels} > {log} 2>&1"
+
+
+def svm_inputs(wildcards):
+    splits = SVM_SPLITS[wildcards.dataset]
+    stem = result(f"features/{wildcards.dataset}/{wildcards.feature_set}")
+    return {**{s: f"{stem}_{s}.npy" for s in splits}, **{f"{s}_labels": f"{stem}_{s}_labels.npy" for s in splits}}
+
+
+def svm_valid_args(wildcards, input):
+    if "valid" not in input.keys():
+        return ""
+    return f"--valid {input.valid} --valid-labels {input.valid_labels}"
+
+
+rule svm:
+    """Choose C on the validation set, fit 100 L2-SVMs on fresh label sets, score each on the test set."""
+    input:
+        unpack(svm_inputs),
+        code=code("svm.py"),
+    output:
+        summary=result("svm/{dataset}_{feature_set}.json"),
+        errors=result("svm/{dataset}_{feature_set}_errors.csv"),
+    log:
+        result("logs/svm_{dataset}_{feature_set}.log"),
+    benchmark:
+        result("benchmarks/svm_{dataset}_{feature_set}.tsv")
+    params:
+        config=config_json("svm"),
+        valid=svm_valid_args,
+    threads: lambda wildcards: config["svm"]["n_jobs"]
+    resources:
+        mem_mb=16000,
+        runtime=120,
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench svm --config-json {params.config:q} --dataset {wildcards.dataset}"
+        " --feature-set {wildcards.feature_set} --train {input.train} --train-labels {input.train_labels}"
+        " {params.valid} --test {input.test} --test-labels {input.test_labels}"
+        " --out {output.summary} --out-errors {output.errors} > {log} 2>&1"
+
+
+def svm_table_inputs(dataset, extra=()):
+    sets = list(config["svm"]["feature_sets"]) + list(extra)
+    return {"results": expand(result(f"svm/{dataset}_{{feature_set}}.json"), feature_set=sets),
+            "models": result(f"images/{dataset}/models.provenance.json")}
+
+
+rule svhn_table:
+    """Paper Table 1's ALI L2-SVM row, per feature set, the paper's numbers beside."""
+    input:
+        **svm_table_inputs("svhn"),
+        code=code("tables.py", "paper.py"),
+    output:
+        table=result("svhn_table.csv"),
+        markdown=result("svhn_table.md"),
+        provenance=result("svhn_table.provenance.json"),
+    log:
+        result("logs/svhn_table.log"),
+    benchmark:
+        result("benchmarks/svhn_table.tsv")
+    params:
+        config=config_json("svm", "images"),
+        models=lambda wildcards, input: input.models.replace(".provenance.json", ".pt"),
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench svm-table --config-json {params.config:q} --results {input.results}"
+        " --model-provenance {params.models} --out {output.table} > {log} 2>&1"
+
+
+rule digits_svm_table:
+    """The same protocol on the embedded digits (a smaller label budget), raw pixels beside."""
+    input:
+        **svm_table_inputs("digits", extra=["pixels"]),
+        code=code("tables.py"),
+    output:
+        table=result("digits_svm_table.csv"),
+        markdown=result("digits_svm_table.md"),
+        provenance=result("digits_svm_table.provenance.json"),
+    log:
+        result("logs/digits_svm_table.log"),
+    benchmark:
+        result("benchmarks/digits_svm_table.tsv")
+    params:
+        config=config_json("svm", "images"),
+        models=lambda wildcards, input: input.models.replace(".provenance.json", ".pt"),
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench svm-table --config-json {params.config:q} --results {input.results}"
+        " --model-provenance {params.models} --out {output.table} > {log} 2>&1"
