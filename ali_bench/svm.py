@@ -27,7 +27,7 @@ from joblib import Parallel, delayed
 
 from ali_bench.seeding import seed_for
 
-C_SELECTION, SVM_SETS = 20, 21
+C_SELECTION, SVM_SETS, SVM_FITS = 20, 21, 22
 
 
 def c_grid(log_low: float = -20.0, log_high: float = 20.0, n: int = 50) -> np.ndarray:
@@ -82,8 +82,12 @@ def training_set(pool: FeatureRows, per_class: int, sampling: str, seed: int, in
     raise ValueError(f"unknown sampling {sampling!r}; expected balanced or random")
 
 
-def _fit(path: str, rows: np.ndarray, labels: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """Fit one LinearSVC on the given rows (read in the worker); return its weights, classes, convergence."""
+def _fit(path: str, rows: np.ndarray, labels: np.ndarray, C: float, random_state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Fit one LinearSVC on the given rows (read in the worker); return its weights, classes, convergence.
+
+    ``random_state`` seeds liblinear's coordinate order; left unset, scikit-learn would draw it from
+    numpy's global RNG and the same seed would not give the same numbers twice.
+    """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.svm import LinearSVC
 
@@ -91,15 +95,18 @@ def _fit(path: str, rows: np.ndarray, labels: np.ndarray, C: float) -> tuple[np.
     x = np.asarray(_mapped(path)[rows[order]], dtype=np.float64)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        svm = LinearSVC(C=C).fit(x, labels[order])
+        svm = LinearSVC(C=C, random_state=random_state).fit(x, labels[order])
     converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     return svm.coef_.astype(np.float32), svm.intercept_.astype(np.float32), svm.classes_, converged
 
 
-def fit_many(pool: FeatureRows, sets: list[np.ndarray], cs: list[float], parallel: Parallel) -> list[tuple]:
-    """One LinearSVC per (training set, C), on ``parallel``'s worker processes."""
+def fit_many(pool: FeatureRows, sets: list[np.ndarray], cs: list[float], parallel: Parallel, seed: int) -> list[tuple]:
+    """One LinearSVC per (training set, C), on ``parallel``'s worker processes; fit i seeded by (seed, i)."""
     base = np.asarray(pool.rows)
-    return parallel(delayed(_fit)(pool.path, base[positions], pool.labels[positions], float(C)) for positions, C in zip(sets, cs))
+    return parallel(
+        delayed(_fit)(pool.path, base[positions], pool.labels[positions], float(C), seed_for(seed, SVM_FITS, i) % 2**31)
+        for i, (positions, C) in enumerate(zip(sets, cs))
+    )
 
 
 def error_rates(split: FeatureRows, svms: list[tuple], chunk: int = 4096) -> np.ndarray:
@@ -140,13 +147,13 @@ def run(
     """Choose C on the validation rows, then fit ``n_svms`` SVMs and score each on the test rows."""
     selection_set = training_set(pool, per_class, sampling, seed_for(seed, C_SELECTION), 0)
     with Parallel(n_jobs=n_jobs) as parallel:  # one pool of workers for both stages
-        selection = fit_many(pool, [selection_set] * len(grid), list(grid), parallel)
+        selection = fit_many(pool, [selection_set] * len(grid), list(grid), parallel, seed_for(seed, C_SELECTION))
         validation = error_rates(valid, selection)
         chosen = float(grid[int(np.argmin(validation))])  # the first (smallest) C among ties
         if progress:
             progress(f"chose C = {chosen:.4g} (log C = {np.log(chosen):.3f}), validation error {validation.min():.4f}")
         sets = [training_set(pool, per_class, sampling, seed, i) for i in range(n_svms)]
-        svms = fit_many(pool, sets, [chosen] * n_svms, parallel)
+        svms = fit_many(pool, sets, [chosen] * n_svms, parallel, seed)
     tests = error_rates(test, svms)
     unconverged = sum(not ok for *_, ok in selection + svms)
     return SvmResult(chosen, validation, tests, unconverged)

@@ -69,8 +69,11 @@ def test_c_search_picks_the_best_validation_c_and_its_errors_are_sklearns(tmp_pa
     assert result.test_errors.shape == (5,) and result.test_errors.mean() < 0.5  # far below chance (0.9)
     # the protocol's validation error for one C equals scikit-learn's own fit and score
     chosen_rows = svm.training_set(pool, 40, "balanced", svm.seed_for(0, svm.C_SELECTION), 0)
-    reference = LinearSVC(C=grid[3]).fit(xp[chosen_rows].astype(np.float32).astype(np.float64), yp[chosen_rows])
+    reference = LinearSVC(C=grid[3], random_state=svm.seed_for(svm.seed_for(0, svm.C_SELECTION), svm.SVM_FITS, 3) % 2**31).fit(xp[chosen_rows].astype(np.float32).astype(np.float64), yp[chosen_rows])
     assert result.validation_errors[3] == pytest.approx(1 - reference.score(xv.astype(np.float32), yv), abs=1e-9)
+    again = svm.run(pool, valid, test, per_class=40, sampling="balanced", n_svms=5, grid=grid, seed=0, n_jobs=2)
+    np.testing.assert_array_equal(again.test_errors, result.test_errors)  # same seed, same numbers, any n_jobs
+    np.testing.assert_array_equal(again.validation_errors, result.validation_errors)
 
 
 def test_error_rates_hand_checked(tmp_path):
