@@ -61,6 +61,32 @@ def image_config_json(wildcards):
     return json.dumps({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "images": images}, sort_keys=True)
 
 
+# SVM stage (svm.smk): which feature splits each dataset's protocol reads.
+SVM_SPLITS = {"svhn": ["train", "test"], "digits": ["train", "valid", "test"]}
+
+
+def feature_inputs(wildcards):
+    return [] if wildcards.feature_set == "pixels" else [result(f"images/{wildcards.dataset}/models.pt")]
+
+
+def svm_inputs(wildcards):
+    splits = SVM_SPLITS[wildcards.dataset]
+    stem = result(f"features/{wildcards.dataset}/{wildcards.feature_set}")
+    return {**{s: f"{stem}_{s}.npy" for s in splits}, **{f"{s}_labels": f"{stem}_{s}_labels.npy" for s in splits}}
+
+
+def svm_valid_args(wildcards, input):
+    if "valid" not in input.keys():
+        return ""
+    return f"--valid {input.valid} --valid-labels {input.valid_labels}"
+
+
+def svm_table_inputs(dataset, extra=()):
+    sets = list(config["svm"]["feature_sets"]) + list(extra)
+    return {"results": expand(result(f"svm/{dataset}_{{feature_set}}.json"), feature_set=sets),
+            "models": result(f"images/{dataset}/models.provenance.json")}
+
+
 def code(*modules):
     """The ali_bench modules a rule's numbers depend on: editing one reruns the rule."""
     return [workflow.source_path(f"../../ali_bench/{module}") for module in modules]

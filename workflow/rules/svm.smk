@@ -1,16 +1,9 @@
 # The SVHN L2-SVM table (paper Table 1): encoder features, then 100 L2-SVMs per feature set.
 # The same on the embedded digits, with a raw-pixel baseline.
 
-SVM_SPLITS = {"svhn": ["train", "test"], "digits": ["train", "valid", "test"]}
-
-
 wildcard_constraints:
     feature_set="paper|released-code|pixels",
     split="train|valid|test",
-
-
-def feature_inputs(wildcards):
-    return [] if wildcards.feature_set == "pixels" else [result(f"images/{wildcards.dataset}/models.pt")]
 
 
 rule features:
@@ -39,18 +32,6 @@ rule features:
         " --out {output.features} --out-labels {output.labels} > {log} 2>&1"
 
 
-def svm_inputs(wildcards):
-    splits = SVM_SPLITS[wildcards.dataset]
-    stem = result(f"features/{wildcards.dataset}/{wildcards.feature_set}")
-    return {**{s: f"{stem}_{s}.npy" for s in splits}, **{f"{s}_labels": f"{stem}_{s}_labels.npy" for s in splits}}
-
-
-def svm_valid_args(wildcards, input):
-    if "valid" not in input.keys():
-        return ""
-    return f"--valid {input.valid} --valid-labels {input.valid_labels}"
-
-
 rule svm:
     """Choose C on the validation set, fit 100 L2-SVMs on fresh label sets, score each on the test set."""
     input:
@@ -77,12 +58,6 @@ rule svm:
         " --feature-set {wildcards.feature_set} --train {input.train} --train-labels {input.train_labels}"
         " {params.valid} --test {input.test} --test-labels {input.test_labels}"
         " --out {output.summary} --out-errors {output.errors} > {log} 2>&1"
-
-
-def svm_table_inputs(dataset, extra=()):
-    sets = list(config["svm"]["feature_sets"]) + list(extra)
-    return {"results": expand(result(f"svm/{dataset}_{{feature_set}}.json"), feature_set=sets),
-            "models": result(f"images/{dataset}/models.provenance.json")}
 
 
 rule svhn_table:
