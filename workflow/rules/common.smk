@@ -33,6 +33,7 @@ shell.prefix(f"export PYTHONPATH={shlex.quote(workflow.basedir)}:$PYTHONPATH; ")
 wildcard_constraints:
     hparams="random|released",
     method="inverse|posthoc|vae",
+    seed=r"\d+",
 
 
 def result(path):

@@ -92,3 +92,29 @@ rule toy_figure:
     shell:
         "python -m ali_bench toy-figure --config-json {params.config:q} --coverage {input.coverage}"
         " --samples {input.samples} --out {output} > {log} 2>&1"
+
+
+rule toy_train_seed:
+    """One seed of one hyperparameter set, alone (both models): reruns exactly what the batch ran
+    for that seed, since every draw of a run is a function of its seed (tests/test_toy_batched.py)."""
+    input:
+        TOY_CODE,
+    output:
+        models=result("toy/{hparams}/seed{seed}/models.pt"),
+        log=result("toy/{hparams}/seed{seed}/train_log.csv"),
+    log:
+        result("logs/toy_train_{hparams}_seed{seed}.log"),
+    benchmark:
+        result("benchmarks/toy_train_{hparams}_seed{seed}.tsv")
+    params:
+        config=config_json("device", "cuda_graphs", "toy"),
+    threads: 2
+    resources:
+        gpu=1,
+        runtime=30,
+        mem_mb=2000,
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench toy-train --config-json {params.config:q} --hyperparameters {wildcards.hparams}"
+        " --seeds {wildcards.seed} --threads {threads} --out {output.models} --log {output.log} > {log} 2>&1"
