@@ -22,6 +22,7 @@ from jsonschema import Draft7Validator, validators
 from jsonschema.exceptions import best_match
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
+DIGITS_TRAIN_MIN_CLASS = 120  # the rarest digit in the embedded digits' train split (checked by a test)
 
 
 class ConfigError(ValueError):
@@ -201,6 +202,11 @@ class Config:
     svm: SvmConfig
 
     def __post_init__(self) -> None:
+        if self.svm.digits_labels_per_class > DIGITS_TRAIN_MIN_CLASS:
+            raise ConfigError(
+                f"config key 'svm.digits_labels_per_class': {self.svm.digits_labels_per_class} is more labels per class "
+                f"than the digits train split has (its rarest digit has {DIGITS_TRAIN_MIN_CLASS} examples)"
+            )
         if self.toy_inference.select_from not in self.toy.hyperparameter_sets:
             raise ConfigError(
                 f"config key 'toy_inference.select_from': {self.toy_inference.select_from!r} is not one of "

@@ -37,9 +37,14 @@ def run_cli(*args: str, cwd: Path | None = None, check: bool = True) -> subproce
     return result
 
 
+def snakemake_env() -> dict:
+    """The environment for a Snakemake subprocess: its job shells find this environment's python first."""
+    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
 def snakemake(*args: str, cwd: Path = REPO, check: bool = True) -> subprocess.CompletedProcess:
     """Run Snakemake from this environment; job shells find this environment's python first."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = snakemake_env()
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), *args],
         cwd=cwd, capture_output=True, text=True, env=env,

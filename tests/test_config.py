@@ -44,6 +44,8 @@ def test_paper_config_holds_the_paper_and_released_code_values():
         ({"toy": {"random_search": {"lr": {"low": 1.0, "high": 0.1}}}}, "toy.random_search.lr"),
         ({"toy": {"mixture": {"n_train": 50}}}, "toy.mixture.n_train"),
         ({"toy": {"seeds": [1, 1]}}, "toy.seeds"),
+        ({"svm": {"digits_labels_per_class": 500}}, "svm.digits_labels_per_class"),
+        ({"toy_inference": {"select_from": "released"}, "toy": {"hyperparameter_sets": ["random"]}}, "toy_inference.select_from"),
     ],
 )
 def test_bad_config_fails_with_one_line_naming_the_key(raw, key):
@@ -86,3 +88,10 @@ def test_validate_does_not_mutate_its_input():
     raw = {"toy": {}}
     validate(raw)
     assert raw == {"toy": {}}
+
+
+def test_digits_label_bound_is_the_rarest_digit_of_the_train_split():
+    from ali_bench.config import DIGITS_TRAIN_MIN_CLASS
+    from ali_bench.data.images import load_split
+
+    assert load_split("digits", "train", "unused").labels.bincount().min().item() == DIGITS_TRAIN_MIN_CLASS

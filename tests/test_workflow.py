@@ -90,6 +90,56 @@ def test_tiny_real_run_of_the_toy_dag(tmp_path):
     assert (svm_table["labels_per_svm"] == 100).all()
     metrics = json.loads((tmp_path / "res/images/digits/reconstruction_metrics.json").read_text())
     assert 0 <= metrics["label_agreement"] <= 1 and metrics["mse"] > 0
+    # the HTML report, with every table and figure and its caption
+    snakemake("--configfile", str(config), "--directory", str(tmp_path), "--report", str(tmp_path / "report.html"))
+    html = (tmp_path / "report.html").read_text()
+    for needle in ("Reproduces the mode-coverage numbers", "toy_inference_table.csv", "digits_svm_table.provenance.json",
+                   "digits_reconstructions.png"):
+        assert needle in html, needle
     # a second invocation has nothing left to do
     again = snakemake("--cores", "2", "--configfile", str(config), "--directory", str(tmp_path))
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_killed_workflow_resumes_from_the_checkpoint_and_matches_an_uninterrupted_run(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import torch
+
+    from conftest import snakemake_env
+
+    toy = {**TINY_TOY, "seeds": [0], "training": {"epochs": 60, "checkpoint_every": 2}, "hyperparameter_sets": ["random"]}
+    results = {}
+    for name in ("straight", "killed"):
+        folder = tmp_path / name
+        folder.mkdir()
+        config = folder / "config.yaml"
+        config.write_text(yaml.safe_dump({"device": "cpu", "toy": toy, "toy_inference": {"select_from": "random"},
+                                          "results_dir": "res"}))
+        args = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "res/toy/random/models.pt",
+                "--cores", "1", "--configfile", str(config), "--directory", str(folder)]
+        if name == "killed":
+            process = subprocess.Popen(args, env=snakemake_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                       start_new_session=True)
+            checkpoint = folder / "res/toy/random/models.checkpoint.pt"
+            deadline = time.time() + 300
+            while not checkpoint.exists() and process.poll() is None and time.time() < deadline:
+                time.sleep(0.05)
+            os.killpg(process.pid, signal.SIGKILL)  # Snakemake and its job, as a kill -9 or a lost node would
+            process.wait()
+            assert checkpoint.exists() and not (folder / "res/toy/random/models.pt").exists()
+            subprocess.run([sys.executable, "-m", "snakemake", "--unlock", "--snakefile", str(REPO / "Snakefile"),
+                            "--configfile", str(config), "--directory", str(folder)], env=snakemake_env(), check=True,
+                           capture_output=True)
+        snakemake(*args[5:], cwd=REPO)
+        results[name] = torch.load(folder / "res/toy/random/models.pt", weights_only=True)["models"]
+        if name == "killed":
+            assert "resuming" in (folder / "res/logs/toy_train_random.log").read_text()
+    for kind, state in results["straight"].items():
+        for key, value in state.items():
+            assert torch.equal(value, results["killed"][kind][key]), f"{kind} {key}"

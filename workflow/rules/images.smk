@@ -41,10 +41,14 @@ rule image_figures:
         code("images/figures.py", "figures.py"),
         models=rules.image_train.output.models,
     output:
-        samples=result("figures/{dataset}_samples.png"),
-        reconstructions=result("figures/{dataset}_reconstructions.png"),
-        interpolations=result("figures/{dataset}_interpolations.png"),
-        metrics=result("images/{dataset}/reconstruction_metrics.json"),
+        samples=report(result("figures/{dataset}_samples.png"), caption="../report/image_figure.rst", category="Images",
+                       subcategory="{dataset}"),
+        reconstructions=report(result("figures/{dataset}_reconstructions.png"), caption="../report/image_figure.rst",
+                               category="Images", subcategory="{dataset}"),
+        interpolations=report(result("figures/{dataset}_interpolations.png"), caption="../report/image_figure.rst",
+                              category="Images", subcategory="{dataset}"),
+        metrics=report(result("images/{dataset}/reconstruction_metrics.json"), caption="../report/reconstruction_metrics.rst",
+                       category="Images", subcategory="{dataset}"),
     log:
         result("logs/image_figures_{dataset}.log"),
     benchmark:

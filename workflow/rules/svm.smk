@@ -66,9 +66,9 @@ rule svhn_table:
         **svm_table_inputs("svhn"),
         code=code("tables.py", "paper.py"),
     output:
-        table=result("svhn_table.csv"),
+        table=report(result("svhn_table.csv"), caption="../report/svhn_table.rst", category="SVHN L2-SVM"),
         markdown=result("svhn_table.md"),
-        provenance=result("svhn_table.provenance.json"),
+        provenance=report(result("svhn_table.provenance.json"), caption="../report/provenance.rst", category="Provenance"),
     log:
         result("logs/svhn_table.log"),
     benchmark:
@@ -89,9 +89,9 @@ rule digits_svm_table:
         **svm_table_inputs("digits", extra=["pixels"]),
         code=code("tables.py"),
     output:
-        table=result("digits_svm_table.csv"),
+        table=report(result("digits_svm_table.csv"), caption="../report/digits_svm_table.rst", category="SVHN L2-SVM"),
         markdown=result("digits_svm_table.md"),
-        provenance=result("digits_svm_table.provenance.json"),
+        provenance=report(result("digits_svm_table.provenance.json"), caption="../report/provenance.rst", category="Provenance"),
     log:
         result("logs/digits_svm_table.log"),
     benchmark:

@@ -37,8 +37,8 @@ rule toy_evaluate:
         code("toy/evaluate.py", "toy/metrics.py"),
         models=expand(result("toy/{hparams}/models.pt"), hparams=config["toy"]["hyperparameter_sets"]),
     output:
-        coverage=result("toy/coverage.csv"),
-        provenance=result("toy/coverage.provenance.json"),
+        coverage=report(result("toy/coverage.csv"), caption="../report/toy_coverage.rst", category="Toy"),
+        provenance=report(result("toy/coverage.provenance.json"), caption="../report/provenance.rst", category="Provenance"),
         samples=result("toy/samples.npz"),
     log:
         result("logs/toy_evaluate.log"),
@@ -60,9 +60,9 @@ rule toy_table:
         coverage=rules.toy_evaluate.output.coverage,
         provenance=rules.toy_evaluate.output.provenance,
     output:
-        table=result("toy_table.csv"),
+        table=report(result("toy_table.csv"), caption="../report/toy_table.rst", category="Toy"),
         markdown=result("toy_table.md"),
-        provenance=result("toy_table.provenance.json"),
+        provenance=report(result("toy_table.provenance.json"), caption="../report/provenance.rst", category="Provenance"),
     log:
         result("logs/toy_table.log"),
     benchmark:
@@ -80,7 +80,7 @@ rule toy_figure:
         coverage=rules.toy_evaluate.output.coverage,
         samples=rules.toy_evaluate.output.samples,
     output:
-        result("figures/toy_samples.png"),
+        figure=report(result("figures/toy_samples.png"), caption="../report/toy_samples.rst", category="Toy"),
     log:
         result("logs/toy_figure.log"),
     benchmark:
@@ -91,7 +91,7 @@ rule toy_figure:
         ENV
     shell:
         "python -m ali_bench toy-figure --config-json {params.config:q} --coverage {input.coverage}"
-        " --samples {input.samples} --out {output} > {log} 2>&1"
+        " --samples {input.samples} --out {output.figure} > {log} 2>&1"
 
 
 rule toy_train_seed:

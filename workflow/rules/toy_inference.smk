@@ -63,9 +63,9 @@ rule toy_inference_evaluate:
         coverage=rules.toy_evaluate.output.coverage,
         methods=expand(result("toy/inference/{method}.pt"), method=config["toy_inference"]["methods"]),
     output:
-        table=result("toy_inference_table.csv"),
+        table=report(result("toy_inference_table.csv"), caption="../report/toy_inference_table.rst", category="Toy inference"),
         markdown=result("toy_inference_table.md"),
-        provenance=result("toy_inference_table.provenance.json"),
+        provenance=report(result("toy_inference_table.provenance.json"), caption="../report/provenance.rst", category="Provenance"),
         arrays=result("toy/inference/outputs.npz"),
     log:
         result("logs/toy_inference_evaluate.log"),
@@ -91,8 +91,8 @@ rule toy_inference_figure:
         arrays=rules.toy_inference_evaluate.output.arrays,
         logs=expand(result("toy/inference/{method}_log.csv"), method=config["toy_inference"]["methods"]),
     output:
-        figure=result("figures/toy_inference.png"),
-        losses=result("figures/toy_inference_losses.png"),
+        figure=report(result("figures/toy_inference.png"), caption="../report/toy_inference.rst", category="Toy inference"),
+        losses=report(result("figures/toy_inference_losses.png"), caption="../report/toy_inference_losses.rst", category="Toy inference"),
     log:
         result("logs/toy_inference_figure.log"),
     benchmark:
