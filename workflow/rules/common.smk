@@ -2,6 +2,7 @@
 # Kept cheap: this runs in every job, so it never imports torch.
 
 import json
+import os
 import shlex
 import sys
 
@@ -88,9 +89,30 @@ def svm_table_inputs(dataset, extra=()):
             "models": result(f"images/{dataset}/models.provenance.json")}
 
 
+def semisup_config_json(wildcards):
+    """One semi-supervised dataset's settings (and the shared images settings it reads)."""
+    semisup = {key: value for key, value in config["semisup"].items() if key not in ("digits", "svhn", "cifar10")}
+    semisup[wildcards.dataset] = config["semisup"][wildcards.dataset]
+    images = {key: config["images"][key] for key in ("data_root", "download", "variant")}
+    return json.dumps({"device": config["device"], "semisup": semisup, "images": images}, sort_keys=True)
+
+
+def semisup_results():
+    """Every run the semi-supervised table needs: ALI K+1 per (dataset, labels, seed), and baselines."""
+    semisup = config["semisup"]
+    runs = []
+    for dataset in semisup["datasets"]:
+        models = ["ali"] + (["supervised"] if dataset in semisup["supervised_baseline"] else [])
+        runs += expand(result("semisup/{dataset}_{labels}labels_seed{seed}_{model}.json"), dataset=dataset,
+                       labels=semisup[dataset]["labels"], seed=semisup["seeds"], model=models)
+    return runs
+
+
 def code(*modules):
     """The ali_bench modules a rule's numbers depend on: editing one reruns the rule."""
-    return [workflow.source_path(f"../../ali_bench/{module}") for module in modules]
+    # plain paths in this checkout (workflow.source_path would point at a copy under ~/.cache,
+    # which compute nodes of a cluster may not share)
+    return [os.path.join(workflow.basedir, "ali_bench", module) for module in modules]
 
 
 def all_targets():
@@ -103,4 +125,5 @@ def all_targets():
                 kind=["samples", "reconstructions", "interpolations"]),
         *([result("svhn_table.csv")] if "svhn" in config["images"]["datasets"] else []),
         *([result("digits_svm_table.csv")] if "digits" in config["images"]["datasets"] else []),
+        *([result("semisup_table.csv")] if config["semisup"]["datasets"] else []),
     ]
