@@ -22,6 +22,7 @@ include: "workflow/rules/toy.smk"
 include: "workflow/rules/toy_inference.smk"
 include: "workflow/rules/images.smk"
 include: "workflow/rules/svm.smk"
+include: "workflow/rules/semisup.smk"
 
 
 rule all:

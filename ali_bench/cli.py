@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from ali_bench.checkpoint import CheckpointError
@@ -368,6 +369,58 @@ def cmd_svm_table(args: argparse.Namespace) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# semi-supervised
+
+
+def cmd_semisup_train(args: argparse.Namespace) -> None:
+    import torch
+
+    from ali_bench.data.images import load_split
+    from ali_bench.device import resolve_device
+    from ali_bench.semisup import SemisupSettings, train_semisup
+
+    cfg = _config(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    run, images = cfg.semisup.run(args.dataset), cfg.images
+    settings = SemisupSettings(
+        dataset=args.dataset, n_labels=args.labels, seed=args.seed, epochs=run.epochs, batch_size=cfg.semisup.batch_size,
+        lr=cfg.semisup.lr, beta1=cfg.semisup.beta1, decay_fraction=cfg.semisup.decay_fraction,
+        ema_decay=cfg.semisup.ema_decay, width=run.width, variant=images.variant, supervised_only=args.supervised_only,
+    )
+    load = partial(load_split, args.dataset, root=images.data_root, download=images.download)
+    unlabelled = load(run.unlabelled_split)
+    labelled = unlabelled if run.labelled_split == run.unlabelled_split else load(run.labelled_split)
+    train_semisup(settings, unlabelled, labelled, load(run.test_split), args.out, args.log,
+                  args.out.with_name(args.out.stem + ".checkpoint.pt"), resolve_device(cfg.device), progress=not args.no_progress)
+
+
+def cmd_semisup_table(args: argparse.Namespace) -> None:
+    from ali_bench import provenance
+    from ali_bench.config import as_dict, config_hash
+    from ali_bench.tables import semisup_table, write_csv, write_markdown
+
+    cfg = _config(args)
+    results = [json.loads(Path(path).read_text()) for path in args.results]
+    table = semisup_table(results)
+    write_csv(table, args.out)
+    write_markdown(table, args.out.with_suffix(".md"), "K+1-class semi-supervised ALI: test error", [
+        "A reconstruction: the authors never released this code; losses from improved-GAN's script (see README).",
+        "test_error_*: K-way prediction of the averaged discriminator (EMA of its weights) on the full test split, "
+        "one run per seed; std is the sample std (ddof=1), 3std is three times it (the paper's CIFAR-10 convention).",
+        "supervised-only rows: the same discriminator trained on the labelled examples alone (computed here).",
+        "paper_* columns are the ALI paper's Tables 1-2, never computed here; GAN-FM = Salimans et al. with feature matching.",
+        "Every run's labelled indices are in its results/semisup/<dataset>_<labels>_seed<seed>.json.",
+    ])
+    sections = {"semisup": as_dict(cfg.semisup), "images": as_dict(cfg.images)}
+    provenance.write(args.out, provenance.build(
+        config=sections, config_hash=config_hash(sections), seeds=sorted({r["seed"] for r in results}),
+        device=", ".join(sorted({r.get("device", "") for r in results} - {""})) or "see per-run results",
+        wall_time_s=sum(r["wall_time_s"] for r in results), inputs=[str(p) for p in args.results],
+    ))
+
+
+# --------------------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -488,6 +541,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-provenance", type=Path, nargs="*", default=[], help="files whose provenance sidecar to include")
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=cmd_svm_table)
+
+    p = sub.add_parser("semisup-train", help="one K+1-class semi-supervised run (dataset, labels, seed), evaluated")
+    _add_config(p)
+    p.add_argument("--dataset", choices=["digits", "svhn", "cifar10"], required=True)
+    p.add_argument("--labels", type=int, required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--supervised-only", action="store_true", help="the baseline: D on the labelled examples alone")
+    p.add_argument("--out", type=Path, required=True, help="result (.json), with the labelled indices")
+    p.add_argument("--log", type=Path, required=True)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_semisup_train)
+
+    p = sub.add_parser("semisup-table", help="the semi-supervised table from per-run results")
+    _add_config(p)
+    p.add_argument("--results", type=Path, nargs="+", required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_semisup_table)
     return parser
 
 

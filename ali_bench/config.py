@@ -192,6 +192,34 @@ class SvmConfig:
 
 
 @dataclass(frozen=True)
+class SemisupRunConfig:
+    labels: tuple[int, ...]
+    epochs: int
+    width: float
+    unlabelled_split: str
+    labelled_split: str
+    test_split: str
+
+
+@dataclass(frozen=True)
+class SemisupConfig:
+    datasets: tuple[str, ...]
+    seeds: tuple[int, ...]
+    batch_size: int
+    lr: float
+    beta1: float
+    decay_fraction: float
+    ema_decay: float
+    supervised_baseline: tuple[str, ...]
+    digits: SemisupRunConfig
+    svhn: SemisupRunConfig
+    cifar10: SemisupRunConfig
+
+    def run(self, dataset: str) -> SemisupRunConfig:
+        return getattr(self, dataset)
+
+
+@dataclass(frozen=True)
 class Config:
     results_dir: str
     device: str
@@ -200,6 +228,7 @@ class Config:
     toy_inference: InferenceConfig
     images: ImagesConfig
     svm: SvmConfig
+    semisup: SemisupConfig
 
     def __post_init__(self) -> None:
         if self.svm.digits_labels_per_class > DIGITS_TRAIN_MIN_CLASS:
@@ -207,6 +236,15 @@ class Config:
                 f"config key 'svm.digits_labels_per_class': {self.svm.digits_labels_per_class} is more labels per class "
                 f"than the digits train split has (its rarest digit has {DIGITS_TRAIN_MIN_CLASS} examples)"
             )
+        for dataset in ("digits", "svhn", "cifar10"):
+            for n in self.semisup.run(dataset).labels:
+                if n % 10:
+                    raise ConfigError(f"config key 'semisup.{dataset}.labels': {n} does not split evenly over 10 classes")
+        for dataset, most in (("digits", 10 * DIGITS_TRAIN_MIN_CLASS), ("cifar10", 50_000)):
+            too_many = [n for n in self.semisup.run(dataset).labels if n > most]
+            if too_many:
+                raise ConfigError(f"config key 'semisup.{dataset}.labels': {too_many[0]} is more labels than the "
+                                  f"{dataset} training split can give class-balanced (at most {most})")
         if self.toy_inference.select_from not in self.toy.hyperparameter_sets:
             raise ConfigError(
                 f"config key 'toy_inference.select_from': {self.toy_inference.select_from!r} is not one of "

@@ -49,3 +49,17 @@ TOY_INFERENCE_CLAIMS: dict[str, str] = {
 SVHN_TABLE_SOURCE = "ALI paper, Table 1 (SVHN test misclassification, 1,000 labels)"
 SVHN_ALI_L2SVM = Reported(19.14, 0.50, "std over 100 SVMs", SVHN_TABLE_SOURCE)
 SVHN_DCGAN_L2SVM = Reported(22.18, None, "", SVHN_TABLE_SOURCE + ": DCGAN + L2-SVM (Radford et al.)")
+
+SEMISUP_SOURCES = {
+    "svhn": "ALI paper, Table 1 (SVHN test misclassification, 1,000 labels); the +- is not said to be 1 or 3 std",
+    "cifar10": "ALI paper, Table 2 (CIFAR-10 test misclassification); for ALI the +- is 3 std (caption)",
+}
+# (dataset, labels) -> (ALI K+1 without feature matching, GAN with feature matching of Salimans et al.)
+SEMISUP: dict[tuple[str, int], tuple[Reported, Reported]] = {
+    ("svhn", 1000): (Reported(7.42, 0.65, "+- (1 or 3 std not stated)", SEMISUP_SOURCES["svhn"]),
+                     Reported(8.11, 1.3, "+-", SEMISUP_SOURCES["svhn"])),
+    ("cifar10", 1000): (Reported(19.98, 0.89, "3 std", SEMISUP_SOURCES["cifar10"]), Reported(21.83, 2.01, "+-", SEMISUP_SOURCES["cifar10"])),
+    ("cifar10", 2000): (Reported(19.09, 0.44, "3 std", SEMISUP_SOURCES["cifar10"]), Reported(19.61, 2.09, "+-", SEMISUP_SOURCES["cifar10"])),
+    ("cifar10", 4000): (Reported(17.99, 1.62, "3 std", SEMISUP_SOURCES["cifar10"]), Reported(18.63, 2.32, "+-", SEMISUP_SOURCES["cifar10"])),
+    ("cifar10", 8000): (Reported(17.05, 1.49, "3 std", SEMISUP_SOURCES["cifar10"]), Reported(17.72, 1.82, "+-", SEMISUP_SOURCES["cifar10"])),
+}

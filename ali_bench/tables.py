@@ -98,3 +98,28 @@ def svm_table(results: list[dict], with_paper: bool) -> pd.DataFrame:
             })
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def semisup_table(results: list[dict]) -> pd.DataFrame:
+    """Per (dataset, labels, model): test error over seeds in percent (std and 3 x std), reported numbers beside."""
+    from ali_bench.paper import SEMISUP
+
+    frame = pd.DataFrame(results)
+    rows = []
+    for (dataset, labels, model), runs in frame.groupby(["dataset", "n_labels", "model"], sort=False):
+        errors = 100 * runs["test_error"].astype(float)
+        std = errors.std(ddof=1) if len(runs) > 1 else float("nan")
+        reported = SEMISUP.get((dataset, int(labels))) if model == "ALI K+1" else None
+        rows.append({
+            "dataset": dataset, "labels": int(labels), "model": model, "seeds": len(runs),
+            "epochs": int(runs["epochs"].iloc[0]), "test_error_mean_pct": errors.mean(), "test_error_std_pct": std,
+            "test_error_3std_pct": 3 * std, "test_error_min_pct": errors.min(), "test_error_max_pct": errors.max(),
+            "test_error_no_average_mean_pct": 100 * runs["test_error_without_average"].astype(float).mean(),
+            "paper_ali_error_pct": reported[0].mean if reported else float("nan"),
+            "paper_ali_pm_pct": reported[0].pm if reported else float("nan"),
+            "paper_ali_pm_is": reported[0].pm_is if reported else "",
+            "paper_gan_fm_error_pct": reported[1].mean if reported else float("nan"),
+            "paper_gan_fm_pm_pct": reported[1].pm if reported else float("nan"),
+            "paper_source": reported[0].source if reported else "",
+        })
+    return pd.DataFrame(rows)

@@ -45,6 +45,9 @@ def test_paper_config_holds_the_paper_and_released_code_values():
         ({"toy": {"mixture": {"n_train": 50}}}, "toy.mixture.n_train"),
         ({"toy": {"seeds": [1, 1]}}, "toy.seeds"),
         ({"svm": {"digits_labels_per_class": 500}}, "svm.digits_labels_per_class"),
+        ({"semisup": {"cifar10": {"labels": [60000]}}}, "semisup.cifar10.labels"),
+        ({"semisup": {"digits": {"labels": [2000]}}}, "semisup.digits.labels"),
+        ({"semisup": {"svhn": {"labels": [1005]}}}, "semisup.svhn.labels"),
         ({"toy_inference": {"select_from": "released"}, "toy": {"hyperparameter_sets": ["random"]}}, "toy_inference.select_from"),
     ],
 )

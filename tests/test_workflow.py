@@ -13,8 +13,9 @@ def _config_file(tmp_path, **top):
     path = tmp_path / "config.yaml"
     images = {"datasets": ["digits"], "digits": {"epochs": 1, "width": 0.125}}
     svm = {"n_svms": 5, "n_c": 5, "n_jobs": 1}
+    semi = {"datasets": ["digits"], "seeds": [0, 1], "ema_decay": 0.5, "digits": {"epochs": 1, "width": 0.125}}
     path.write_text(yaml.safe_dump({"device": "cpu", "toy": TINY_TOY, "toy_inference": TINY_INFERENCE, "images": images,
-                                    "svm": svm, **top}))
+                                    "svm": svm, "semisup": semi, **top}))
     return path
 
 
@@ -32,6 +33,7 @@ def test_dry_run_of_the_whole_dag(tmp_path, config):
     assert out.count("rule image_train:") == len(datasets)
     if "svhn" in datasets:
         assert "rule svhn_table:" in out and out.count("rule svm:") == 2 + 3  # svhn x 2 feature sets, digits x 3
+        assert out.count("rule semisup_run:") == 10 * (2 + 1 + 4)  # digits ALI + baseline, SVHN 1000, CIFAR 4 label counts
 
 
 @pytest.mark.parametrize("target, rule", [("results/toy_table.csv", "toy_table"), ("results/svhn_table.csv", "svhn_table")])
@@ -88,6 +90,12 @@ def test_tiny_real_run_of_the_toy_dag(tmp_path):
         assert svm_table[column].notna().all(), column
     assert svm_table["test_error_mean_pct"].between(0, 100).all() and (svm_table["n_svms"] == 5).all()
     assert (svm_table["labels_per_svm"] == 100).all()
+    semi = pd.read_csv(tmp_path / "res/semisup_table.csv")
+    assert list(semi["model"]) == ["ALI K+1", "supervised-only"] and (semi["labels"] == 100).all() and (semi["seeds"] == 2).all()
+    assert semi["test_error_mean_pct"].between(0, 100).all()
+    assert semi.loc[0, "test_error_3std_pct"] == pytest.approx(3 * semi.loc[0, "test_error_std_pct"])
+    run = json.loads((tmp_path / "res/semisup/digits_100labels_seed0_ali.json").read_text())
+    assert len(run["labelled_indices"]) == 100
     metrics = json.loads((tmp_path / "res/images/digits/reconstruction_metrics.json").read_text())
     assert 0 <= metrics["label_agreement"] <= 1 and metrics["mse"] > 0
     # the HTML report, with every table and figure and its caption

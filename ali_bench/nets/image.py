@@ -139,9 +139,13 @@ def log_odds(mean_image: torch.Tensor) -> torch.Tensor:
 class ImageALI(nn.Module):
     """Encoder G_z, decoder G_x and the three-part discriminator D(x, z) of one architecture."""
 
-    def __init__(self, arch: Architecture, image_channels: int = 3):
+    def __init__(self, arch: Architecture, image_channels: int = 3, n_classes: int | None = None):
+        """``n_classes``: give the joint discriminator K logits instead of one (the K+1-class model)."""
         super().__init__()
+        if n_classes is not None:
+            arch = replace(arch, joint=arch.joint[:-1] + (replace(arch.joint[-1], channels=n_classes),))
         self.arch = arch
+        self.n_outputs = n_classes or 1
         self.encoder, enc_out = build_stack(arch.encoder, image_channels, arch.leak, arch.maxout_pieces)
         assert enc_out == 2 * arch.latent_dim, "the encoder head must output μ ‖ log σ"
         decoder, dec_out = build_stack(arch.decoder, arch.latent_dim, arch.leak, arch.maxout_pieces)
@@ -150,7 +154,7 @@ class ImageALI(nn.Module):
         self.dx, dx_out = build_stack(arch.dx, image_channels, arch.leak, arch.maxout_pieces)
         self.dz, dz_out = build_stack(arch.dz, arch.latent_dim, arch.leak, arch.maxout_pieces)
         self.joint, joint_out = build_stack(arch.joint, dx_out + dz_out, arch.leak, arch.maxout_pieces)
-        assert joint_out == 1
+        assert joint_out == self.n_outputs
         init_weights_(self)
 
     @property
@@ -179,8 +183,9 @@ class ImageALI(nn.Module):
         return mu + log_sigma.exp() * eps
 
     def discriminate(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """D's logit for each (x, z) pair, (B,)."""
-        return self.joint(torch.cat([self.dx(x), self.dz(z)], dim=1)).flatten()
+        """D's logit for each (x, z) pair, (B,); or its K class logits, (B, K), for the K+1-class model."""
+        out = self.joint(torch.cat([self.dx(x), self.dz(z)], dim=1)).flatten(1)
+        return out.squeeze(1) if self.n_outputs == 1 else out
 
     def logits(self, x: torch.Tensor, z: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits on data pairs (x, G_z(x)) and sample pairs (G_x(z), z), from one discriminator pass."""

@@ -1,0 +1,56 @@
+# K+1-class semi-supervised ALI (paper Tables 1-2): one job per (dataset, labels, seed, model), so a
+# single seed reruns alone, locally or on a cluster; then the table over seeds.
+
+
+wildcard_constraints:
+    labels=r"\d+",
+    model="ali|supervised",
+
+
+rule semisup_run:
+    """Train and evaluate one run; its labelled indices are in the result file."""
+    input:
+        code("semisup.py", "nets/image.py", "objectives.py", "data/images.py"),
+    output:
+        result=result("semisup/{dataset}_{labels}labels_seed{seed}_{model}.json"),
+        log=result("semisup/{dataset}_{labels}labels_seed{seed}_{model}_log.csv"),
+    log:
+        result("logs/semisup_{dataset}_{labels}labels_seed{seed}_{model}.log"),
+    benchmark:
+        result("benchmarks/semisup_{dataset}_{labels}labels_seed{seed}_{model}.tsv")
+    params:
+        config=semisup_config_json,
+        baseline=lambda wildcards: "--supervised-only" if wildcards.model == "supervised" else "",
+    threads: 8
+    resources:
+        gpu=1,
+        runtime=lambda wildcards: 60 if wildcards.dataset == "digits" else 2880,
+        mem_mb=lambda wildcards: 4000 if wildcards.dataset == "digits" else 32000,
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench semisup-train --config-json {params.config:q} --dataset {wildcards.dataset}"
+        " --labels {wildcards.labels} --seed {wildcards.seed} {params.baseline} --threads {threads}"
+        " --out {output.result} --log {output.log} > {log} 2>&1"
+
+
+rule semisup_table:
+    """Test error over seeds per (dataset, labels), the paper's Tables 1-2 beside; baselines where configured."""
+    input:
+        code("tables.py", "paper.py"),
+        results=semisup_results(),
+    output:
+        table=report(result("semisup_table.csv"), caption="../report/semisup_table.rst", category="Semi-supervised"),
+        markdown=result("semisup_table.md"),
+        provenance=report(result("semisup_table.provenance.json"), caption="../report/provenance.rst", category="Provenance"),
+    log:
+        result("logs/semisup_table.log"),
+    benchmark:
+        result("benchmarks/semisup_table.tsv")
+    params:
+        config=config_json("semisup", "images"),
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench semisup-table --config-json {params.config:q} --results {input.results}"
+        " --out {output.table} > {log} 2>&1"
