@@ -23,6 +23,7 @@ include: "workflow/rules/toy_inference.smk"
 include: "workflow/rules/images.smk"
 include: "workflow/rules/svm.smk"
 include: "workflow/rules/semisup.smk"
+include: "workflow/rules/conditional.smk"
 
 
 rule all:

@@ -230,10 +230,18 @@ def cmd_image_train(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(cfg.device)
-    run = cfg.images.run(args.dataset)
+    conditioning = None
+    if args.conditional:
+        from ali_bench.images.train import Conditioning
+
+        if args.dataset not in ("digits", "celeba"):
+            raise ConfigError(f"no conditional model for {args.dataset!r}; expected digits or celeba")
+        conditioning = Conditioning(cfg.conditional.run(args.dataset), cfg.conditional.embedding)
+    run = conditioning.run if conditioning else cfg.images.run(args.dataset)
     train = load_split(args.dataset, run.train_split, cfg.images.data_root, cfg.images.download)
     payload = train_images(args.dataset, cfg.images, train, args.out, args.log, args.out.with_name(args.out.stem + ".checkpoint.pt"),
-                           device, device_name(device), cuda_graphs=cfg.cuda_graphs, progress=not args.no_progress)
+                           device, device_name(device), cuda_graphs=cfg.cuda_graphs, progress=not args.no_progress,
+                           conditioning=conditioning)
     from ali_bench import provenance
     from ali_bench.config import config_hash
 
@@ -266,6 +274,26 @@ def cmd_image_figures(args: argparse.Namespace) -> None:
         train = load_split(dataset, "train", cfg.images.data_root) if dataset == "digits" else None
         metrics = {"dataset": dataset, "epochs": payload["epochs"], **figures.reconstruction_metrics(model, valid, seed, train)}
         write_text(args.out_metrics, json.dumps(metrics, indent=2) + "\n")
+
+
+def cmd_conditional_figure(args: argparse.Namespace) -> None:
+    from ali_bench.figures import labelled_grid
+    from ali_bench.images import conditional_figures as cf
+    from ali_bench.images.train import load_model
+
+    cfg = _config(args)
+    payload, model = load_model(args.models)
+    if not payload.get("conditional"):
+        raise ConfigError(f"'{args.models}' holds an unconditional model; train one with image-train --conditional")
+    seed, after = cfg.conditional.figure_seed, f"after {payload['epochs']} epochs, embedding {payload['embedding']}"
+    if payload["dataset"] == "celeba":
+        labelled_grid(cf.celeba_grid(model, seed), [f"{n}: {label}" for n, label, _ in cf.CELEBA_ROWS],
+                      [f"({c}) {label}" for c, label, _ in cf.CELEBA_COLUMNS], args.out,
+                      f"Conditional generation, one fixed z (paper Fig. 7 layout; {after})")
+    else:
+        rows = 8
+        labelled_grid(cf.digits_grid(model, seed, rows), [f"z{i + 1}" for i in range(rows)], [str(d) for d in range(10)],
+                      args.out, f"Conditional digits: one z per row, the class across ({after})")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -496,6 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("image-train", help="train ALI on one image dataset (resumable)")
     _add_config(p)
     p.add_argument("--dataset", choices=["digits", "svhn", "cifar10", "celeba", "tiny_imagenet"], required=True)
+    p.add_argument("--conditional", action="store_true", help="the conditional model (digits, celeba; config 'conditional')")
     p.add_argument("--out", type=Path, required=True, help="models file (.pt)")
     p.add_argument("--log", type=Path, required=True, help="per-epoch training log (.csv)")
     p.add_argument("--threads", type=int)
@@ -510,6 +539,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-interpolations", type=Path, required=True)
     p.add_argument("--out-metrics", type=Path, help="reconstruction metrics (.json)")
     p.set_defaults(func=cmd_image_figures)
+
+    p = sub.add_parser("conditional-figure", help="one z decoded under the paper's grid of conditions")
+    _add_config(p)
+    p.add_argument("--models", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_conditional_figure)
 
     p = sub.add_parser("features", help="encoder features (or raw pixels) of one split, as float32 .npy")
     _add_config(p)

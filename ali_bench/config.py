@@ -220,6 +220,18 @@ class SemisupConfig:
 
 
 @dataclass(frozen=True)
+class ConditionalConfig:
+    datasets: tuple[str, ...]
+    embedding: str
+    figure_seed: int
+    digits: ImageRunConfig
+    celeba: ImageRunConfig
+
+    def run(self, dataset: str) -> ImageRunConfig:
+        return getattr(self, dataset)
+
+
+@dataclass(frozen=True)
 class Config:
     results_dir: str
     device: str
@@ -229,6 +241,7 @@ class Config:
     images: ImagesConfig
     svm: SvmConfig
     semisup: SemisupConfig
+    conditional: ConditionalConfig
 
     def __post_init__(self) -> None:
         if self.svm.digits_labels_per_class > DIGITS_TRAIN_MIN_CLASS:

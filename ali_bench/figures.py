@@ -135,3 +135,23 @@ def image_grid(images, nrow: int, path: str | Path, title: str, padding: int = 1
     ax.axis("off")
     fig.suptitle(title, fontsize=9)
     save(fig, path)
+
+
+def labelled_grid(images, rows: list[str], columns: list[str], path: str | Path, title: str) -> None:
+    """Images (R·C, 3, H, W) in [0, 1] as an R × C grid with a label on every row and column."""
+    images = np.asarray(images, dtype=np.float32).clip(0, 1)
+    n_rows, n_cols = len(rows), len(columns)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.25 * n_cols + 1.2, 1.3 * n_rows + 0.9), squeeze=False)
+    for r in range(n_rows):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            ax.imshow(images[r * n_cols + c].transpose(1, 2, 0), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(columns[c], fontsize=7)
+            if c == 0:
+                ax.set_ylabel(rows[r], fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    save(fig, path)

@@ -137,3 +137,13 @@ def test_digits_are_svhn_shaped_with_a_fixed_split():
 def test_unknown_split_is_refused():
     with pytest.raises(ValueError, match="no split 'extra'"):
         load_split("cifar10", "extra", "data")
+
+
+def test_celeba_attribute_header_must_be_the_standard_one(tmp_path):
+    _celeba_folder(tmp_path)
+    path = tmp_path / "celeba" / "list_attr_celeba.txt"
+    lines = path.read_text().splitlines()
+    lines[1] = " ".join(reversed(lines[1].split()))
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match="usual order"):
+        load_split("celeba", "train", tmp_path)

@@ -14,8 +14,9 @@ def _config_file(tmp_path, **top):
     images = {"datasets": ["digits"], "digits": {"epochs": 1, "width": 0.125}}
     svm = {"n_svms": 5, "n_c": 5, "n_jobs": 1}
     semi = {"datasets": ["digits"], "seeds": [0, 1], "ema_decay": 0.5, "digits": {"epochs": 1, "width": 0.125}}
+    conditional = {"datasets": ["digits"], "digits": {"epochs": 1, "width": 0.125}}
     path.write_text(yaml.safe_dump({"device": "cpu", "toy": TINY_TOY, "toy_inference": TINY_INFERENCE, "images": images,
-                                    "svm": svm, "semisup": semi, **top}))
+                                    "svm": svm, "semisup": semi, "conditional": conditional, **top}))
     return path
 
 
@@ -34,6 +35,7 @@ def test_dry_run_of_the_whole_dag(tmp_path, config):
     if "svhn" in datasets:
         assert "rule svhn_table:" in out and out.count("rule svm:") == 2 + 3  # svhn x 2 feature sets, digits x 3
         assert out.count("rule semisup_run:") == 10 * (2 + 1 + 4)  # digits ALI + baseline, SVHN 1000, CIFAR 4 label counts
+        assert out.count("rule conditional_train:") == 2 and "figures/celeba_interpolations.png" in out
 
 
 @pytest.mark.parametrize("target, rule", [("results/toy_table.csv", "toy_table"), ("results/svhn_table.csv", "svhn_table")])
@@ -82,7 +84,8 @@ def test_tiny_real_run_of_the_toy_dag(tmp_path):
     assert inference["same_mode_share"].between(0, 1).all() and (inference["reconstruction_mse"] >= 0).all()
     for name in ("toy_inference_table.provenance.json", "figures/toy_inference.png", "figures/toy_inference_losses.png",
                  "toy/inference/selection.json", "toy/inference/vae_log.csv", "figures/digits_samples.png",
-                 "figures/digits_reconstructions.png", "figures/digits_interpolations.png", "images/digits/train_log.csv"):
+                 "figures/digits_reconstructions.png", "figures/digits_interpolations.png", "images/digits/train_log.csv",
+                 "figures/digits_conditional.png", "images/digits_conditional/train_log.csv"):
         assert (tmp_path / "res" / name).is_file(), name
     svm_table = pd.read_csv(tmp_path / "res/digits_svm_table.csv")
     assert list(svm_table["feature_set"]) == ["paper", "released-code", "pixels"]

@@ -39,6 +39,15 @@ SVHN_URL = "http://ufldl.stanford.edu/housenumbers/"
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CELEBA_URL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
 CELEBA_SPLITS = {"train": 0, "valid": 1, "test": 2}
+# The 40 attributes in the order of list_attr_celeba.txt's header (and of the label vectors).
+CELEBA_ATTRIBUTES = (
+    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips", "Big_Nose",
+    "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows", "Chubby", "Double_Chin", "Eyeglasses",
+    "Goatee", "Gray_Hair", "Heavy_Makeup", "High_Cheekbones", "Male", "Mouth_Slightly_Open", "Mustache", "Narrow_Eyes",
+    "No_Beard", "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline", "Rosy_Cheeks", "Sideburns", "Smiling",
+    "Straight_Hair", "Wavy_Hair", "Wearing_Earrings", "Wearing_Hat", "Wearing_Lipstick", "Wearing_Necklace",
+    "Wearing_Necktie", "Young",
+)
 
 
 class DatasetMissing(FileNotFoundError):
@@ -173,7 +182,10 @@ def read_celeba_lists(folder: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
                                  "or set config key 'images.download: true'")
     partition = dict(line.split() for line in partition_file.read_text().splitlines() if line.strip())
     lines = attr_file.read_text().splitlines()
-    n_attributes = len(lines[1].split())
+    header = tuple(lines[1].split())
+    if header != CELEBA_ATTRIBUTES:
+        raise ValueError(f"'{attr_file}' does not list CelebA's 40 attributes in their usual order (got {len(header)} names)")
+    n_attributes = len(header)
     names, attributes = [], []
     for line in lines[2:]:
         fields = line.split()

@@ -23,10 +23,11 @@ import torch
 from tqdm import tqdm
 
 from ali_bench import checkpoint
-from ali_bench.config import ImagesConfig, as_dict, config_hash
+from ali_bench.config import ImageRunConfig, ImagesConfig, as_dict, config_hash
 from ali_bench.cuda_graphs import StepRunner
 from ali_bench.data.images import ImageSplit
 from ali_bench.nets import image_architecture
+from ali_bench.nets.conditional import ConditionalALI, condition_size, condition_vectors
 from ali_bench.nets.image import ImageALI
 from ali_bench.resumable import run_epochs
 from ali_bench.seeding import generator_for, seed_for
@@ -39,11 +40,13 @@ MODEL_INIT, OUTPUT_BIAS, EPOCH_ORDER, TORCH_RNG = 10, 11, 12, 13
 BIAS_IMAGES = 500  # released code: one batch of 500 shuffled training images
 
 
-def image_step(model: ImageALI, opt_d, opt_g, x_uint8: torch.Tensor, bf16: bool = False, channels_last: bool = False) -> torch.Tensor:
+def image_step(model, opt_d, opt_g, x_uint8: torch.Tensor, y: torch.Tensor | None = None, bf16: bool = False,
+               channels_last: bool = False) -> torch.Tensor:
     """One training step on a uint8 batch (B, 3, H, W): scale to [0, 1], draw z and ε, update D and G.
 
-    The noise is drawn inside the step (from the device's default generator) so that a captured
-    CUDA graph draws fresh noise on every replay.
+    ``y``: the batch's conditions, for the conditional model. The noise is drawn inside the step
+    (from the device's default generator) so that a captured CUDA graph draws fresh noise on every
+    replay.
     """
     x = x_uint8.float().div_(255.0)
     if channels_last:
@@ -51,15 +54,33 @@ def image_step(model: ImageALI, opt_d, opt_g, x_uint8: torch.Tensor, bf16: bool 
     shape = (x.shape[0], model.arch.latent_dim, 1, 1)
     z = torch.randn(shape, device=x.device)
     eps = torch.randn(shape, device=x.device)
+    target = model if y is None else model.given(y)
     with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=bf16):
-        return adversarial_step(model, opt_d, opt_g, x, z, eps)
+        return adversarial_step(target, opt_d, opt_g, x, z, eps)
 
 
-def build_model(dataset: str, cfg: ImagesConfig, train: ImageSplit, device: torch.device) -> ImageALI:
+@dataclass(frozen=True)
+class Conditioning:
+    """Train the conditional model (paper Sec. 4.4) with this run's settings and embedding mode."""
+
+    run: ImageRunConfig
+    embedding: str
+
+
+def _run(dataset: str, cfg: ImagesConfig, conditioning: Conditioning | None) -> ImageRunConfig:
+    return conditioning.run if conditioning else cfg.run(dataset)
+
+
+def build_model(dataset: str, cfg: ImagesConfig, train: ImageSplit, device: torch.device,
+                conditioning: Conditioning | None = None) -> ImageALI | ConditionalALI:
     """The dataset's architecture with the paper's init, drawn from the images seed."""
-    run = cfg.run(dataset)
+    run = _run(dataset, cfg, conditioning)
     torch.manual_seed(seed_for(cfg.seed, MODEL_INIT))
-    model = ImageALI(image_architecture(dataset, cfg.variant, run.width))
+    arch = image_architecture(dataset, cfg.variant, run.width)
+    if conditioning:
+        model = ConditionalALI(arch, condition_size(dataset), conditioning.embedding)
+    else:
+        model = ImageALI(arch)
     pick = torch.randperm(len(train), generator=generator_for(cfg.seed, OUTPUT_BIAS))[:BIAS_IMAGES]
     model.init_output_bias(train.images[pick].float() / 255.0)
     model.to(device)
@@ -100,9 +121,10 @@ class ImageTrainer:
         _set_rng_state(state["rng"], self.device)
 
 
-def make_trainer(dataset: str, cfg: ImagesConfig, train: ImageSplit, device: torch.device, cuda_graphs: bool) -> ImageTrainer:
-    run = cfg.run(dataset)
-    model = build_model(dataset, cfg, train, device)
+def make_trainer(dataset: str, cfg: ImagesConfig, train: ImageSplit, device: torch.device, cuda_graphs: bool,
+                 conditioning: Conditioning | None = None) -> ImageTrainer:
+    run = _run(dataset, cfg, conditioning)
+    model = build_model(dataset, cfg, train, device, conditioning)
     use_graph = cuda_graphs and device.type == "cuda"
     fast = device.type == "cuda"
     adam = partial(torch.optim.Adam, lr=run.lr, betas=(run.beta1, 0.999), eps=1e-8,
@@ -118,20 +140,23 @@ def make_trainer(dataset: str, cfg: ImagesConfig, train: ImageSplit, device: tor
     return ImageTrainer(model, opt_d, opt_g, step, device)
 
 
-def run_settings(dataset: str, cfg: ImagesConfig) -> dict:
+def run_settings(dataset: str, cfg: ImagesConfig, conditioning: Conditioning | None = None) -> dict:
     """Everything that shapes one dataset's training (not the other datasets' blocks)."""
     shared = {key: getattr(cfg, key) for key in ("variant", "seed", "tf32", "bf16", "channels_last")}
-    return {"dataset": dataset, **shared, "run": as_dict(cfg.run(dataset))}
+    extra = {"conditional": True, "embedding": conditioning.embedding} if conditioning else {"conditional": False}
+    return {"dataset": dataset, **shared, **extra, "run": as_dict(_run(dataset, cfg, conditioning))}
 
 
 def train_images(
     dataset: str, cfg: ImagesConfig, train: ImageSplit, out_path: str | Path, log_path: str | Path,
     checkpoint_path: str | Path, device: torch.device, device_label: str, cuda_graphs: bool = True, progress: bool = True,
+    conditioning: Conditioning | None = None,
 ) -> dict:
     """Train, checkpointing every epoch, and write the models file and the per-epoch CSV log."""
-    run = cfg.run(dataset)
-    trainer = make_trainer(dataset, cfg, train, device, cuda_graphs)
+    run = _run(dataset, cfg, conditioning)
+    trainer = make_trainer(dataset, cfg, train, device, cuda_graphs, conditioning)
     data = train.images.to(device)  # (N, 3, H, W) uint8, resident
+    conditions = condition_vectors(dataset, train.labels).to(device) if conditioning else None
     batch = run.batch_size
     steps = len(data) // batch  # static batch shape (CUDA graphs); the order changes every epoch
     if steps == 0:
@@ -141,7 +166,8 @@ def train_images(
         order = torch.randperm(len(data), generator=generator_for(cfg.seed, EPOCH_ORDER, epoch)).to(device)
         total = torch.zeros(len(MONITORS), device=device)
         for step in tqdm(range(steps), desc=f"epoch {epoch + 1}", unit="step", leave=False, disable=not progress, mininterval=2):
-            total += trainer.step(data[order[step * batch : (step + 1) * batch]])
+            rows = order[step * batch : (step + 1) * batch]
+            total += trainer.step(data[rows]) if conditions is None else trainer.step(data[rows], conditions[rows])
         means = dict(zip(MONITORS, (total / steps).tolist()))
         bad = [name for name, value in means.items() if not abs(value) < float("inf")]
         if bad:
@@ -151,7 +177,7 @@ def train_images(
             )
         return [{"epoch": epoch + 1, **means}], {"loss_d": means["loss_d"], "loss_g": means["loss_g"]}
 
-    settings = run_settings(dataset, cfg)
+    settings = run_settings(dataset, cfg, conditioning)
     fingerprint = config_hash({**settings, "n": len(data)})
     rows, wall = run_epochs(
         run_epoch, epochs=run.epochs, checkpoint_path=checkpoint_path, checkpoint_every=1, fingerprint=fingerprint,
@@ -159,6 +185,7 @@ def train_images(
     )
     payload = {
         "format": MODEL_FORMAT, "dataset": dataset, "variant": cfg.variant, "width": run.width,
+        "conditional": conditioning is not None, "embedding": conditioning.embedding if conditioning else None,
         "state": {k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()},
         "config": settings, "epochs": run.epochs, "steps_per_epoch": steps, "device": device_label, "wall_time_s": wall,
     }
@@ -171,6 +198,10 @@ def train_images(
 def load_model(path: str | Path, device: torch.device = torch.device("cpu")) -> tuple[dict, ImageALI]:
     """A trained model in eval mode (BN population statistics, no dropout)."""
     payload = checkpoint.load(path, MODEL_FORMAT)
-    model = ImageALI(image_architecture(payload["dataset"], payload["variant"], payload["width"]))
+    arch = image_architecture(payload["dataset"], payload["variant"], payload["width"])
+    if payload.get("conditional"):
+        model = ConditionalALI(arch, condition_size(payload["dataset"]), payload["embedding"])
+    else:
+        model = ImageALI(arch)
     model.load_state_dict(payload["state"])
     return payload, model.to(device).eval()

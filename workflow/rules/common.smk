@@ -89,6 +89,15 @@ def svm_table_inputs(dataset, extra=()):
             "models": result(f"images/{dataset}/models.provenance.json")}
 
 
+def conditional_config_json(wildcards):
+    """The conditional model's settings for one dataset, and the shared images settings it reads."""
+    conditional = {key: value for key, value in config["conditional"].items() if key not in ("digits", "celeba", "datasets")}
+    conditional[wildcards.cdataset] = config["conditional"][wildcards.cdataset]
+    images = {key: value for key, value in config["images"].items() if key not in IMAGE_DATASETS and key != "datasets"}
+    return json.dumps({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "images": images,
+                       "conditional": conditional}, sort_keys=True)
+
+
 def semisup_config_json(wildcards):
     """One semi-supervised dataset's settings (and the shared images settings it reads)."""
     semisup = {key: value for key, value in config["semisup"].items() if key not in ("digits", "svhn", "cifar10")}
@@ -126,4 +135,5 @@ def all_targets():
         *([result("svhn_table.csv")] if "svhn" in config["images"]["datasets"] else []),
         *([result("digits_svm_table.csv")] if "digits" in config["images"]["datasets"] else []),
         *([result("semisup_table.csv")] if config["semisup"]["datasets"] else []),
+        *expand(result("figures/{cdataset}_conditional.png"), cdataset=config["conditional"]["datasets"]),
     ]

@@ -1,0 +1,93 @@
+"""Conditional ALI: the nets' shapes, the figure's conditions cell by cell, and that y matters."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from ali_bench.data.images import CELEBA_ATTRIBUTES
+from ali_bench.images import conditional_figures as cf
+from ali_bench.nets import image_architecture
+from ali_bench.nets.conditional import ConditionalALI, condition_vectors
+from ali_bench.training import adversarial_step
+from conftest import run_cli
+
+
+def _first_conv(stack):
+    return next(m for m in stack if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)))
+
+
+def test_celeba_conditional_shapes_follow_the_released_code():
+    torch.manual_seed(0)
+    model = ConditionalALI(image_architecture("celeba"), 40)
+    assert model.embed.in_features == 40 and model.embed.out_features == 256
+    assert _first_conv(model.encoder_head).in_channels == 512 + 256  # trunk output + e(y)
+    assert _first_conv(model.encoder_head).out_channels == 512  # mu || log sigma
+    assert _first_conv(model.decoder_stack).in_channels == 256 + 256  # z + e(y)
+    assert _first_conv(model.joint).in_channels == 512 + 1024 + 256  # D(x) + D(z) + e(y) = 1,792
+    model.eval()
+    x, y = torch.rand(2, 3, 64, 64), torch.randint(0, 2, (2, 40)).float()
+    with torch.no_grad():
+        assert model.encode_given(x, y, torch.randn(2, 256, 1, 1)).shape == (2, 256, 1, 1)
+        assert model.decode_given(torch.randn(2, 256, 1, 1), y).shape == (2, 3, 64, 64)
+        assert model.discriminate_given(x, torch.randn(2, 256, 1, 1), y).shape == (2,)
+
+
+def test_paper_grid_conditions_cell_by_cell():
+    y = cf.celeba_conditions()
+    assert y.shape == (4, 12, 40)
+    on = lambda r, c: {CELEBA_ATTRIBUTES[i] for i in torch.nonzero(y[r, c]).flatten().tolist()}  # noqa: E731
+    assert on(0, 0) == {"Male", "Attractive", "Young"}
+    assert on(1, 0) == {"Male", "Attractive"}
+    assert on(2, 0) == {"Attractive", "Young"}
+    assert on(3, 0) == {"Attractive"}
+    assert on(1, 6) == {"Male", "Attractive", "Blond_Hair", "Receding_Hairline"}
+    assert on(3, 7) == {"Attractive", "Blond_Hair", "Bald"}
+    assert on(0, 9) == {"Male", "Attractive", "Young", "Black_Hair", "Smiling", "Mouth_Slightly_Open"}
+    assert on(2, 11) == {"Attractive", "Young", "Black_Hair", "Smiling", "Mouth_Slightly_Open", "Eyeglasses", "Wearing_Hat"}
+    assert [c for c, _, _ in cf.CELEBA_COLUMNS] == list("abcdefghijkl")
+
+
+def test_changing_y_with_z_fixed_changes_the_decoded_image():
+    """At init the decoder's N(0, 0.01) layers shrink y's effect to ~1e-8 at the pixels (below float32
+    resolution once the sigmoid is applied), so: the first layer must move clearly, and the
+    decoder's pre-sigmoid output must differ between every pair of classes (it would be bit-for-bit
+    equal if y were ignored)."""
+    torch.manual_seed(0)
+    model = ConditionalALI(image_architecture("digits", width=0.25), 10).eval()
+    assert cf.digits_grid(model, seed=0, rows=2).shape == (20, 3, 32, 32)
+    z = torch.randn(1, 256, 1, 1).expand(10, -1, -1, -1)
+    with torch.no_grad():
+        h = torch.cat([z, model.embedding(torch.eye(10))], dim=1)
+        first = model.decoder_stack[0](h)
+        pre_sigmoid = model.decoder_stack[:-1](h)
+    assert (first[1] - first[0]).abs().max() > 1e-3
+    assert all((pre_sigmoid[i] - pre_sigmoid[0]).abs().max() > 0 for i in range(1, 10))
+    assert torch.equal(condition_vectors("digits", torch.tensor([3])), torch.eye(10)[3:4])
+
+
+@pytest.mark.parametrize("mode", ["trained", "frozen"])
+def test_embedding_trained_by_default_frozen_as_released(mode):
+    torch.manual_seed(0)
+    model = ConditionalALI(image_architecture("digits", width=0.125), 10, embedding=mode).train()
+    before = model.embed.weight.detach().clone()
+    in_g = any(p is model.embed.weight for p in model.generator_parameters())
+    assert in_g == (mode == "trained")
+    assert not any(p is model.embed.weight for p in model.discriminator_parameters())
+    y = torch.eye(10)[torch.arange(6) % 10]
+    opt = lambda ps: torch.optim.Adam(ps, lr=1e-2)  # noqa: E731
+    adversarial_step(model.given(y), opt(model.discriminator_parameters()), opt(model.generator_parameters()),
+                     torch.rand(6, 3, 32, 32), torch.randn(6, 256, 1, 1), torch.randn(6, 256, 1, 1))
+    assert torch.equal(before, model.embed.weight) == (mode == "frozen")
+
+
+def test_conditional_digits_cli_trains_and_draws_the_grid(tmp_path):
+    config = json.dumps({"device": "cpu", "conditional": {"digits": {"epochs": 1, "width": 0.125}}})
+    run_cli("image-train", "--config-json", config, "--dataset", "digits", "--conditional", "--no-progress",
+            "--out", str(tmp_path / "m.pt"), "--log", str(tmp_path / "l.csv"))
+    run_cli("conditional-figure", "--config-json", config, "--models", str(tmp_path / "m.pt"), "--out", str(tmp_path / "c.png"))
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    refused = run_cli("image-train", "--config-json", config, "--dataset", "svhn", "--conditional",
+                      "--out", str(tmp_path / "x.pt"), "--log", str(tmp_path / "x.csv"), check=False)
+    assert refused.returncode == 2 and "no conditional model for 'svhn'" in refused.stderr

@@ -1,0 +1,53 @@
+# Conditional ALI (paper Sec. 4.4, Fig. 7): CelebA's 40 attributes; digits' class as the embedded stand-in.
+
+
+wildcard_constraints:
+    cdataset="digits|celeba",
+
+
+rule conditional_train:
+    """The conditional model: one shared linear embedding of y into the encoder, decoder and D."""
+    input:
+        IMAGE_CODE,
+        code("nets/conditional.py"),
+    output:
+        models=result("images/{cdataset}_conditional/models.pt"),
+        provenance=result("images/{cdataset}_conditional/models.provenance.json"),
+        log=result("images/{cdataset}_conditional/train_log.csv"),
+    log:
+        result("logs/conditional_train_{cdataset}.log"),
+    benchmark:
+        result("benchmarks/conditional_train_{cdataset}.tsv")
+    params:
+        config=conditional_config_json,
+    threads: 8
+    resources:
+        gpu=1,
+        runtime=lambda wildcards: 60 if wildcards.cdataset == "digits" else 2880,
+        mem_mb=lambda wildcards: 8000 if wildcards.cdataset == "digits" else 64000,
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench image-train --config-json {params.config:q} --dataset {wildcards.cdataset} --conditional"
+        " --threads {threads} --out {output.models} --log {output.log} > {log} 2>&1"
+
+
+rule conditional_figure:
+    """One fixed z under the paper's grid of conditions (CelebA: rows I-IV x columns a-l)."""
+    input:
+        code("images/conditional_figures.py", "figures.py"),
+        models=rules.conditional_train.output.models,
+    output:
+        figure=report(result("figures/{cdataset}_conditional.png"), caption="../report/conditional.rst",
+                      category="Conditional"),
+    log:
+        result("logs/conditional_figure_{cdataset}.log"),
+    benchmark:
+        result("benchmarks/conditional_figure_{cdataset}.tsv")
+    params:
+        config=conditional_config_json,
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench conditional-figure --config-json {params.config:q} --models {input.models}"
+        " --out {output.figure} > {log} 2>&1"
