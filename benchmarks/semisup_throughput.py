@@ -63,7 +63,8 @@ def main() -> None:
         torch.cuda.synchronize()
     per_step = (time.perf_counter() - start) / args.steps
     steps_per_run = run.epochs * (UNLABELLED[args.dataset] // batch)
-    print(f"device: {device_name(device)}; torch {torch.__version__}; {args.dataset}, eager step{" with fused Adam" if device.type == "cuda" else ""}")
+    fused = " with fused Adam" if device.type == "cuda" else ""
+    print(f"device: {device_name(device)}; torch {torch.__version__}; {args.dataset}, eager step{fused}")
     print(f"{per_step * 1e3:.1f} ms/step = {2 * batch / per_step:,.0f} real images/s (labelled + unlabelled)")
     print(f"one run ({run.epochs} epochs x {UNLABELLED[args.dataset] // batch} steps = {steps_per_run:,} steps): "
           f"{per_step * steps_per_run / 3600:.1f} h")

@@ -37,6 +37,23 @@ def run_cli(*args: str, cwd: Path | None = None, check: bool = True) -> subproce
     return result
 
 
+def kill_at_first_checkpoint(argv: list[str], checkpoint: Path, env: dict | None = None, timeout: float = 300) -> None:
+    """Start ``argv``, SIGKILL it (and its process group) as soon as ``checkpoint`` appears: a real kill
+    mid-training. Fails if the run ended before writing a checkpoint."""
+    import os
+    import signal
+    import time
+
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + timeout
+    while not checkpoint.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert checkpoint.exists(), f"the run finished or failed before writing '{checkpoint}'"
+
+
 def snakemake_env() -> dict:
     """The environment for a Snakemake subprocess: its job shells find this environment's python first."""
     return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")

@@ -1,10 +1,7 @@
 """The image training loop: resume after a kill, clear failures, the fast path, the figures."""
 
 import json
-import signal
-import subprocess
 import sys
-import time
 
 import pandas as pd
 import pytest
@@ -16,7 +13,7 @@ from ali_bench.data.images import load_split
 from ali_bench.images import figures
 from ali_bench.images import train as image_train
 from ali_bench.training import TrainingDiverged
-from conftest import run_cli
+from conftest import kill_at_first_checkpoint, run_cli
 
 TINY_IMAGES = {"digits": {"epochs": 4, "width": 0.125, "lr": 0.0003}}
 
@@ -37,14 +34,8 @@ def test_killed_image_training_resumes_to_the_uninterrupted_result(tmp_path):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     run_cli(*_train_args(config, straight))
     checkpoint = killed / "models.checkpoint.pt"
-    process = subprocess.Popen([sys.executable, "-m", "ali_bench", *_train_args(config, killed)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not checkpoint.exists() and process.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert checkpoint.exists() and not (killed / "models.pt").exists()
+    kill_at_first_checkpoint([sys.executable, "-m", "ali_bench", *_train_args(config, killed)], checkpoint)
+    assert not (killed / "models.pt").exists()
     rerun = run_cli(*_train_args(config, killed))
     assert "resuming" in rerun.stderr
     a = torch.load(straight / "models.pt", weights_only=True)["state"]

@@ -1,10 +1,7 @@
 """The toy CLI steps by hand: resume after a kill, clear errors, tables and provenance."""
 
 import json
-import signal
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -13,7 +10,7 @@ import torch
 
 from ali_bench import provenance
 from ali_bench.tables import toy_table
-from conftest import TINY_TOY, run_cli
+from conftest import TINY_TOY, kill_at_first_checkpoint, run_cli
 
 
 def _write_config(path, **toy_overrides):
@@ -36,14 +33,7 @@ def test_killed_training_resumes_and_ends_where_an_uninterrupted_run_ends(tmp_pa
     run_cli(*_train_args(config, straight))
 
     checkpoint = killed / "models.checkpoint.pt"
-    process = subprocess.Popen([sys.executable, "-m", "ali_bench", *_train_args(config, killed)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not checkpoint.exists() and process.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert checkpoint.exists(), "the run finished or failed before its first checkpoint"
+    kill_at_first_checkpoint([sys.executable, "-m", "ali_bench", *_train_args(config, killed)], checkpoint)
     assert not (killed / "models.pt").exists()
 
     rerun = run_cli(*_train_args(config, killed))

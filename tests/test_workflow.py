@@ -114,15 +114,12 @@ def test_tiny_real_run_of_the_toy_dag(tmp_path):
 
 @pytest.mark.slow
 def test_killed_workflow_resumes_from_the_checkpoint_and_matches_an_uninterrupted_run(tmp_path):
-    import os
-    import signal
     import subprocess
     import sys
-    import time
 
     import torch
 
-    from conftest import snakemake_env
+    from conftest import kill_at_first_checkpoint, snakemake_env
 
     toy = {**TINY_TOY, "seeds": [0], "training": {"epochs": 60, "checkpoint_every": 2}, "hyperparameter_sets": ["random"]}
     results = {}
@@ -134,16 +131,9 @@ def test_killed_workflow_resumes_from_the_checkpoint_and_matches_an_uninterrupte
                                           "results_dir": "res"}))
         args = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "res/toy/random/models.pt",
                 "--cores", "1", "--configfile", str(config), "--directory", str(folder)]
-        if name == "killed":
-            process = subprocess.Popen(args, env=snakemake_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                       start_new_session=True)
-            checkpoint = folder / "res/toy/random/models.checkpoint.pt"
-            deadline = time.time() + 300
-            while not checkpoint.exists() and process.poll() is None and time.time() < deadline:
-                time.sleep(0.05)
-            os.killpg(process.pid, signal.SIGKILL)  # Snakemake and its job, as a kill -9 or a lost node would
-            process.wait()
-            assert checkpoint.exists() and not (folder / "res/toy/random/models.pt").exists()
+        if name == "killed":  # Snakemake and its job killed together, as a kill -9 or a lost node would
+            kill_at_first_checkpoint(args, folder / "res/toy/random/models.checkpoint.pt", env=snakemake_env())
+            assert not (folder / "res/toy/random/models.pt").exists()
             subprocess.run([sys.executable, "-m", "snakemake", "--unlock", "--snakefile", str(REPO / "Snakefile"),
                             "--configfile", str(config), "--directory", str(folder)], env=snakemake_env(), check=True,
                            capture_output=True)

@@ -23,13 +23,12 @@ from torch import nn
 from ali_bench import checkpoint
 from ali_bench.config import InferenceConfig, ToyConfig, as_dict, config_hash
 from ali_bench.data.mixture import GridMixture, train_and_test
-from ali_bench.nets.toy import TOY_MODELS, PostHocALI, ToyALI, ToyGAN, ToyVAE, build_mlp, generator_mlp, init_weights_, DATA_DIM
+from ali_bench.nets.toy import TOY_MODELS, PostHocALI, ToyGAN, ToyVAE, build_mlp, generator_mlp, init_weights_, DATA_DIM
 from ali_bench.objectives import inverse_mapping_loss, vae_negative_elbo
 from ali_bench.resumable import run_epochs
 from ali_bench.toy.batched import unstack_state_dict
 from ali_bench.toy.metrics import assign_components, mode_coverage
 from ali_bench.seeding import generator_for
-from ali_bench.toy.runs import EVALUATION
 from ali_bench.toy.train import load_models, write_log
 from ali_bench.training import MONITORS, adversarial_step
 
