@@ -54,6 +54,21 @@ def kill_at_first_checkpoint(argv: list[str], checkpoint: Path, env: dict | None
     assert checkpoint.exists(), f"the run finished or failed before writing '{checkpoint}'"
 
 
+def straight_and_resumed_runs(train_args, tmp_path: Path) -> tuple[Path, Path]:
+    """Run the CLI command ``train_args(out_dir)`` once straight through, and once killed at its first
+    checkpoint and rerun; return both output folders for the caller to compare. The resumed run
+    must say it resumed and leave no checkpoint behind."""
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    run_cli(*train_args(straight))
+    checkpoint = killed / "models.checkpoint.pt"
+    kill_at_first_checkpoint([sys.executable, "-m", "ali_bench", *train_args(killed)], checkpoint)
+    assert not (killed / "models.pt").exists()
+    rerun = run_cli(*train_args(killed))
+    assert "resuming" in rerun.stderr
+    assert not checkpoint.exists()  # cleaned up once the final models file is written
+    return straight, killed
+
+
 def snakemake_env() -> dict:
     """The environment for a Snakemake subprocess: its job shells find this environment's python first."""
     return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")

@@ -1,11 +1,12 @@
 """The image training loop: resume after a kill, clear failures, the fast path, the figures."""
 
 import json
-import sys
+from functools import partial
 
 import pandas as pd
 import pytest
 import torch
+from conftest import run_cli, straight_and_resumed_runs
 
 from ali_bench.config import load_config
 from ali_bench.cuda_graphs import StepRunner
@@ -13,7 +14,6 @@ from ali_bench.data.images import load_split
 from ali_bench.images import figures
 from ali_bench.images import train as image_train
 from ali_bench.training import TrainingDiverged
-from conftest import kill_at_first_checkpoint, run_cli
 
 TINY_IMAGES = {"digits": {"epochs": 4, "width": 0.125, "lr": 0.0003}}
 
@@ -31,13 +31,7 @@ def _train_args(config, out):
 
 def test_killed_image_training_resumes_to_the_uninterrupted_result(tmp_path):
     config = _config_file(tmp_path, epochs=8)
-    straight, killed = tmp_path / "straight", tmp_path / "killed"
-    run_cli(*_train_args(config, straight))
-    checkpoint = killed / "models.checkpoint.pt"
-    kill_at_first_checkpoint([sys.executable, "-m", "ali_bench", *_train_args(config, killed)], checkpoint)
-    assert not (killed / "models.pt").exists()
-    rerun = run_cli(*_train_args(config, killed))
-    assert "resuming" in rerun.stderr
+    straight, killed = straight_and_resumed_runs(partial(_train_args, config), tmp_path)
     a = torch.load(straight / "models.pt", weights_only=True)["state"]
     b = torch.load(killed / "models.pt", weights_only=True)["state"]
     for key in a:

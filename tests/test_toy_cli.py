@@ -1,16 +1,16 @@
 """The toy CLI steps by hand: resume after a kill, clear errors, tables and provenance."""
 
 import json
-import sys
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import TINY_TOY, run_cli, straight_and_resumed_runs
 
 from ali_bench import provenance
 from ali_bench.tables import toy_table
-from conftest import TINY_TOY, kill_at_first_checkpoint, run_cli
 
 
 def _write_config(path, **toy_overrides):
@@ -29,16 +29,7 @@ def _final_state(path):
 
 def test_killed_training_resumes_and_ends_where_an_uninterrupted_run_ends(tmp_path):
     config = _write_config(tmp_path / "c.json", training={"epochs": 40, "checkpoint_every": 2})
-    straight, killed = tmp_path / "straight", tmp_path / "killed"
-    run_cli(*_train_args(config, straight))
-
-    checkpoint = killed / "models.checkpoint.pt"
-    kill_at_first_checkpoint([sys.executable, "-m", "ali_bench", *_train_args(config, killed)], checkpoint)
-    assert not (killed / "models.pt").exists()
-
-    rerun = run_cli(*_train_args(config, killed))
-    assert "resuming" in rerun.stderr
-    assert not checkpoint.exists()  # cleaned up once the final models file is written
+    straight, killed = straight_and_resumed_runs(partial(_train_args, config), tmp_path)
     a, b = _final_state(straight / "models.pt"), _final_state(killed / "models.pt")
     for kind in a:
         for key in a[kind]:
