@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -141,17 +142,17 @@ def labelled_grid(images, rows: list[str], columns: list[str], path: str | Path,
     """Images (R·C, 3, H, W) in [0, 1] as an R × C grid with a label on every row and column."""
     images = np.asarray(images, dtype=np.float32).clip(0, 1)
     n_rows, n_cols = len(rows), len(columns)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.25 * n_cols + 1.2, 1.3 * n_rows + 0.9), squeeze=False)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.25 * n_cols + 1.6, 1.3 * n_rows + 1.0), squeeze=False)
     for r in range(n_rows):
         for c in range(n_cols):
             ax = axes[r][c]
             ax.imshow(images[r * n_cols + c].transpose(1, 2, 0), interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
-            if r == 0:
-                ax.set_title(columns[c], fontsize=7)
+            if r == 0:  # long labels wrap rather than run into their neighbours
+                ax.set_title(textwrap.fill(columns[c], 16), fontsize=7)
             if c == 0:
-                ax.set_ylabel(rows[r], fontsize=7)
+                ax.set_ylabel(textwrap.fill(rows[r], 14), fontsize=7, rotation=0, ha="right", va="center")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     save(fig, path)

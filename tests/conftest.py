@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from ali_bench.config import load_config
 
@@ -27,6 +29,34 @@ TINY_INFERENCE = {"epochs": 3, "mmd_samples": 100}
 @pytest.fixture
 def tiny_config():
     return load_config({"device": "cpu", "toy": TINY_TOY, "toy_inference": TINY_INFERENCE})
+
+
+# the header of the official list_attr_celeba.txt, written out here independently of the package's copy
+CELEBA_ATTRIBUTE_NAMES = """
+    5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose
+    Black_Hair Blond_Hair Blurry Brown_Hair Bushy_Eyebrows Chubby Double_Chin Eyeglasses Goatee
+    Gray_Hair Heavy_Makeup High_Cheekbones Male Mouth_Slightly_Open Mustache Narrow_Eyes No_Beard
+    Oval_Face Pale_Skin Pointy_Nose Receding_Hairline Rosy_Cheeks Sideburns Smiling Straight_Hair
+    Wavy_Hair Wearing_Earrings Wearing_Hat Wearing_Lipstick Wearing_Necklace Wearing_Necktie Young
+""".split()
+
+
+def write_celeba_folder(root: Path, partition: tuple[int, ...] = (0, 0, 0, 1, 2, 2)) -> tuple[np.ndarray, tuple[int, ...]]:
+    """A CelebA folder in the official layout (aligned JPEGs, attribute and partition lists), random
+    pixels and ±1 attributes; ``partition`` gives each image's split (0 train, 1 valid, 2 test)."""
+    n = len(partition)
+    folder = root / "celeba"
+    (folder / "img_align_celeba").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    attrs = rng.choice([-1, 1], size=(n, 40))
+    lines = [str(n), " ".join(CELEBA_ATTRIBUTE_NAMES)]
+    for i in range(n):
+        name = f"{i + 1:06d}.jpg"
+        Image.fromarray(rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)).save(folder / "img_align_celeba" / name, quality=95)
+        lines.append(name + " " + " ".join(f"{v:2d}" for v in attrs[i]))
+    (folder / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
+    (folder / "list_eval_partition.txt").write_text("".join(f"{i + 1:06d}.jpg {p}\n" for i, p in enumerate(partition)))
+    return attrs, partition
 
 
 def run_cli(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:

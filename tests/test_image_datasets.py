@@ -5,17 +5,11 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from conftest import write_celeba_folder
 from PIL import Image
 from scipy.io import savemat
 
 from ali_bench.data.images import DatasetMissing, celeba_64, load_split
-
-CELEBA_ATTRS = ["5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips",
-                "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows", "Chubby", "Double_Chin",
-                "Eyeglasses", "Goatee", "Gray_Hair", "Heavy_Makeup", "High_Cheekbones", "Male", "Mouth_Slightly_Open",
-                "Mustache", "Narrow_Eyes", "No_Beard", "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline",
-                "Rosy_Cheeks", "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings", "Wearing_Hat",
-                "Wearing_Lipstick", "Wearing_Necklace", "Wearing_Necktie", "Young"]
 
 
 def test_svhn_mat_files(tmp_path):
@@ -70,24 +64,8 @@ def test_cifar10_train_valid_boundary_is_45000(tmp_path):
     assert valid.images[0, 0, 0, 0].item() == 45000 % 256 and valid.labels[0].item() == 45000 % 10
 
 
-def _celeba_folder(root, n=6):
-    folder = root / "celeba"
-    (folder / "img_align_celeba").mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    attrs = rng.choice([-1, 1], size=(n, 40))
-    lines = [str(n), " ".join(CELEBA_ATTRS)]
-    for i in range(n):
-        name = f"{i + 1:06d}.jpg"
-        Image.fromarray(rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)).save(folder / "img_align_celeba" / name, quality=95)
-        lines.append(name + " " + " ".join(f"{v:2d}" for v in attrs[i]))
-    (folder / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
-    partition = [0, 0, 0, 1, 2, 2]
-    (folder / "list_eval_partition.txt").write_text("".join(f"{i + 1:06d}.jpg {p}\n" for i, p in enumerate(partition)))
-    return attrs, partition
-
-
 def test_celeba_folder_partition_attributes_and_64x64(tmp_path):
-    attrs, _ = _celeba_folder(tmp_path)
+    attrs, _ = write_celeba_folder(tmp_path)
     train, valid, test = (load_split("celeba", s, tmp_path) for s in ("train", "valid", "test"))
     assert (len(train), len(valid), len(test)) == (3, 1, 2)
     assert train.images.shape == (3, 3, 64, 64) and train.images.dtype == torch.uint8
@@ -140,7 +118,7 @@ def test_unknown_split_is_refused():
 
 
 def test_celeba_attribute_header_must_be_the_standard_one(tmp_path):
-    _celeba_folder(tmp_path)
+    write_celeba_folder(tmp_path)
     path = tmp_path / "celeba" / "list_attr_celeba.txt"
     lines = path.read_text().splitlines()
     lines[1] = " ".join(reversed(lines[1].split()))
