@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ali_bench.nets.image import INIT_STD, Architecture, UntiedBias, build_stack, init_weights_, log_odds
+from ali_bench.nets.image import INIT_STD, Architecture, DecoderBiasAndDiscriminator, UntiedBias, build_stack, init_weights_
 
 EMBEDDING = 256  # NEMB in the released code
 CONDITION_SIZES = {"celeba": 40, "digits": 10}
@@ -39,7 +39,7 @@ def condition_vectors(dataset: str, labels: torch.Tensor) -> torch.Tensor:
     return labels.float()
 
 
-class ConditionalALI(nn.Module):
+class ConditionalALI(DecoderBiasAndDiscriminator, nn.Module):
     """The image ALI of ``arch`` whose three nets also see a linear embedding of the condition y."""
 
     def __init__(self, arch: Architecture, n_conditions: int, embedding: str = "trained", image_channels: int = 3):
@@ -69,14 +69,6 @@ class ConditionalALI(nn.Module):
     @property
     def output_bias(self) -> nn.Parameter:
         return self.decoder_stack[-2].bias
-
-    def init_output_bias(self, images: torch.Tensor) -> None:
-        """The decoder's untied bias from the log-odds of the mean of ``images`` in [0, 1], as unconditional ALI."""
-        with torch.no_grad():
-            self.output_bias.copy_(log_odds(images.float().mean(0)))
-
-    def discriminator_parameters(self) -> list[nn.Parameter]:
-        return list(self.dx.parameters()) + list(self.dz.parameters()) + list(self.joint.parameters())
 
     def embedding(self, y: torch.Tensor) -> torch.Tensor:
         """e(y), (B, 256, 1, 1), for conditions y (B, n_conditions) in {0, 1}."""

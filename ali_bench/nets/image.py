@@ -136,7 +136,25 @@ def log_odds(mean_image: torch.Tensor) -> torch.Tensor:
     return torch.log(m / (1 - m))
 
 
-class ImageALI(nn.Module):
+class DecoderBiasAndDiscriminator:
+    """What image ALI and conditional ALI share: D's three stacks (``dx``, ``dz``, ``joint``) and the
+    decoder's untied output bias (each model's ``output_bias`` says where it sits)."""
+
+    output_bias: nn.Parameter
+    dx: nn.Module
+    dz: nn.Module
+    joint: nn.Module
+
+    def init_output_bias(self, images: torch.Tensor) -> None:
+        """Set the decoder's untied bias to the log-odds of the mean of ``images`` (B, C, H, W) in [0, 1]."""
+        with torch.no_grad():
+            self.output_bias.copy_(log_odds(images.float().mean(0)))
+
+    def discriminator_parameters(self) -> list[nn.Parameter]:
+        return list(self.dx.parameters()) + list(self.dz.parameters()) + list(self.joint.parameters())
+
+
+class ImageALI(DecoderBiasAndDiscriminator, nn.Module):
     """Encoder G_z, decoder G_x and the three-part discriminator D(x, z) of one architecture."""
 
     def __init__(self, arch: Architecture, image_channels: int = 3, n_classes: int | None = None):
@@ -161,16 +179,8 @@ class ImageALI(nn.Module):
     def output_bias(self) -> nn.Parameter:
         return self.decoder[-2].bias
 
-    def init_output_bias(self, images: torch.Tensor) -> None:
-        """Set the decoder's untied bias to the log-odds of the mean of ``images`` (B, C, H, W) in [0, 1]."""
-        with torch.no_grad():
-            self.output_bias.copy_(log_odds(images.float().mean(0)))
-
     def generator_parameters(self) -> list[nn.Parameter]:
         return list(self.encoder.parameters()) + list(self.decoder.parameters())
-
-    def discriminator_parameters(self) -> list[nn.Parameter]:
-        return list(self.dx.parameters()) + list(self.dz.parameters()) + list(self.joint.parameters())
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """μ and log σ of q(z|x), each (B, latent, 1, 1)."""
