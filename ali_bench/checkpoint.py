@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ def load(path: str | Path, expected_format: str) -> dict[str, Any]:
     except Exception as error:  # torch raises many types for a truncated or foreign file
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(
-            f"checkpoint '{path}' is corrupt or truncated ({reason[:120]}); delete it and rerun"
+            f"checkpoint '{path}' is corrupt or truncated ({textwrap.shorten(reason, 120, placeholder=' ...')}); "
+            "delete it and rerun"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != expected_format:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__

@@ -33,3 +33,40 @@ def test_truncated_checkpoint_is_a_one_line_error_naming_the_file(tmp_path, cut)
     with pytest.raises(CheckpointError) as caught:
         checkpoint.load(path, "x/1")
     assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_written_files_get_the_umasks_permissions_not_mkstemps_0600(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        write_text(tmp_path / "table.csv", "x\n")
+        checkpoint.save(tmp_path / "models.pt", {"format": "x/1"})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "table.csv").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "models.pt").stat().st_mode & 0o777 == 0o644
+
+
+def test_stale_temporaries_of_a_killed_write_go_with_the_next_successful_write(tmp_path):
+    stale = tmp_path / ".table.abc123.tmp.csv"  # what a kill during a write leaves
+    stale.write_text("half")
+    other = tmp_path / ".other.abc123.tmp.csv"  # another output's temporary: not ours to remove
+    other.write_text("half")
+    write_text(tmp_path / "table.csv", "x\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.abc123.tmp.csv", "table.csv"]
+
+
+def test_a_long_reason_is_shortened_at_a_word_boundary(tmp_path, monkeypatch):
+    path = tmp_path / "c.pt"
+    path.write_bytes(b"x")
+    words = " ".join(f"word{i:03d}" for i in range(60))
+
+    def failing_load(*args, **kwargs):
+        raise RuntimeError(words)
+
+    monkeypatch.setattr(torch, "load", failing_load)
+    with pytest.raises(CheckpointError) as caught:
+        checkpoint.load(path, "x/1")
+    reason = str(caught.value).split("(", 1)[1].rsplit(")", 1)[0]
+    assert reason.endswith(" ...") and all(w in words.split() for w in reason.removesuffix(" ...").split())
