@@ -1,6 +1,7 @@
 """A run trained inside the batched stack equals the same run trained alone with plain PyTorch."""
 
 from dataclasses import replace
+from functools import partial
 
 import pytest
 import torch
@@ -75,8 +76,8 @@ def test_run_trained_in_the_batch_equals_the_run_trained_alone(tmp_path, tiny_co
     """300 steps (30 epochs x 10 batches) of 2 seeds x {ALI, GAN} in float64."""
     cfg = replace(tiny_config.toy, training=replace(tiny_config.toy.training, epochs=30, checkpoint_every=100))
     payload = train_toy(cfg, hyperparameter_set, tmp_path / "m.pt", tmp_path / "log.csv", tmp_path / "ck.pt",
-                        torch.device("cpu"), "cpu", dtype=DOUBLE, progress=False)
-    _, models = load_models(tmp_path / "m.pt")
+                        torch.device("cpu"), "cpu", tiny_config.batchnorm, dtype=DOUBLE, progress=False)
+    _, models = load_models(tmp_path / "m.pt", "running")
     runs = plan_runs(cfg, hyperparameter_set)
     assert len(runs) == 4
     for run in runs:
@@ -113,3 +114,24 @@ def test_single_model_forward_shapes(tiny_config):
     batched = ToyALI(tiny_config.toy.network, n_models=3)
     s_data, s_sample = batched.logits(x.expand(3, 8, 2), z.expand(3, 8, 2), eps.expand(3, 8, 2))
     assert s_data.shape == (3, 8)
+
+
+def test_recomputed_batchnorm_statistics_are_stored_beside_the_running_ones_and_per_run(tmp_path, tiny_config):
+    """The models file keeps both sets; the loader picks one; a seed trained alone gets the
+    statistics it gets in the stack (its recomputation batches come from its own seed)."""
+    cfg = tiny_config.toy
+    train = partial(train_toy, cfg, "random", device=torch.device("cpu"), device_label="cpu",
+                    batchnorm_settings=tiny_config.batchnorm, dtype=DOUBLE, progress=False)
+    both = train(out_path=tmp_path / "m.pt", log_path=tmp_path / "log.csv", checkpoint_path=tmp_path / "ck.pt")
+    alone = train(out_path=tmp_path / "a.pt", log_path=tmp_path / "alog.csv", checkpoint_path=tmp_path / "ack.pt", seeds=(1,))
+    for kind in cfg.models:
+        recomputed, trained = both["bn_recomputed"][kind], both["models"][kind]
+        assert recomputed and set(recomputed) <= set(trained)
+        assert all(not torch.allclose(recomputed[key], trained[key]) for key in recomputed)
+        index = both["model_runs"][kind].index(f"{kind}-random-seed1")
+        for key in recomputed:
+            torch.testing.assert_close(alone["bn_recomputed"][kind][key][0], recomputed[key][index], rtol=1e-10, atol=1e-12)
+    for statistics, source in (("running", "models"), ("recomputed", "bn_recomputed")):
+        _, models = load_models(tmp_path / "m.pt", statistics)
+        key = "decoder.1.running_mean"
+        assert torch.equal(models["gan"].state_dict()[key], both[source]["gan"][key])

@@ -104,12 +104,32 @@ def test_evaluate_table_and_figure_steps_write_outputs_with_provenance(tmp_path)
     assert len(coverage) == 8  # 2 sets x 2 models x 2 seeds
     assert set(coverage.columns) >= {"model", "seed", "lr", "beta1", "init_std", "modes", "high_quality_share"}
     released = coverage[coverage["hyperparameter_set"] == "released"]
-    assert (released["lr"] == 1e-4).all() and (released["beta1"] == 0.8).all()
+    assert (released["lr"] == 1e-4).all() and (released["beta1"] == 0.2).all()  # Blocks-2016 0.8, converted
     with np.load(tmp_path / "samples.npz") as archive:
         assert archive["ali-random-seed0"].shape == (500, 2)
     record = provenance.read(tmp_path / "toy_table.csv")
     for key in ("config_hash", "seeds", "versions", "device", "git", "wall_time_s"):
         assert key in record
+    assert record["batchnorm_statistics"] == "recomputed"
     assert record["seeds"] == [0, 1] and record["wall_time_s"] > 0
     assert (tmp_path / "toy_table.md").read_text().startswith("# Toy")
     assert (tmp_path / "toy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_released_only_config_trains_with_the_config_json_the_workflow_passes(tmp_path):
+    """toy.hyperparameter_sets [released] with toy_inference.select_from released is valid; the
+    training job, which receives the toy section without toy_inference, must not re-check
+    select_from against that section's default (random) and fail."""
+    from ali_bench.config import load_config, validate
+
+    raw = {"device": "cpu", "toy": {**TINY_TOY, "hyperparameter_sets": ["released"]},
+           "toy_inference": {"select_from": "released"}}
+    full = validate(raw)
+    load_config(full)  # what the workflow checks before any job starts
+    job = {"device": full["device"], "cuda_graphs": full["cuda_graphs"], "toy": full["toy"],
+           "batchnorm": {key: full["batchnorm"][key] for key in ("batches", "batch_size")}}  # toy.smk's toy_train
+    run_cli("toy-train", "--config-json", json.dumps(job), "--hyperparameters", "released", "--no-progress",
+            "--out", str(tmp_path / "models.pt"), "--log", str(tmp_path / "log.csv"))
+    assert (tmp_path / "models.pt").exists()
+    with pytest.raises(Exception, match="toy_inference.select_from"):  # where both sections are given, still checked
+        load_config({**raw, "toy_inference": {"select_from": "random"}})

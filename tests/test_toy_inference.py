@@ -116,3 +116,31 @@ def test_figure_is_five_rows_by_four_columns_in_the_papers_order():
     assert [ax.get_ylabel() for ax in axes[:, 0]] == list(INFERENCE_ROWS)
     assert axes[0, 0].get_xlim() == (-6.0, 6.0) and axes[1, 0].get_xlim() == (-4.0, 4.0)
     assert axes[3, 2].get_ylim() == (-4.0, 4.0) and axes[4, 3].get_ylim() == (-6.0, 6.0)
+
+
+def test_trained_methods_store_recomputed_statistics_and_the_frozen_decoder_carries_the_chosen_ones(tmp_path, tiny_config):
+    """The inverse encoder's statistics are recomputed at the end of its training; the selected GAN's
+    frozen decoder is loaded, trained against and evaluated with the statistics the config names."""
+    from ali_bench.toy.inference import load_method, load_run, train_method
+    from ali_bench.toy.train import train_toy
+
+    toy, settings, bn = tiny_config.toy, replace(tiny_config.toy_inference, epochs=1), tiny_config.batchnorm
+    train_toy(toy, "random", tmp_path / "m.pt", tmp_path / "log.csv", tmp_path / "ck.pt", torch.device("cpu"), "cpu", bn,
+              progress=False)
+    selection = {"gan": {"run": "gan-random-seed0"}}
+    for statistics in ("recomputed", "running"):
+        chosen = replace(bn, statistics=statistics)
+        payload = train_method("inverse", toy, settings, selection, tmp_path / "m.pt", tmp_path / f"{statistics}.pt",
+                               tmp_path / f"{statistics}.csv", tmp_path / "ick.pt", torch.device("cpu"), "cpu", chosen,
+                               progress=False)
+        _, gan = load_run(tmp_path / "m.pt", "gan-random-seed0", statistics)
+        key = "decoder.1.running_mean"
+        assert torch.equal(payload["state"][key], gan.state_dict()[key])  # trained against the chosen statistics
+        assert torch.equal(payload["bn_recomputed"][key], gan.state_dict()[key])  # and never recomputed
+        assert not torch.allclose(payload["bn_recomputed"]["encoder.1.running_mean"], payload["state"]["encoder.1.running_mean"])
+        for which, source in (("running", "state"), ("recomputed", "bn_recomputed")):
+            _, model = load_method(tmp_path / f"{statistics}.pt", toy, settings, gan.decoder.state_dict(), which)
+            assert torch.equal(model.state_dict()["encoder.1.running_var"], payload[source]["encoder.1.running_var"])
+    decoders = {statistics: load_run(tmp_path / "m.pt", "gan-random-seed0", statistics)[1].state_dict()[key]
+                for statistics in ("running", "recomputed")}
+    assert not torch.allclose(decoders["running"], decoders["recomputed"])  # the choice is a real one

@@ -5,10 +5,15 @@ generator (learned inverse mapping); (c) the same GAN + an encoder and a new (x,
 trained with the ALI objective, its decoder frozen (post-hoc learned inference); (d) a VAE with the
 same encoder and decoder architectures. The paper published no setting for (b)-(d): every one is in
 the config's ``toy_inference`` section.
+
+Batch norm: every model is evaluated with the statistics the config's ``batchnorm.statistics`` names.
+The frozen GAN decoder of (b) and (c) carries those statistics from training to evaluation (it is
+the generator being inverted); the networks (b)-(d) train get theirs recomputed when training ends.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from functools import partial
@@ -20,8 +25,8 @@ import torch
 from scipy import stats
 from torch import nn
 
-from ali_bench import checkpoint
-from ali_bench.config import InferenceConfig, ToyConfig, as_dict, config_hash
+from ali_bench import batchnorm, checkpoint
+from ali_bench.config import BatchNormConfig, InferenceConfig, ToyConfig, as_dict, config_hash
 from ali_bench.data.mixture import GridMixture, train_and_test
 from ali_bench.nets.toy import TOY_MODELS, PostHocALI, ToyGAN, ToyVAE, build_mlp, generator_mlp, init_weights_, DATA_DIM
 from ali_bench.objectives import inverse_mapping_loss, vae_negative_elbo
@@ -39,9 +44,9 @@ METHOD_TITLES = {
     "posthoc": "(c) GAN + post-hoc learned inference",
     "vae": "(d) VAE",
 }
-INFERENCE, INFERENCE_EVAL = 5, 6
+INFERENCE, INFERENCE_EVAL, INFERENCE_BATCHNORM = 5, 6, 7
 METHOD_CODES = {"inverse": 0, "posthoc": 1, "vae": 2}
-MODEL_FORMAT = "ali-bench/toy-inference-model/1"
+MODEL_FORMAT = "ali-bench/toy-inference-model/2"  # 2: recomputed batch-norm statistics under "bn_recomputed"
 LOG_COLUMNS = ("epoch", "method", "loss", *MONITORS, "wall_time_s")
 
 
@@ -69,9 +74,10 @@ def select_best(coverage: pd.DataFrame, hyperparameter_set: str) -> dict:
     return chosen
 
 
-def load_run(models_path: str | Path, run_name: str) -> tuple[dict, ToyGAN]:
-    """One run out of a batched models file, as a single model in eval mode."""
-    payload, batched = load_models(models_path)
+def load_run(models_path: str | Path, run_name: str, statistics: str) -> tuple[dict, ToyGAN]:
+    """One run out of a batched models file, as a single model in eval mode, with the ``statistics``
+    batch-norm statistics (recomputed | running)."""
+    payload, batched = load_models(models_path, statistics)
     kind = run_name.split("-")[0]
     index = payload["model_runs"][kind].index(run_name)
     model = TOY_MODELS[kind](batched[kind].net)
@@ -171,17 +177,53 @@ def make_trainer(method: str, model: nn.Module, settings: InferenceConfig, decod
     return MethodTrainer(model, [opt], step)
 
 
+def recomputed_statistics(method: str, model: nn.Module, data: torch.Tensor, latent: int, settings: InferenceConfig,
+                          batchnorm_settings: BatchNormConfig) -> dict[str, torch.Tensor]:
+    """The batch-norm statistics of the trained networks of ``method``, the whole model's state entries.
+
+    Each pass feeds the trained networks what a training step feeds them (the VAE: x, and ẑ to its
+    decoder; post-hoc: (x, ε) to the encoder; inverse: (G_x(z), ε) to the encoder). Only the trained
+    networks are recomputed: a frozen GAN decoder keeps the statistics it was loaded with. Works on
+    a copy, so ``model`` keeps its running averages.
+    """
+    model = copy.deepcopy(model).eval()
+    device = next(model.parameters()).device
+
+    def draws(k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        generator = generator_for(settings.seed, INFERENCE_BATCHNORM, METHOD_CODES[method], k)
+        index = torch.randint(len(data), (batchnorm_settings.batch_size,), generator=generator)
+        z = torch.randn(batchnorm_settings.batch_size, latent, generator=generator)
+        eps = torch.randn(batchnorm_settings.batch_size, latent, generator=generator)
+        return data[index.to(device)], z.to(device), eps.to(device)
+
+    def forward(k: int) -> None:
+        x, z, eps = draws(k)
+        if method == "vae":
+            mu, log_sigma = model.posterior(x)
+            model.decoder(mu + log_sigma.exp() * eps)
+        elif method == "inverse":
+            model.encode(model.decoder(z), eps)
+        else:
+            model.encode(x, eps)
+
+    trained = model if method == "vae" else model.encoder
+    batchnorm.recompute_statistics(trained, forward, batchnorm_settings.batches)
+    return batchnorm.statistics_state(model)
+
+
 def train_method(
     method: str, toy: ToyConfig, settings: InferenceConfig, selection: dict, gan_models: str | Path,
     out_path: str | Path, log_path: str | Path, checkpoint_path: str | Path, device: torch.device, device_label: str,
-    progress: bool = True,
+    batchnorm_settings: BatchNormConfig, progress: bool = True,
 ) -> dict:
     """Train one of inverse / posthoc / vae and write its model and per-epoch log.
 
     The epoch draws (data order, z, ε) are made on the CPU from the inference seed and moved to
-    ``device``, as the toy trainer does, so a GPU run sees the same data as a CPU run.
+    ``device``, as the toy trainer does, so a GPU run sees the same data as a CPU run. The selected
+    GAN's decoder comes with the statistics ``batchnorm_settings.statistics`` names; the trained
+    networks' statistics are recomputed at the end and stored beside their running averages.
     """
-    _, gan = load_run(gan_models, selection["gan"]["run"])
+    _, gan = load_run(gan_models, selection["gan"]["run"], batchnorm_settings.statistics)
     model = build_method(method, toy, settings, gan.decoder.state_dict()).to(device).train()
     trainer = make_trainer(method, model, settings, settings.vae_decoder_std)
     _, (x_train, _), _ = train_and_test(toy.mixture)
@@ -203,25 +245,30 @@ def train_method(
         means = {key: value.item() / steps for key, value in totals.items()}
         return [{"epoch": epoch + 1, "method": method, **means}], {"loss": means["loss"]}
 
-    fingerprint = config_hash({"method": method, "toy": as_dict(toy), "settings": as_dict(settings), "selection": selection})
+    # what the run trains against too: the frozen decoder's batch-norm statistics
+    fingerprint = config_hash({"method": method, "toy": as_dict(toy), "settings": as_dict(settings), "selection": selection,
+                               "decoder_statistics": batchnorm_settings.statistics})
     rows, wall = run_epochs(
         run_epoch, epochs=settings.epochs, checkpoint_path=checkpoint_path, checkpoint_every=1,
         fingerprint=fingerprint, get_state=trainer.state, set_state=trainer.load, desc=f"toy {method}", progress=progress,
     )
     payload = {
-        "format": MODEL_FORMAT, "method": method, "state": {k: v.cpu() for k, v in model.state_dict().items()}, "selection": selection,
+        "format": MODEL_FORMAT, "method": method, "state": {k: v.cpu() for k, v in model.state_dict().items()},
+        "bn_recomputed": recomputed_statistics(method, model, data, latent, settings, batchnorm_settings),
+        "batchnorm": as_dict(batchnorm_settings), "selection": selection,
         "settings": as_dict(settings), "epochs": settings.epochs, "device": device_label, "wall_time_s": wall,
     }
     write_log(log_path, rows, LOG_COLUMNS)
     checkpoint.save(out_path, payload)
-    Path(checkpoint_path).unlink(missing_ok=True)
     return payload
 
 
-def load_method(path: str | Path, toy: ToyConfig, settings: InferenceConfig, gan_decoder_state: dict) -> tuple[dict, nn.Module]:
+def load_method(path: str | Path, toy: ToyConfig, settings: InferenceConfig, gan_decoder_state: dict,
+                statistics: str) -> tuple[dict, nn.Module]:
+    """A trained method in eval mode, with the ``statistics`` batch-norm statistics (recomputed | running)."""
     payload = checkpoint.load(path, MODEL_FORMAT)
     model = build_method(payload["method"], toy, settings, gan_decoder_state)
-    model.load_state_dict(payload["state"])
+    model.load_state_dict(batchnorm.with_statistics(payload["state"], payload["bn_recomputed"], statistics))
     return payload, model.eval()
 
 
@@ -254,20 +301,23 @@ def method_outputs(method: str, model: nn.Module, x: np.ndarray, eps: np.ndarray
 
 def evaluate(
     toy: ToyConfig, settings: InferenceConfig, selection: dict, ali_models: str | Path, gan_models: str | Path,
-    method_paths: dict[str, str | Path],
+    method_paths: dict[str, str | Path], statistics: str,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], list[dict]]:
-    """Every method on the same held-out data, encoder noise and prior draws: table rows + arrays."""
+    """Every method on the same held-out data, encoder noise and prior draws: table rows + arrays.
+
+    ``statistics`` names the batch-norm statistics every model is evaluated with.
+    """
     mixture, _, (x_test, components) = train_and_test(toy.mixture)
     generator = generator_for(settings.seed, INFERENCE_EVAL)
     eps = torch.randn(len(x_test), toy.network.latent_dim, generator=generator).numpy()
     z_prior = torch.randn(toy.coverage.n_samples, toy.network.latent_dim, generator=generator).numpy()
-    _, ali = load_run(ali_models, selection["ali"]["run"])
-    _, gan = load_run(gan_models, selection["gan"]["run"])
+    _, ali = load_run(ali_models, selection["ali"]["run"], statistics)
+    _, gan = load_run(gan_models, selection["gan"]["run"], statistics)
     models: dict[str, nn.Module] = {"ali": ali}
     trainings = []
     for method in METHODS[1:]:
         if method in method_paths:
-            payload, models[method] = load_method(method_paths[method], toy, settings, gan.decoder.state_dict())
+            payload, models[method] = load_method(method_paths[method], toy, settings, gan.decoder.state_dict(), statistics)
             trainings.append({"method": method, "device": payload["device"], "wall_time_s": round(payload["wall_time_s"], 3)})
     arrays = {"x": x_test, "components": components, "z_prior": z_prior}
     rows = []

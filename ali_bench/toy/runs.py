@@ -9,6 +9,7 @@ which runs are trained or of the device, so a seed reruns alone exactly as it ra
 - epoch e's data order, prior draws z and encoder noise ε: from (seed, EPOCH, e), shared by ALI and
   GAN and by both hyperparameter sets of that seed.
 - the 10,000 evaluation samples: from (seed, EVALUATION).
+- the batches that recompute batch-norm statistics after training: from (seed, BATCHNORM, k).
 
 Draws are made on the CPU and moved to the training device, so CPU and GPU runs see the same data.
 """
@@ -24,6 +25,7 @@ from ali_bench.config import HyperParameters, Range, ToyConfig
 from ali_bench.seeding import generator_for, seed_for
 
 HYPERPARAMETERS, INIT, EPOCH, EVALUATION = 1, 2, 3, 4
+BATCHNORM = 8  # 5-7 are the inference comparison's (ali_bench.toy.inference)
 MODEL_CODES = {"ali": 0, "gan": 1}
 
 
@@ -80,3 +82,15 @@ def epoch_draws(seed: int, epoch: int, n_train: int, steps: int, batch_size: int
     z = torch.randn(steps, batch_size, latent_dim, generator=generator)
     eps = torch.randn(steps, batch_size, latent_dim, generator=generator)
     return order, z, eps
+
+
+def batchnorm_draws(seed: int, k: int, n_train: int, batch_size: int, latent_dim: int):
+    """Batch ``k`` of the batch-norm recomputation: training indices (B,), z and ε (B, latent).
+
+    Drawn with replacement: with n_train below batches × batch_size a permutation would not do.
+    """
+    generator = generator_for(seed, BATCHNORM, k)
+    index = torch.randint(n_train, (batch_size,), generator=generator)
+    z = torch.randn(batch_size, latent_dim, generator=generator)
+    eps = torch.randn(batch_size, latent_dim, generator=generator)
+    return index, z, eps

@@ -4,29 +4,33 @@ All ALI runs form one batched ToyALI, all GAN runs one batched ToyGAN; both step
 over the same epochs. The training set lives on the device; a batch is an index gather.
 Checkpoints every ``checkpoint_every`` epochs (atomic); a rerun with the same config resumes from the
 last one and ends with exactly the parameters an uninterrupted run would have.
+
+Once training ends, each run's batch-norm population statistics are recomputed for its final weights
+(``ali_bench.batchnorm``) and stored beside the running averages; loaders pick one set.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import torch
-from ali_bench import checkpoint
+from ali_bench import batchnorm, checkpoint
 from ali_bench.atomic import atomic_path
-from ali_bench.config import ToyConfig, ToyNetworkConfig, as_dict, config_hash, from_dict
+from ali_bench.config import BatchNormConfig, ToyConfig, ToyNetworkConfig, as_dict, config_hash, from_dict
 from ali_bench.cuda_graphs import StepRunner
 from ali_bench.data.mixture import train_and_test
 from ali_bench.resumable import run_epochs
 from ali_bench.nets.toy import TOY_MODELS, ToyGAN, init_weights_
 from ali_bench.toy.batched import BatchedAdam, stack_state_dicts
 from ali_bench.seeding import generator_for
-from ali_bench.toy.runs import INIT, MODEL_CODES, RunSpec, epoch_draws, plan_runs
+from ali_bench.toy.runs import INIT, MODEL_CODES, RunSpec, batchnorm_draws, epoch_draws, plan_runs
 from ali_bench.training import MONITORS, adversarial_step
 
-MODELS_FORMAT = "ali-bench/toy-models/1"
+MODELS_FORMAT = "ali-bench/toy-models/2"  # 2: recomputed batch-norm statistics under "bn_recomputed"
 LOG_COLUMNS = ("epoch", "run", "model", "hyperparameter_set", "seed", *MONITORS, "wall_time_s")
 
 
@@ -79,6 +83,24 @@ def _epoch_inputs(groups: list[RunGroup], cfg: ToyConfig, epoch: int, steps: int
     return inputs
 
 
+def recomputed_statistics(group: RunGroup, data: torch.Tensor, settings: BatchNormConfig, latent_dim: int) -> dict[str, torch.Tensor]:
+    """The batch-norm statistics of the group's final weights (batched state-dict entries).
+
+    Each pass runs ``model.logits`` as a training step does (x, its ε and prior z on the model
+    axis), every run drawing its own batches from its own seed, so a run trained alone gets the
+    statistics it gets in the stack. Works on a copy: the model keeps its running averages.
+    """
+    model = copy.deepcopy(group.model)
+    parameter = next(model.parameters())
+
+    def forward(k: int) -> None:
+        draws = [batchnorm_draws(run.seed, k, len(data), settings.batch_size, latent_dim) for run in group.runs]
+        index, z, eps = (torch.stack([d[i] for d in draws]).to(parameter.device) for i in range(3))
+        model.logits(data[index], z.to(parameter.dtype), eps.to(parameter.dtype))
+
+    return batchnorm.recompute_statistics(model, forward, settings.batches)
+
+
 def train_toy(
     cfg: ToyConfig,
     hyperparameter_set: str,
@@ -87,6 +109,7 @@ def train_toy(
     checkpoint_path: str | Path,
     device: torch.device,
     device_label: str,
+    batchnorm_settings: BatchNormConfig,
     seeds: tuple[int, ...] | None = None,
     dtype: torch.dtype = torch.float32,
     cuda_graphs: bool = True,
@@ -94,7 +117,8 @@ def train_toy(
 ) -> dict:
     """Train, checkpointing as it goes, and write the final models file and the training log.
 
-    Returns the models payload that was written.
+    ``batchnorm_settings`` says how the final weights' batch-norm statistics are recomputed (its
+    ``statistics`` key, an evaluation choice, is not read here). Returns the models payload written.
     """
     runs = plan_runs(cfg, hyperparameter_set, seeds)
     fingerprint = config_hash({"toy": as_dict(cfg), "set": hyperparameter_set, "runs": [r.name for r in runs], "dtype": str(dtype)})
@@ -134,6 +158,9 @@ def train_toy(
         "hyperparameter_set": hyperparameter_set,
         "runs": [{"run": run.name, **run.as_row(), "diverged_epoch": diverged.get(run.name)} for run in runs],
         "models": {group.runs[0].model: {k: v.detach().cpu() for k, v in group.model.state_dict().items()} for group in groups},
+        "bn_recomputed": {group.runs[0].model: recomputed_statistics(group, data, batchnorm_settings, cfg.network.latent_dim)
+                          for group in groups},
+        "batchnorm": {"batches": batchnorm_settings.batches, "batch_size": batchnorm_settings.batch_size},
         "model_runs": {group.runs[0].model: [run.name for run in group.runs] for group in groups},
         "epochs": epochs,
         "dtype": str(dtype).removeprefix("torch."),
@@ -142,7 +169,6 @@ def train_toy(
     }
     write_log(log_path, log_rows, LOG_COLUMNS)
     checkpoint.save(out_path, payload)
-    Path(checkpoint_path).unlink(missing_ok=True)
     return payload
 
 
@@ -163,14 +189,18 @@ def write_log(path: str | Path, rows: list[dict], columns: tuple[str, ...]) -> N
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
 
 
-def load_models(path: str | Path, device: torch.device = torch.device("cpu")) -> tuple[dict, dict[str, ToyGAN]]:
-    """The models file's metadata and one batched model per kind, in eval mode on ``device``."""
+def load_models(path: str | Path, statistics: str, device: torch.device = torch.device("cpu")) -> tuple[dict, dict[str, ToyGAN]]:
+    """The models file's metadata and one batched model per kind, in eval mode on ``device``.
+
+    ``statistics`` picks the batch-norm statistics: ``recomputed`` for the final weights or the
+    ``running`` averages of training (``ali_bench.batchnorm.STATISTICS``).
+    """
     payload = checkpoint.load(path, MODELS_FORMAT)
     net = from_dict(ToyNetworkConfig, payload["config"]["network"], "toy.network")
     models = {}
     for kind, state in payload["models"].items():
         model = TOY_MODELS[kind](net, n_models=len(payload["model_runs"][kind])).to(getattr(torch, payload["dtype"]))
-        model.load_state_dict(state)
+        model.load_state_dict(batchnorm.with_statistics(state, payload["bn_recomputed"][kind], statistics))
         models[kind] = model.to(device).eval()
     return payload, models
 

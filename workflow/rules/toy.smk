@@ -2,8 +2,16 @@
 
 TOY_CODE = code(
     "nets/toy.py", "toy/batched.py", "toy/runs.py", "toy/train.py", "training.py", "objectives.py",
-    "data/mixture.py",
+    "data/mixture.py", "batchnorm.py",
 )
+
+
+def toy_training_config_json():
+    """What a toy training job reads: the toy section, and of ``batchnorm`` only how the final
+    statistics are recomputed (both sets are stored), so that switching ``batchnorm.statistics``,
+    an evaluation choice, never retrains."""
+    return json.dumps({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "toy": config["toy"],
+                       "batchnorm": _batchnorm("train")}, sort_keys=True)
 
 
 rule toy_train:
@@ -18,7 +26,7 @@ rule toy_train:
     benchmark:
         result("benchmarks/toy_train_{hparams}.tsv")
     params:
-        config=config_json("device", "cuda_graphs", "toy"),
+        config=toy_training_config_json(),
     threads: 8
     resources:
         gpu=1,
@@ -34,7 +42,7 @@ rule toy_train:
 rule toy_evaluate:
     """10,000 samples from every run's p(x); mode coverage per run."""
     input:
-        code("toy/evaluate.py", "toy/metrics.py"),
+        code("toy/evaluate.py", "toy/metrics.py", "toy/train.py", "batchnorm.py"),
         models=expand(result("toy/{hparams}/models.pt"), hparams=config["toy"]["hyperparameter_sets"]),
     output:
         coverage=report(result("toy/coverage.csv"), caption="../report/toy_coverage.rst", category="Toy"),
@@ -45,7 +53,7 @@ rule toy_evaluate:
     benchmark:
         result("benchmarks/toy_evaluate.tsv")
     params:
-        config=config_json("toy"),
+        config=config_json("toy", "batchnorm"),
     conda:
         ENV
     shell:
@@ -107,7 +115,7 @@ rule toy_train_seed:
     benchmark:
         result("benchmarks/toy_train_{hparams}_seed{seed}.tsv")
     params:
-        config=config_json("device", "cuda_graphs", "toy"),
+        config=toy_training_config_json(),
     threads: 2
     resources:
         gpu=1,

@@ -2,7 +2,7 @@
 # inference vs VAE, on the best-covering runs of one hyperparameter set.
 
 SELECTED_MODELS = result(f"toy/{config['toy_inference']['select_from']}/models.pt")
-INFERENCE_CODE = code("toy/inference.py", "nets/toy.py", "objectives.py", "training.py")
+INFERENCE_CODE = code("toy/inference.py", "nets/toy.py", "objectives.py", "training.py", "toy/train.py", "batchnorm.py")
 
 
 rule toy_select:
@@ -39,7 +39,7 @@ rule toy_infer:
     benchmark:
         result("benchmarks/toy_infer_{method}.tsv")
     params:
-        config=config_json("device", "toy", "toy_inference"),
+        config=config_json("device", "toy", "toy_inference", "batchnorm"),  # the frozen GAN decoder's statistics too
     threads: 2
     resources:
         gpu=1,
@@ -72,7 +72,7 @@ rule toy_inference_evaluate:
     benchmark:
         result("benchmarks/toy_inference_evaluate.tsv")
     params:
-        config=config_json("toy", "toy_inference"),
+        config=config_json("toy", "toy_inference", "batchnorm"),
         methods=lambda wildcards, input: " ".join(
             f"{m}={p}" for m, p in zip(config["toy_inference"]["methods"], input.methods)
         ),
