@@ -1,6 +1,8 @@
 """Encoder features for the SVHN L2-SVM table (paper Table 1; reference §5).
 
-Two named feature sets, both read off the encoder in inference mode (BN population statistics):
+Two named feature sets, both read off the encoder in inference mode (BN population statistics: those
+``images.train.load_model`` put in, by default recomputed for the final weights; config
+``batchnorm.statistics``):
 
 - ``released-code`` (5,376-d): what ``scripts/preprocess_representations`` concatenates: μ (not a
   sample, not log σ) and the outputs of encoder layers [-9], [-6], [-3] of the released layer list,

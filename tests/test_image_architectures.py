@@ -221,3 +221,28 @@ def test_width_scales_hidden_channels_only():
     assert model.encoder(torch.rand(2, 3, 32, 32)).shape == (2, 128, 1, 1)
     assert [c.out_channels for c in _convs(model.dx)] == [8, 16, 32, 64, 128]
     assert _convs(model.joint)[-1].out_channels == 1
+
+
+def test_cifar10_dx_biases_tied_or_untied_as_blocks_before_2016_06_03():
+    """Untied: one bias per output channel and location, (C, H, W), added before the maxout; tied: one
+    per channel. Everything else (and the output) is shaped the same."""
+    tied = ImageALI(image_architecture("cifar10", dx_biases="tied"))
+    untied = ImageALI(image_architecture("cifar10", dx_biases="untied"))
+    assert image_architecture("cifar10") == image_architecture("cifar10", dx_biases="tied")  # the default
+    shapes = [tuple(m.bias.shape) for m in untied.dx if isinstance(m, UntiedBias)]
+    assert shapes == [(32, 28, 28), (64, 13, 13), (128, 10, 10), (256, 4, 4), (512, 1, 1)]
+    assert all(c.bias is None for c in _convs(untied.dx)) and all(c.bias is not None for c in _convs(tied.dx))
+    extra = sum(c * h * w - c for c, h, w in shapes)  # 52,320
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(untied) - count(tied) == extra == 52_320
+    for module in untied.dx:  # each untied bias sits right after its conv, before dropout and maxout
+        if isinstance(module, UntiedBias):
+            index = list(untied.dx).index(module)
+            assert isinstance(untied.dx[index - 1], nn.Conv2d)
+    untied.eval()
+    with torch.no_grad():
+        assert untied.discriminate(torch.rand(2, 3, 32, 32), torch.randn(2, 64, 1, 1)).shape == (2,)
+    quarter = ImageALI(image_architecture("cifar10", width=0.25, dx_biases="untied"))
+    assert [tuple(m.bias.shape) for m in quarter.dx if isinstance(m, UntiedBias)][0] == (8, 28, 28)
+    with pytest.raises(ValueError, match="tied or untied"):
+        image_architecture("cifar10", dx_biases="shared")

@@ -71,7 +71,7 @@ def test_celeba_folder_partition_attributes_and_64x64(tmp_path):
     assert train.images.shape == (3, 3, 64, 64) and train.images.dtype == torch.uint8
     assert train.labels.shape == (3, 40) and set(train.labels.unique().tolist()) <= {0, 1}
     np.testing.assert_array_equal(test.labels.numpy(), (attrs[4:] + 1) // 2)
-    assert (tmp_path / "celeba/ali_bench_64/train.npz").is_file()  # converted once, then cached
+    assert (tmp_path / "celeba/ali_bench_64/train_lanczos.npz").is_file()  # converted once, then cached
 
 
 def test_celeba_crop_keeps_rows_7_to_70_of_the_64x78_resize():
@@ -81,6 +81,33 @@ def test_celeba_crop_keeps_rows_7_to_70_of_the_64x78_resize():
     assert out.shape == (3, 64, 64)
     # row r of the 78-high resize samples source row ~ (r + 0.5) * 218 / 78; rows 7 and 70 are kept
     assert abs(int(out[0, 0, 32]) - (7.5 * 218 / 78)) < 3 and abs(int(out[0, 63, 32]) - (70.5 * 218 / 78)) < 3
+
+
+def _lanczos_resize_1d(row: np.ndarray, out_size: int) -> np.ndarray:
+    """A 1-D reduction with a 3-lobe Lanczos filter stretched by the scale factor (what PIL's
+    ANTIALIAS/LANCZOS does), written out here from the filter's definition."""
+    scale = len(row) / out_size
+    out = np.empty(out_size)
+    for i in range(out_size):
+        centre = (i + 0.5) * scale
+        taps = np.arange(max(int(centre - 3 * scale + 0.5), 0), min(int(centre + 3 * scale + 0.5), len(row)))
+        t = (taps + 0.5 - centre) / scale
+        weights = np.sinc(t) * np.sinc(t / 3) * (np.abs(t) < 3)
+        out[i] = (weights * row[taps]).sum() / weights.sum()
+    return np.clip(np.round(out), 0, 255)
+
+
+def test_celeba_resize_is_fuels_lanczos_not_bicubic():
+    """Fuel's converter resizes with Image.ANTIALIAS (= Lanczos). Columns of random brightness (rows all
+    alike) make the horizontal 178 -> 64 reduction the whole test: Lanczos matches the filter written
+    out above to rounding; bicubic misses it by many grey levels."""
+    row = np.random.default_rng(0).integers(0, 256, 178).astype(np.uint8)
+    image = Image.fromarray(np.stack([np.tile(row, (218, 1))] * 3, axis=-1))
+    expected = _lanczos_resize_1d(row.astype(np.float64), 64)
+    got = celeba_64(image)[0, 30].astype(np.float64)
+    assert np.abs(got - expected).max() <= 1
+    bicubic = np.asarray(image.resize((64, 78), Image.Resampling.BICUBIC), dtype=np.float64)[37, :, 0]
+    assert np.abs(bicubic - expected).max() > 5  # the check above would catch a bicubic resize
 
 
 def test_celeba_missing_lists_name_the_file(tmp_path):

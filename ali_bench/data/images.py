@@ -165,11 +165,18 @@ def _cifar10(split: str, root: Path, download: bool) -> ImageSplit:
 # CelebA
 
 
+CELEBA_CACHE_VERSION = "lanczos"  # in the cache file names: caches converted with another filter are not reused
+
+
 def celeba_64(image) -> np.ndarray:
-    """Fuel's ``convert_celeba_64``: resize (antialiased) to 64 wide × 78 high, keep rows 7..70: 64×64."""
+    """Fuel's ``convert_celeba_64``: resize to 64 wide × 78 high, keep rows 7..70: 64×64.
+
+    The filter is Fuel's, ``Image.ANTIALIAS``, which is PIL's Lanczos (a 3-lobe windowed sinc,
+    ``Image.Resampling.LANCZOS`` in today's PIL): sharper than bicubic at this 2.8× reduction.
+    """
     from PIL import Image
 
-    resized = image.convert("RGB").resize((64, 78), Image.Resampling.BICUBIC, reducing_gap=None)
+    resized = image.convert("RGB").resize((64, 78), Image.Resampling.LANCZOS, reducing_gap=None)
     return np.asarray(resized, dtype=np.uint8)[7:71].transpose(2, 0, 1)  # (3, 64, 64)
 
 
@@ -199,7 +206,7 @@ def read_celeba_lists(folder: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
 def _celeba(split: str, root: Path, download: bool) -> ImageSplit:
     """The aligned, cropped CelebA faces at 64×64; converted once and cached beside the originals."""
     folder = root / "celeba"
-    cache = folder / "ali_bench_64" / f"{split}.npz"
+    cache = folder / "ali_bench_64" / f"{split}_{CELEBA_CACHE_VERSION}.npz"
     if not cache.is_file():
         if download and not (folder / "list_eval_partition.txt").is_file():
             import torchvision

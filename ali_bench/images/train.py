@@ -8,6 +8,10 @@ Speed: the split lives on the device as one uint8 tensor and a batch is an index
 the step (noise draws, dropout, forward, both backward passes, both Adam updates) is replayed as
 one CUDA graph. The graphed and the eager step are the same function, ``image_step``.
 
+Once training ends, the batch-norm population statistics of the final weights are recomputed
+(``ali_bench/batchnorm.py``) from training batches shaped as a training step shapes them, and stored
+in the models file beside the running averages; ``load_model`` picks one of the two.
+
 Every epoch ends with an atomic checkpoint (models, both optimisers, RNG states, log); a rerun
 resumes from it. The epoch's data order is a function of (seed, epoch), and the RNG states restore
 the noise and dropout streams, so a resumed run ends with an uninterrupted run's parameters.
@@ -15,6 +19,7 @@ the noise and dropout streams, so a resumed run ends with an uninterrupted run's
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -22,8 +27,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ali_bench import checkpoint
-from ali_bench.config import ImageRunConfig, ImagesConfig, as_dict, config_hash
+from ali_bench import batchnorm, checkpoint
+from ali_bench.config import BatchNormConfig, ImageRunConfig, ImagesConfig, as_dict, config_hash, load_config
 from ali_bench.cuda_graphs import StepRunner
 from ali_bench.data.images import ImageSplit
 from ali_bench.nets import image_architecture
@@ -36,7 +41,7 @@ from ali_bench.training import MONITORS, TrainingDiverged, adversarial_step
 
 MODEL_FORMAT = "ali-bench/image-ali/1"
 LOG_COLUMNS = ("epoch", *MONITORS, "wall_time_s")
-MODEL_INIT, OUTPUT_BIAS, EPOCH_ORDER, TORCH_RNG = 10, 11, 12, 13
+MODEL_INIT, OUTPUT_BIAS, EPOCH_ORDER, TORCH_RNG, BN_STATISTICS = 10, 11, 12, 13, 14
 BIAS_IMAGES = 500  # released code: one batch of 500 shuffled training images
 
 
@@ -71,12 +76,17 @@ def _run(dataset: str, cfg: ImagesConfig, conditioning: Conditioning | None) -> 
     return conditioning.run if conditioning else cfg.run(dataset)
 
 
+def architecture_options(dataset: str, cfg: ImagesConfig) -> dict:
+    """The per-dataset architecture switches of the config (only CIFAR-10 has one: its D(x) biases)."""
+    return {"dx_biases": cfg.cifar10_dx_biases} if dataset == "cifar10" else {}
+
+
 def build_model(dataset: str, cfg: ImagesConfig, train: ImageSplit, device: torch.device,
                 conditioning: Conditioning | None = None) -> ImageALI | ConditionalALI:
     """The dataset's architecture with the paper's init, drawn from the images seed."""
     run = _run(dataset, cfg, conditioning)
     torch.manual_seed(seed_for(cfg.seed, MODEL_INIT))
-    arch = image_architecture(dataset, cfg.variant, run.width)
+    arch = image_architecture(dataset, cfg.variant, run.width, **architecture_options(dataset, cfg))
     if conditioning:
         model = ConditionalALI(arch, condition_size(dataset), conditioning.embedding)
     else:
@@ -144,15 +154,49 @@ def run_settings(dataset: str, cfg: ImagesConfig, conditioning: Conditioning | N
     """Everything that shapes one dataset's training (not the other datasets' blocks)."""
     shared = {key: getattr(cfg, key) for key in ("variant", "seed", "tf32", "bf16", "channels_last")}
     extra = {"conditional": True, "embedding": conditioning.embedding} if conditioning else {"conditional": False}
-    return {"dataset": dataset, **shared, **extra, "run": as_dict(_run(dataset, cfg, conditioning))}
+    return {"dataset": dataset, **shared, **architecture_options(dataset, cfg), **extra,
+            "run": as_dict(_run(dataset, cfg, conditioning))}
+
+
+def recomputed_statistics(model: ImageALI | ConditionalALI, data: torch.Tensor, conditions: torch.Tensor | None,
+                          bn: BatchNormConfig, seed: int, channels_last: bool) -> dict[str, torch.Tensor]:
+    """Batch-norm statistics of ``model``'s current weights, from ``bn.batches`` training batches.
+
+    Each batch is shaped as ``image_step`` shapes one: uint8 training images scaled to [0, 1], z and ε
+    from N(0, I), one ``logits(x, z, eps)`` pass (the conditional model with the batch's own
+    conditions), so D(x)'s BN sees real and generated images together, the encoder's only x and the
+    decoder's only z, as in training. Draws come from their own seeded stream, and the pass runs on
+    a copy: the model keeps its running averages.
+    """
+    device = data.device
+    copied = copy.deepcopy(model)
+    size = min(bn.batch_size, len(data))
+
+    @torch.no_grad()
+    def forward(k: int) -> None:
+        generator = generator_for(seed, BN_STATISTICS, k)
+        rows = torch.randperm(len(data), generator=generator)[:size].to(device)
+        x = data[rows].float().div_(255.0)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        shape = (size, copied.arch.latent_dim, 1, 1)
+        z = torch.randn(shape, generator=generator).to(device)
+        eps = torch.randn(shape, generator=generator).to(device)
+        target = copied if conditions is None else copied.given(conditions[rows])
+        target.logits(x, z, eps)
+
+    return batchnorm.recompute_statistics(copied, forward, bn.batches)
 
 
 def train_images(
     dataset: str, cfg: ImagesConfig, train: ImageSplit, out_path: str | Path, log_path: str | Path,
     checkpoint_path: str | Path, device: torch.device, device_label: str, cuda_graphs: bool = True, progress: bool = True,
-    conditioning: Conditioning | None = None,
+    conditioning: Conditioning | None = None, bn: BatchNormConfig | None = None,
 ) -> dict:
-    """Train, checkpointing every epoch, and write the models file and the per-epoch CSV log."""
+    """Train, checkpointing every epoch, recompute the BN statistics of the final weights, and write
+    the models file and the per-epoch CSV log. ``bn``: the config's ``batchnorm`` section (default:
+    the schema's)."""
+    bn = bn if bn is not None else load_config({}).batchnorm
     run = _run(dataset, cfg, conditioning)
     trainer = make_trainer(dataset, cfg, train, device, cuda_graphs, conditioning)
     data = train.images.to(device)  # (N, 3, H, W) uint8, resident
@@ -183,25 +227,37 @@ def train_images(
         run_epoch, epochs=run.epochs, checkpoint_path=checkpoint_path, checkpoint_every=1, fingerprint=fingerprint,
         get_state=trainer.state, set_state=trainer.load, desc=f"ALI {dataset}", progress=progress,
     )
+    recomputed = recomputed_statistics(trainer.model, data, conditions, bn, cfg.seed, cfg.channels_last)
     payload = {
         "format": MODEL_FORMAT, "dataset": dataset, "variant": cfg.variant, "width": run.width,
+        "architecture_options": architecture_options(dataset, cfg),
         "conditional": conditioning is not None, "embedding": conditioning.embedding if conditioning else None,
         "state": {k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()},
-        "config": settings, "epochs": run.epochs, "steps_per_epoch": steps, "device": device_label, "wall_time_s": wall,
+        "bn_recomputed": {k: v.contiguous() for k, v in recomputed.items()},
+        "config": {**settings, "batchnorm": {"batches": bn.batches, "batch_size": bn.batch_size}},
+        "epochs": run.epochs, "steps_per_epoch": steps, "device": device_label, "wall_time_s": wall,
     }
     write_log(log_path, rows, LOG_COLUMNS)
     checkpoint.save(out_path, payload)
-    Path(checkpoint_path).unlink(missing_ok=True)
     return payload
 
 
-def load_model(path: str | Path, device: torch.device = torch.device("cpu")) -> tuple[dict, ImageALI]:
-    """A trained model in eval mode (BN population statistics, no dropout)."""
+def load_model(path: str | Path, device: torch.device = torch.device("cpu"), *,
+               statistics: str) -> tuple[dict, ImageALI | ConditionalALI]:
+    """A trained model in eval mode (BN population statistics, no dropout).
+
+    ``statistics`` (config ``batchnorm.statistics``): ``recomputed``, the BN statistics of the final
+    weights stored at the end of training, or ``running``, the running averages training kept.
+    """
     payload = checkpoint.load(path, MODEL_FORMAT)
-    arch = image_architecture(payload["dataset"], payload["variant"], payload["width"])
+    if statistics == "recomputed" and "bn_recomputed" not in payload:
+        raise checkpoint.CheckpointError(
+            f"'{path}' has no recomputed batch-norm statistics (trained before they were stored): retrain it, "
+            "or set config key 'batchnorm.statistics: running'")
+    arch = image_architecture(payload["dataset"], payload["variant"], payload["width"], **payload.get("architecture_options", {}))
     if payload.get("conditional"):
         model = ConditionalALI(arch, condition_size(payload["dataset"]), payload["embedding"])
     else:
         model = ImageALI(arch)
-    model.load_state_dict(payload["state"])
+    model.load_state_dict(batchnorm.with_statistics(payload["state"], payload.get("bn_recomputed", {}), statistics))
     return payload, model.to(device).eval()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 
-def image_architecture(dataset: str, variant: str = "code", width: float = 1.0):
-    """The paper architecture that trains on ``dataset`` (digits uses SVHN's), scaled by ``width``."""
+def image_architecture(dataset: str, variant: str = "code", width: float = 1.0, **options):
+    """The paper architecture that trains on ``dataset`` (digits uses SVHN's), scaled by ``width``.
+
+    ``options``: the dataset's own architecture switches (CIFAR-10: ``dx_biases``).
+    """
     from ali_bench.nets import celeba, cifar10, svhn, tiny_imagenet
 
     tables = {"svhn": svhn, "digits": svhn, "cifar10": cifar10, "celeba": celeba, "tiny_imagenet": tiny_imagenet}
     if dataset not in tables:
         raise ValueError(f"no architecture for dataset {dataset!r}; expected one of {', '.join(tables)}")
-    return tables[dataset].architecture(variant).scaled(width)
+    return tables[dataset].architecture(variant, **options).scaled(width)

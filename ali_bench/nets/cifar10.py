@@ -9,6 +9,12 @@ Dropout is where paper and code disagree:
   the input of conv 5 (none before conv 4); 0.5 on the second D(z) input and every joint input.
 - ``variant="paper"`` (Table 3): D(x) 0.2, 0.5, 0.5, 0.5, 0.5 on the conv inputs; D(z) 0.2, 0.5;
   joint 0.5 ×3.
+
+D(x)'s conv biases (``dx_biases``; reference §2 "Biases"): its sequence never disables biases, so each
+conv takes Blocks' default, which was *untied* (one bias per output channel and location) until
+Blocks commit 3d51aebb of 2016-06-03 and *tied* (one per channel) after it. ``"tied"`` (default) is
+what the Blocks development version the ALI README asks for gives from that date on; ``"untied"``
+is what the CIFAR-10 runs had if they predate it (the released code does not say when they ran).
 """
 
 from __future__ import annotations
@@ -19,17 +25,23 @@ from ali_bench.nets.image import Architecture, Conv
 LATENT = 64
 
 
-def architecture(variant: str = "code") -> Architecture:
+DX_BIASES = ("tied", "untied")
+
+
+def architecture(variant: str = "code", dx_biases: str = "tied") -> Architecture:
     if variant not in ("code", "paper"):
         raise ValueError(f"unknown CIFAR-10 variant {variant!r}; expected code or paper")
+    if dx_biases not in DX_BIASES:
+        raise ValueError(f"unknown CIFAR-10 D(x) biases {dx_biases!r}; expected tied or untied")
     base = svhn.architecture()
     mx = dict(bias=True, bn=False, activation="maxout")
+    dx_mx = dict(mx, untied_bias=dx_biases == "untied")
     if variant == "code":
-        dx = (Conv(5, 1, 32, dropout=0.2, **mx), Conv(4, 2, 64, dropout=0.5, **mx),
-              Conv(4, 1, 128, dropout_before_maxout=0.5, **mx), Conv(4, 2, 256, **mx), Conv(4, 1, 512, dropout=0.5, **mx))
+        dx = (Conv(5, 1, 32, dropout=0.2, **dx_mx), Conv(4, 2, 64, dropout=0.5, **dx_mx),
+              Conv(4, 1, 128, dropout_before_maxout=0.5, **dx_mx), Conv(4, 2, 256, **dx_mx), Conv(4, 1, 512, dropout=0.5, **dx_mx))
     else:
-        dx = (Conv(5, 1, 32, dropout=0.2, **mx), Conv(4, 2, 64, dropout=0.5, **mx), Conv(4, 1, 128, dropout=0.5, **mx),
-              Conv(4, 2, 256, dropout=0.5, **mx), Conv(4, 1, 512, dropout=0.5, **mx))
+        dx = (Conv(5, 1, 32, dropout=0.2, **dx_mx), Conv(4, 2, 64, dropout=0.5, **dx_mx), Conv(4, 1, 128, dropout=0.5, **dx_mx),
+              Conv(4, 2, 256, dropout=0.5, **dx_mx), Conv(4, 1, 512, dropout=0.5, **dx_mx))
     return Architecture(
         name="cifar10", image_size=32, latent_dim=LATENT, leak=0.1, maxout_pieces=2,
         encoder=base.encoder[:-1] + (Conv(1, 1, 2 * LATENT, bias=True, bn=False, activation="linear"),),

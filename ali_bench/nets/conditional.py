@@ -55,7 +55,7 @@ class ConditionalALI(DecoderBiasAndDiscriminator, nn.Module):
         decoder, dec_out = build_stack(arch.decoder, arch.latent_dim + EMBEDDING, arch.leak, arch.maxout_pieces)
         assert dec_out == image_channels
         self.decoder_stack = nn.Sequential(*decoder, UntiedBias(image_channels, arch.image_size), nn.Sigmoid())
-        self.dx, dx_out = build_stack(arch.dx, image_channels, arch.leak, arch.maxout_pieces)
+        self.dx, dx_out = build_stack(arch.dx, image_channels, arch.leak, arch.maxout_pieces, arch.image_size)
         self.dz, dz_out = build_stack(arch.dz, arch.latent_dim, arch.leak, arch.maxout_pieces)
         self.joint, joint_out = build_stack(arch.joint, dx_out + dz_out + EMBEDDING, arch.leak, arch.maxout_pieces)
         assert joint_out == 1

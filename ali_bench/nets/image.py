@@ -33,6 +33,7 @@ class Conv:
     channels: int
     transpose: bool = False
     bias: bool = False
+    untied_bias: bool = False  # with bias: one per output channel *and location* (Blocks' tied_biases=False)
     bn: bool = True
     activation: str = "lrelu"  # lrelu | maxout | linear
     dropout: float = 0.0  # on the conv's input
@@ -86,7 +87,8 @@ class ChannelMaxout(nn.Module):
 
 
 class UntiedBias(nn.Module):
-    """A bias per output pixel and channel, (C, H, W): the decoder's last layer in the released code."""
+    """A bias per output pixel and channel, (C, H, W): the decoder's last layer in the released code,
+    and Blocks' ``Convolutional(tied_biases=False)`` in general."""
 
     def __init__(self, channels: int, size: int):
         super().__init__()
@@ -96,16 +98,30 @@ class UntiedBias(nn.Module):
         return x + self.bias
 
 
-def build_stack(layers: tuple[Conv, ...], in_channels: int, leak: float, pieces: int) -> tuple[nn.Sequential, int]:
-    """A flat nn.Sequential of the table rows, and its output channel count."""
+def output_size(layer: Conv, size: int) -> int:
+    """Spatial size after ``layer`` with valid padding: (i − k) // s + 1, or s·(i − 1) + k transposed."""
+    return layer.stride * (size - 1) + layer.kernel if layer.transpose else (size - layer.kernel) // layer.stride + 1
+
+
+def build_stack(layers: tuple[Conv, ...], in_channels: int, leak: float, pieces: int,
+                in_size: int | None = None) -> tuple[nn.Sequential, int]:
+    """A flat nn.Sequential of the table rows, and its output channel count.
+
+    ``in_size``: the input's spatial size, needed only by layers with untied biases (their shape).
+    """
     modules: list[nn.Module] = []
-    channels = in_channels
+    channels, size = in_channels, in_size
     for layer in layers:
         if layer.dropout:
             modules.append(nn.Dropout(layer.dropout))
         conv = nn.ConvTranspose2d if layer.transpose else nn.Conv2d
-        modules.append(conv(channels, layer.channels, layer.kernel, layer.stride, bias=layer.bias))
+        modules.append(conv(channels, layer.channels, layer.kernel, layer.stride, bias=layer.bias and not layer.untied_bias))
         channels = layer.channels
+        size = output_size(layer, size) if size is not None else None
+        if layer.bias and layer.untied_bias:
+            if size is None:
+                raise ValueError("a layer with untied biases needs the stack's input size")
+            modules.append(UntiedBias(channels, size))
         if layer.bn:
             modules.append(nn.BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM))
         if layer.dropout_before_maxout:
@@ -169,7 +185,7 @@ class ImageALI(DecoderBiasAndDiscriminator, nn.Module):
         decoder, dec_out = build_stack(arch.decoder, arch.latent_dim, arch.leak, arch.maxout_pieces)
         assert dec_out == image_channels
         self.decoder = nn.Sequential(*decoder, UntiedBias(image_channels, arch.image_size), nn.Sigmoid())
-        self.dx, dx_out = build_stack(arch.dx, image_channels, arch.leak, arch.maxout_pieces)
+        self.dx, dx_out = build_stack(arch.dx, image_channels, arch.leak, arch.maxout_pieces, arch.image_size)
         self.dz, dz_out = build_stack(arch.dz, arch.latent_dim, arch.leak, arch.maxout_pieces)
         self.joint, joint_out = build_stack(arch.joint, dx_out + dz_out, arch.leak, arch.maxout_pieces)
         assert joint_out == self.n_outputs

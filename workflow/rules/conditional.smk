@@ -19,7 +19,7 @@ rule conditional_train:
     benchmark:
         result("benchmarks/conditional_train_{cdataset}.tsv")
     params:
-        config=conditional_config_json,
+        config=conditional_train_config_json,
     threads: 8
     resources:
         gpu=1,
@@ -35,7 +35,7 @@ rule conditional_train:
 rule conditional_figure:
     """One fixed z under the paper's grid of conditions (CelebA: rows I-IV x columns a-l)."""
     input:
-        code("images/conditional_figures.py", "figures.py"),
+        code("images/conditional_figures.py", "figures.py", "images/train.py", "batchnorm.py"),
         models=rules.conditional_train.output.models,
     output:
         figure=report(result("figures/{cdataset}_conditional.png"), caption="../report/conditional.rst",

@@ -2,7 +2,7 @@
 # reconstructions and latent interpolations. Datasets: config images.datasets.
 
 IMAGE_CODE = code("nets/image.py", "nets/svhn.py", "nets/cifar10.py", "nets/celeba.py", "nets/tiny_imagenet.py",
-                  "images/train.py", "training.py", "objectives.py", "data/images.py")
+                  "images/train.py", "training.py", "objectives.py", "data/images.py", "batchnorm.py")
 
 
 wildcard_constraints:
@@ -22,7 +22,7 @@ rule image_train:
     benchmark:
         result("benchmarks/image_train_{dataset}.tsv")
     params:
-        config=image_config_json,
+        config=image_train_config_json,
     threads: 8
     resources:
         gpu=1,
@@ -38,7 +38,7 @@ rule image_train:
 rule image_figures:
     """Samples (10 x 10), reconstructions (odd columns data, even columns reconstructions), interpolations."""
     input:
-        code("images/figures.py", "figures.py"),
+        code("images/figures.py", "figures.py", "images/train.py", "batchnorm.py"),
         models=rules.image_train.output.models,
     output:
         samples=report(result("figures/{dataset}_samples.png"), caption="../report/image_figure.rst", category="Images",

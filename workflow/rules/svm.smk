@@ -7,9 +7,9 @@ wildcard_constraints:
 
 
 rule features:
-    """Encoder features (BN population statistics) of one split, float32 .npy; or its raw pixels."""
+    """Encoder features (BN population statistics: config batchnorm.statistics) of one split, float32 .npy; or its raw pixels."""
     input:
-        code("features.py", "data/images.py"),
+        code("features.py", "data/images.py", "images/train.py", "batchnorm.py"),
         models=feature_inputs,
     output:
         features=result("features/{dataset}/{feature_set}_{split}.npy"),
