@@ -104,3 +104,140 @@ def test_discriminator_average_is_an_exponential_moving_average():
     averaged = average.averaged_model(model)
     torch.testing.assert_close(averaged.discriminator_parameters()[0], start[0] + 0.1)
     assert not averaged.training
+
+
+# --------------------------------------------------------------------------------------------------
+# the average's warm-up, D's batch-norm options, evaluation with recomputed statistics, the table
+
+
+def test_average_decay_warms_up_with_the_step_count_and_caps_at_the_configured_decay():
+    assert semisup.average_decay(0.9999, 0, warmup=True) == pytest.approx(0.1)
+    assert semisup.average_decay(0.9999, 90, warmup=True) == pytest.approx(91 / 100)
+    assert semisup.average_decay(0.9, 10**6, warmup=True) == 0.9
+    assert semisup.average_decay(0.9999, 0, warmup=False) == 0.9999
+
+
+def test_weight_on_first_half_flags_a_decay_the_run_cannot_move(caplog):
+    # improved-GAN's 0.9999 over the digits config's 1,200 steps, without warm-up: 0.9999^600 of the average is the first half
+    assert semisup.weight_on_first_half(0.9999, 1200, warmup=False) == pytest.approx(0.9999**600)
+    with caplog.at_level("WARNING"):
+        assert semisup.warn_if_average_cannot_move(0.9999, 1200, warmup=False)
+    assert len(caplog.records) == 1 and "semisup.ema_decay 0.9999 cannot move within 1200 steps" in caplog.text
+    caplog.clear()
+    assert not semisup.warn_if_average_cannot_move(0.9999, 1200, warmup=True)  # the warm-up lets it move
+    assert not semisup.warn_if_average_cannot_move(0.9999, 600_000, warmup=False)  # improved-GAN's own length
+    assert not caplog.records
+
+
+def test_discriminator_average_with_warm_up_follows_the_weights_early():
+    model = _model()
+    average = semisup.DiscriminatorAverage(model, decay=0.9999, warmup=True)
+    start = [p.detach().clone() for p in model.discriminator_parameters()]
+    with torch.no_grad():
+        for p in model.discriminator_parameters():
+            p.add_(1.0)
+    average.update(model)  # decay 0.1 at the first update
+    torch.testing.assert_close(average.shadow[0], start[0] + 0.9)
+    assert average.updates == 1
+
+
+def test_weightnorm_conv_is_g_times_unit_direction_and_its_init_normalises_the_batch():
+    torch.manual_seed(0)
+    layer = semisup.WeightNormConv2d(torch.nn.Conv2d(3, 5, 3, bias=False), init_scale=0.1, train_scale=True)
+    norms = layer.weight().flatten(1).norm(dim=1)
+    torch.testing.assert_close(norms, torch.ones(5), atol=1e-4, rtol=0)
+    x = torch.randn(64, 3, 8, 8) * 4 + 2
+    layer.initialise = True
+    out = layer(x)
+    layer.initialise = False
+    torch.testing.assert_close(out.mean(dim=(0, 2, 3)), torch.zeros(5), atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.pow(2).mean(dim=(0, 2, 3)).sqrt(), torch.full((5,), 0.1), atol=1e-5, rtol=0)
+    torch.testing.assert_close(layer(x), out)  # the init is kept in g and b
+
+
+def _settings(**changes):
+    base = semisup.SemisupSettings("svhn", 10, 0, 1, 4, 1e-3, 0.5, 1 / 3, 0.9, 0.125, "code", False, bn_batches=2, bn_batch_size=8)
+    return semisup.SemisupSettings(**{**base.__dict__, **changes})
+
+
+def _split(n=40, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    from ali_bench.data.images import ImageSplit
+    return ImageSplit(torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=generator), torch.arange(n) % 10)
+
+
+def test_weightnorm_option_removes_ds_batch_norm_and_keeps_the_k_logit_head():
+    model = semisup.build(_settings(d_batchnorm="weightnorm"), 10, _split())
+    d = torch.nn.ModuleList([model.dx, model.dz, model.joint])
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.encoder.modules())  # the encoder keeps its own
+    layers = [m for m in d.modules() if isinstance(m, semisup.WeightNormConv2d)]
+    assert len(layers) == 10 and [isinstance(m.scale, torch.nn.Parameter) for m in layers] == [False] * 9 + [True]
+    assert model.discriminate(torch.rand(3, 3, 32, 32), torch.randn(3, 256, 1, 1)).shape == (3, 10)
+    with pytest.raises(ValueError, match="semisup.d_batchnorm"):
+        _settings(d_batchnorm="both")
+
+
+@pytest.mark.parametrize("separate", [False, True])
+def test_separate_passes_keep_each_groups_logits_to_itself(separate):
+    model = _model()
+    xs = [torch.rand(4, 3, 32, 32) for _ in range(3)]
+    zs = [torch.randn(4, 256, 1, 1) for _ in range(3)]
+    model.eval()  # dropout off; batch norm still in training mode below
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.train()
+    first = semisup.discriminate_groups(model, xs, zs, separate)[0]
+    xs[2] = xs[2] * 0.1  # change the generated group only
+    again = semisup.discriminate_groups(model, xs, zs, separate)[0]
+    assert torch.equal(first, again) == separate
+
+
+def test_recomputed_statistics_go_to_a_copy_and_change_its_predictions_not_the_live_model():
+    settings = _settings()
+    train = _split()
+    model = semisup.build(settings, 10, train)
+    running = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+    forward_for = lambda m: semisup.training_shaped_forward(m, settings, train.images[:10], train.images, torch.device("cpu"))  # noqa: E731
+    copied = semisup.with_recomputed_statistics(model, forward_for, settings.bn_batches)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in running.items())
+    assert any(not torch.equal(v, copied.state_dict()[k]) for k, v in running.items())
+    assert not copied.training
+
+
+def test_a_tiny_run_records_both_statistics_both_weights_every_latent_and_the_train_error(tmp_path):
+    train, test = _split(40, 0), _split(20, 1)
+    result = semisup.train_semisup(_settings(), train, train, test, tmp_path / "r.json", tmp_path / "l.csv",
+                                   tmp_path / "c.pt", torch.device("cpu"), progress=False)
+    for weights in ("averaged", "live"):
+        for statistics in ("recomputed", "running"):
+            errors = result["evaluations"][weights][statistics]
+            assert set(errors) == {"test_error_sampled", "test_error_posterior_mean", "test_error_prior", "train_error"}
+            assert all(0 <= v <= 1 for v in errors.values())
+    assert semisup.headline(result, "running") is result["evaluations"]["averaged"]["running"]
+    assert result["steps"] == 10 and (tmp_path / "c.pt").exists()  # the final checkpoint stays (resumable.py)
+    again = semisup.train_semisup(_settings(), train, train, test, tmp_path / "r2.json", tmp_path / "l2.csv",
+                                  tmp_path / "c2.pt", torch.device("cpu"), progress=False)
+    assert again["evaluations"] == result["evaluations"]  # same seed, same numbers on CPU
+
+
+def test_semisup_table_reports_the_configured_statistics_and_the_columns_beside():
+    from ali_bench.tables import semisup_table
+
+    def run(seed, recomputed, running):
+        errors = lambda e: {"test_error_sampled": e, "test_error_posterior_mean": e + 0.01, "test_error_prior": e + 0.02,  # noqa: E731
+                            "train_error": e / 2}
+        return {"dataset": "digits", "n_labels": 100, "model": "ALI K+1", "seed": seed, "epochs": 12, "steps": 144,
+                "steps_per_epoch": 12, "d_batchnorm": "joint",
+                "evaluations": {"averaged": {"recomputed": errors(recomputed), "running": errors(running)},
+                                "live": {"recomputed": errors(0.5), "running": errors(0.6)}}}
+
+    results = [run(0, 0.10, 0.80), run(1, 0.20, 0.90)]
+    table = semisup_table(results, "recomputed").iloc[0]
+    assert table["test_error_mean_pct"] == pytest.approx(15.0) and table["test_error_running_bn_mean_pct"] == pytest.approx(85.0)
+    assert table["train_error_mean_pct"] == pytest.approx(7.5) and table["test_error_no_average_mean_pct"] == pytest.approx(50.0)
+    assert table["test_error_prior_z_mean_pct"] == pytest.approx(17.0) and table["steps"] == 144
+    table = semisup_table(results, "running").iloc[0]
+    assert table["test_error_mean_pct"] == pytest.approx(85.0) and table["test_error_recomputed_bn_mean_pct"] == pytest.approx(15.0)
+    with pytest.raises(ValueError, match="statistics"):
+        semisup_table(results, "fresh")
