@@ -17,9 +17,10 @@ from pathlib import Path
 
 from ali_bench.checkpoint import CheckpointError
 from ali_bench.config import Config, ConfigError, load_config
+from ali_bench.svm import FeatureFileError
 from ali_bench.training import TrainingDiverged
 
-EXPECTED_ERRORS = (ConfigError, CheckpointError, FileNotFoundError, TrainingDiverged)
+EXPECTED_ERRORS = (ConfigError, CheckpointError, FileNotFoundError, TrainingDiverged, FeatureFileError)
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -53,7 +54,7 @@ def cmd_toy_train(args: argparse.Namespace) -> None:
     device = resolve_device(cfg.device)
     checkpoint_path = args.checkpoint or args.out.with_name(args.out.stem + ".checkpoint.pt")
     train_toy(
-        cfg.toy, args.hyperparameters, args.out, args.log, checkpoint_path, device, device_name(device),
+        cfg.toy, args.hyperparameters, args.out, args.log, checkpoint_path, device, device_name(device), cfg.batchnorm,
         seeds=tuple(args.seeds) if args.seeds else None, dtype=getattr(torch, args.dtype),
         cuda_graphs=cfg.cuda_graphs, progress=not args.no_progress,
     )
@@ -76,7 +77,7 @@ def cmd_toy_evaluate(args: argparse.Namespace) -> None:
     mixture = GridMixture.from_config(cfg.toy.mixture)
     rows, all_samples, trainings = [], {}, []
     for path in args.models:
-        payload, models = load_models(path)
+        payload, models = load_models(path, cfg.batchnorm.statistics)
         samples = generate(models, payload, cfg.toy.coverage.n_samples, cfg.toy.network.latent_dim)
         rows += coverage_rows(payload, samples, mixture, cfg.toy.coverage.high_quality_stds)
         all_samples.update(samples)
@@ -93,6 +94,7 @@ def cmd_toy_evaluate(args: argparse.Namespace) -> None:
         device=", ".join(sorted({t["device"] for t in trainings})),
         wall_time_s=sum(t["wall_time_s"] for t in trainings) + evaluation_s,
         stages={"training": trainings, "evaluation_s": round(evaluation_s, 3)},
+        batchnorm_statistics=cfg.batchnorm.statistics,
     ))
 
 
@@ -155,7 +157,7 @@ def cmd_toy_infer(args: argparse.Namespace) -> None:
     device = resolve_device(cfg.device)
     selection = json.loads(args.selection.read_text())
     train_method(args.method, cfg.toy, cfg.toy_inference, selection, args.gan_models, args.out, args.log,
-                 args.out.with_name(args.out.stem + ".checkpoint.pt"), device, device_name(device),
+                 args.out.with_name(args.out.stem + ".checkpoint.pt"), device, device_name(device), cfg.batchnorm,
                  progress=not args.no_progress)
 
 
@@ -172,7 +174,8 @@ def cmd_toy_inference_evaluate(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     selection = json.loads(args.selection.read_text())
     method_paths = dict(item.split("=", 1) for item in args.methods)
-    metrics, arrays, trainings = evaluate(cfg.toy, cfg.toy_inference, selection, args.ali_models, args.gan_models, method_paths)
+    metrics, arrays, trainings = evaluate(cfg.toy, cfg.toy_inference, selection, args.ali_models, args.gan_models, method_paths,
+                                          cfg.batchnorm.statistics)
     table = toy_inference_table(metrics, selection)
     write_csv(table, args.out)
     write_markdown(table, args.out.with_suffix(".md"), "Toy inference comparison (paper Fig. 8, in numbers)", [
@@ -196,6 +199,7 @@ def cmd_toy_inference_evaluate(args: argparse.Namespace) -> None:
         wall_time_s=upstream.get("wall_time_s", 0.0) + sum(t["wall_time_s"] for t in trainings) + evaluation_s,
         selection=selection, stages={"toy": upstream.get("stages"), "inference_training": trainings,
                                      "evaluation_s": round(evaluation_s, 3)},
+        batchnorm_statistics=cfg.batchnorm.statistics,
     ))
 
 
@@ -241,7 +245,7 @@ def cmd_image_train(args: argparse.Namespace) -> None:
     train = load_split(args.dataset, run.train_split, cfg.images.data_root, cfg.images.download)
     payload = train_images(args.dataset, cfg.images, train, args.out, args.log, args.out.with_name(args.out.stem + ".checkpoint.pt"),
                            device, device_name(device), cuda_graphs=cfg.cuda_graphs, progress=not args.no_progress,
-                           conditioning=conditioning)
+                           conditioning=conditioning, bn=cfg.batchnorm)
     from ali_bench import provenance
     from ali_bench.config import config_hash
 
@@ -258,10 +262,10 @@ def cmd_image_figures(args: argparse.Namespace) -> None:
     from ali_bench.images.train import load_model
 
     cfg = _config(args)
-    payload, model = load_model(args.models)
+    payload, model = load_model(args.models, statistics=cfg.batchnorm.statistics)
     dataset, seed = payload["dataset"], cfg.images.seed
     valid = load_split(dataset, cfg.images.run(dataset).valid_split, cfg.images.data_root, cfg.images.download)
-    after = f"{dataset}, after {payload['epochs']} epochs"
+    after = f"{dataset}, after {payload['epochs']} epochs, BN statistics {cfg.batchnorm.statistics}"
     image_grid(figures.samples(model, seed), 10, args.out_samples, f"Samples x ~ p(x|z), z ~ N(0, I) ({after})")
     image_grid(figures.reconstructions(model, valid, seed), 20, args.out_reconstructions,
                f"Reconstructions: odd columns validation data x, even columns G_x(G_z(x)) ({after})")
@@ -272,7 +276,8 @@ def cmd_image_figures(args: argparse.Namespace) -> None:
         from ali_bench.atomic import write_text
 
         train = load_split(dataset, "train", cfg.images.data_root) if dataset == "digits" else None
-        metrics = {"dataset": dataset, "epochs": payload["epochs"], **figures.reconstruction_metrics(model, valid, seed, train)}
+        metrics = {"dataset": dataset, "epochs": payload["epochs"], "batchnorm_statistics": cfg.batchnorm.statistics,
+                   **figures.reconstruction_metrics(model, valid, seed, train)}
         write_text(args.out_metrics, json.dumps(metrics, indent=2) + "\n")
 
 
@@ -282,10 +287,11 @@ def cmd_conditional_figure(args: argparse.Namespace) -> None:
     from ali_bench.images.train import load_model
 
     cfg = _config(args)
-    payload, model = load_model(args.models)
+    payload, model = load_model(args.models, statistics=cfg.batchnorm.statistics)
     if not payload.get("conditional"):
         raise ConfigError(f"'{args.models}' holds an unconditional model; train one with image-train --conditional")
-    seed, after = cfg.conditional.figure_seed, f"after {payload['epochs']} epochs, embedding {payload['embedding']}"
+    seed = cfg.conditional.figure_seed
+    after = f"after {payload['epochs']} epochs, embedding {payload['embedding']}, BN statistics {cfg.batchnorm.statistics}"
     if payload["dataset"] == "celeba":
         labelled_grid(cf.celeba_grid(model, seed), [f"{n}: {label}" for n, label, _ in cf.CELEBA_ROWS],
                       [f"({c}) {label}" for c, label, _ in cf.CELEBA_COLUMNS], args.out,
@@ -318,7 +324,7 @@ def cmd_features(args: argparse.Namespace) -> None:
 
         if args.models is None:
             raise ConfigError(f"feature set {args.feature_set!r} needs --models")
-        _, model = load_model(args.models, resolve_device(cfg.device))
+        _, model = load_model(args.models, resolve_device(cfg.device), statistics=cfg.batchnorm.statistics)
         write_features(model, split.images, args.feature_set, args.out)
     with atomic_path(args.out_labels) as tmp:
         np.save(tmp, split.labels.numpy())
@@ -332,6 +338,10 @@ def cmd_svm(args: argparse.Namespace) -> None:
 
     cfg = _config(args).svm
     started = time.perf_counter()
+    splits = {"train": (args.train, args.train_labels), "test": (args.test, args.test_labels)}
+    if args.valid is not None:
+        splits["valid"] = (args.valid, args.valid_labels)
+    svm.check_feature_files(splits)
     train_labels = np.load(args.train_labels)
     n = len(train_labels)
     if args.valid is None:  # SVHN: the validation set is the last validation_size rows of train
@@ -415,6 +425,8 @@ def cmd_semisup_train(args: argparse.Namespace) -> None:
         dataset=args.dataset, n_labels=args.labels, seed=args.seed, epochs=run.epochs, batch_size=cfg.semisup.batch_size,
         lr=cfg.semisup.lr, beta1=cfg.semisup.beta1, decay_fraction=cfg.semisup.decay_fraction,
         ema_decay=cfg.semisup.ema_decay, width=run.width, variant=images.variant, supervised_only=args.supervised_only,
+        d_batchnorm=cfg.semisup.d_batchnorm, ema_warmup=cfg.semisup.ema_warmup, unlabelled_weight=cfg.semisup.unlabelled_weight,
+        bn_batches=cfg.batchnorm.batches, bn_batch_size=cfg.batchnorm.batch_size,
     )
     load = partial(load_split, args.dataset, root=images.data_root, download=images.download)
     unlabelled = load(run.unlabelled_split)
@@ -430,17 +442,20 @@ def cmd_semisup_table(args: argparse.Namespace) -> None:
 
     cfg = _config(args)
     results = [json.loads(Path(path).read_text()) for path in args.results]
-    table = semisup_table(results)
+    table = semisup_table(results, cfg.batchnorm.statistics)
     write_csv(table, args.out)
     write_markdown(table, args.out.with_suffix(".md"), "K+1-class semi-supervised ALI: test error", [
         "A reconstruction: the authors never released this code; losses from improved-GAN's script (see README).",
         "test_error_*: K-way prediction of the averaged discriminator (EMA of its weights) on the full test split, "
         "one run per seed; std is the sample std (ddof=1), 3std is three times it (the paper's CIFAR-10 convention).",
+        f"Batch-norm statistics: {cfg.batchnorm.statistics} (bn_statistics; the other kind in test_error_*_bn_mean_pct). "
+        "train_error: the labelled training set, evaluated like the test; no_average: the live weights; "
+        "posterior_mean / prior_z: mu(x) or z ~ N(0, I) in place of the sampled z-hat beside x (what the encoder adds).",
         "supervised-only rows: the same discriminator trained on the labelled examples alone (computed here).",
         "paper_* columns are the ALI paper's Tables 1-2, never computed here; GAN-FM = Salimans et al. with feature matching.",
         "Every run's labelled indices are in its results/semisup/<dataset>_<labels>_seed<seed>.json.",
     ])
-    sections = {"semisup": as_dict(cfg.semisup), "images": as_dict(cfg.images)}
+    sections = {"semisup": as_dict(cfg.semisup), "images": as_dict(cfg.images), "batchnorm": as_dict(cfg.batchnorm)}
     provenance.write(args.out, provenance.build(
         config=sections, config_hash=config_hash(sections), seeds=sorted({r["seed"] for r in results}),
         device=", ".join(sorted({r.get("device", "") for r in results} - {""})) or "see per-run results",
@@ -449,6 +464,51 @@ def cmd_semisup_table(args: argparse.Namespace) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (threads, label counts)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0 (seeds)."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+OUTPUT_OPTIONS = ("out", "log", "checkpoint")
+CLASSES = 10  # every semi-supervised dataset (digits, SVHN, CIFAR-10) has ten classes
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse, before any work, an output path that can never be written: a directory, or under a file."""
+    for name, value in vars(args).items():
+        if not (name in OUTPUT_OPTIONS or name.startswith("out_")) or not isinstance(value, Path):
+            continue
+        option = "--" + name.replace("_", "-")
+        if value.is_dir():
+            raise ConfigError(f"{option} '{value}' is an existing directory; expected a file path")
+        for parent in value.parents:
+            if parent.exists() and not parent.is_dir():
+                raise ConfigError(f"{option} '{value}': '{parent}' is a file, not a directory")
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Cross-argument checks argparse cannot express; each refusal is one line."""
+    seeds = getattr(args, "seeds", None) or []
+    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if repeated:
+        raise ConfigError(f"--seeds lists seed {repeated[0]} more than once; expected distinct seeds")
+    labels = getattr(args, "labels", None)
+    if labels is not None and labels % CLASSES:
+        raise ConfigError(f"--labels {labels} does not split evenly over the {CLASSES} classes; expected a multiple of {CLASSES}")
+    check_outputs(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -461,9 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="models file (.pt)")
     p.add_argument("--log", type=Path, required=True, help="per-epoch, per-run training log (.csv)")
     p.add_argument("--checkpoint", type=Path, help="in-progress checkpoint (default: beside --out)")
-    p.add_argument("--seeds", type=int, nargs="+", help="train only these seeds (default: the config's)")
+    p.add_argument("--seeds", type=non_negative_int, nargs="+", help="train only these seeds (default: the config's)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_toy_train)
 
@@ -499,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gan-models", type=Path, required=True, help="models file holding the selected GAN run")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--log", type=Path, required=True)
-    p.add_argument("--threads", type=int)
+    p.add_argument("--threads", type=positive_int)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_toy_infer)
 
@@ -527,7 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--conditional", action="store_true", help="the conditional model (digits, celeba; config 'conditional')")
     p.add_argument("--out", type=Path, required=True, help="models file (.pt)")
     p.add_argument("--log", type=Path, required=True, help="per-epoch training log (.csv)")
-    p.add_argument("--threads", type=int)
+    p.add_argument("--threads", type=positive_int)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_image_train)
 
@@ -580,12 +640,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("semisup-train", help="one K+1-class semi-supervised run (dataset, labels, seed), evaluated")
     _add_config(p)
     p.add_argument("--dataset", choices=["digits", "svhn", "cifar10"], required=True)
-    p.add_argument("--labels", type=int, required=True)
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--labels", type=positive_int, required=True, help="labelled examples, a multiple of the class count")
+    p.add_argument("--seed", type=non_negative_int, required=True)
     p.add_argument("--supervised-only", action="store_true", help="the baseline: D on the labelled examples alone")
     p.add_argument("--out", type=Path, required=True, help="result (.json), with the labelled indices")
     p.add_argument("--log", type=Path, required=True)
-    p.add_argument("--threads", type=int)
+    p.add_argument("--threads", type=positive_int)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_semisup_train)
 
@@ -601,6 +661,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
+        check_arguments(args)
         args.func(args)
     except EXPECTED_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)

@@ -161,6 +161,7 @@ class ImagesConfig:
     data_root: str
     download: bool
     variant: str
+    cifar10_dx_biases: str  # tied | untied (Blocks' default before 2016-06-03)
     seed: int
     tf32: bool
     bf16: bool
@@ -210,6 +211,9 @@ class SemisupConfig:
     beta1: float
     decay_fraction: float
     ema_decay: float
+    ema_warmup: bool  # decay_t = min(ema_decay, (1 + t)/(10 + t)): the average moves in a short run
+    unlabelled_weight: float  # improved-GAN's --unlabeled_weight on the unlabelled loss
+    d_batchnorm: str  # joint | separate | weightnorm: how D's batch norm sees the three groups of pairs
     supervised_baseline: tuple[str, ...]
     digits: SemisupRunConfig
     svhn: SemisupRunConfig
@@ -232,10 +236,20 @@ class ConditionalConfig:
 
 
 @dataclass(frozen=True)
+class BatchNormConfig:
+    """Which batch-norm population statistics evaluations use, and how they are recomputed."""
+
+    statistics: str  # recomputed | running
+    batches: int
+    batch_size: int
+
+
+@dataclass(frozen=True)
 class Config:
     results_dir: str
     device: str
     cuda_graphs: bool
+    batchnorm: BatchNormConfig
     toy: ToyConfig
     toy_inference: InferenceConfig
     images: ImagesConfig
@@ -244,6 +258,9 @@ class Config:
     conditional: ConditionalConfig
 
     def __post_init__(self) -> None:
+        if not self.results_dir.strip() or Path(self.results_dir).resolve() == Path("/"):
+            raise ConfigError(f"config key 'results_dir': {self.results_dir!r} would write results into the filesystem root; "
+                              "expected a folder such as 'results'")
         if self.svm.digits_labels_per_class > DIGITS_TRAIN_MIN_CLASS:
             raise ConfigError(
                 f"config key 'svm.digits_labels_per_class': {self.svm.digits_labels_per_class} is more labels per class "
@@ -258,11 +275,20 @@ class Config:
             if too_many:
                 raise ConfigError(f"config key 'semisup.{dataset}.labels': {too_many[0]} is more labels than the "
                                   f"{dataset} training split can give class-balanced (at most {most})")
-        if self.toy_inference.select_from not in self.toy.hyperparameter_sets:
-            raise ConfigError(
-                f"config key 'toy_inference.select_from': {self.toy_inference.select_from!r} is not one of "
-                f"toy.hyperparameter_sets {list(self.toy.hyperparameter_sets)}"
-            )
+
+
+def check_toy_inference_selection(cfg: Config) -> None:
+    """toy_inference.select_from must name a trained toy hyperparameter set.
+
+    A cross-section check, so it runs only where the toy_inference section was given (the workflow
+    always gives every section; see ``load_config``): a toy training job receives the toy section
+    alone and must not be refused over the defaults of a section it never reads.
+    """
+    if cfg.toy_inference.select_from not in cfg.toy.hyperparameter_sets:
+        raise ConfigError(
+            f"config key 'toy_inference.select_from': {cfg.toy_inference.select_from!r} is not one of "
+            f"toy.hyperparameter_sets {list(cfg.toy.hyperparameter_sets)}"
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -378,12 +404,20 @@ def load_config(source: dict | str | Path | None) -> Config:
         path = Path(source)
         if not path.is_file():
             raise ConfigError(f"config file '{path}' does not exist")
-        with open(path) as handle:
-            try:
-                source = yaml.safe_load(handle)
-            except yaml.YAMLError as error:
-                raise ConfigError(f"config file '{path}' is not valid YAML: {error}".splitlines()[0]) from None
-    return _build(Config, validate(source), "")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file '{path}' is not UTF-8 text (a binary file?); expected a YAML mapping") from None
+        try:
+            source = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ConfigError(f"config file '{path}' is not valid YAML: {error}".splitlines()[0]) from None
+        if source is None:  # empty or comments only: refused, as Snakemake refuses it (never paper scale by accident)
+            raise ConfigError(f"config file '{path}' is empty (or only comments); expected a YAML mapping of config keys")
+    config = _build(Config, validate(source), "")
+    if isinstance(source, dict) and "toy_inference" in source:
+        check_toy_inference_selection(config)
+    return config
 
 
 def config_hash(section: Any) -> str:

@@ -3,11 +3,20 @@
 The caller supplies how to run one epoch and how to get and set its whole training state (models,
 optimisers, anything else that changes); randomness must be a function of the epoch (as every
 trainer here draws it), so resuming at epoch e replays exactly what an uninterrupted run would.
-A checkpoint made with another config (``fingerprint``) is ignored, with a warning.
+A checkpoint made with another config (``fingerprint``) or another version of the package's code
+is ignored, with a warning.
+
+The last epoch is checkpointed too, and trainers leave that final checkpoint in place: if the job
+is interrupted after training but before Snakemake records its outputs as complete (a SIGINT to
+Snakemake alone does that), the rerun finds every epoch done and only writes the outputs again.
+Because the fingerprint includes a hash of the package's source, a code edit never reuses a
+checkpoint trained by other code.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -19,6 +28,17 @@ from ali_bench import checkpoint
 
 CHECKPOINT_FORMAT = "ali-bench/epoch-checkpoint/1"
 log = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of every source file of the ali_bench package: the code a checkpoint was trained by."""
+    package = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")) + sorted(package.glob("*.yaml")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def run_epochs(
@@ -36,14 +56,16 @@ def run_epochs(
     """Run epochs [resume point, epochs); return every epoch's log rows and the total wall time.
 
     ``run_epoch(epoch)`` returns that epoch's log rows and a few numbers for the progress bar.
-    The checkpoint is left in place: delete it once the final output is written.
+    The checkpoint, the final one included, is left in place (see the module docstring).
     """
     checkpoint_path = Path(checkpoint_path)
+    fingerprint = f"{fingerprint}/code-{code_fingerprint()}"
     start, rows, wall_before = 0, [], 0.0
     if checkpoint_path.exists():
         saved = checkpoint.load(checkpoint_path, CHECKPOINT_FORMAT)
         if saved["fingerprint"] != fingerprint:
-            log.warning("ignoring checkpoint %s: it was made with another config", checkpoint_path)
+            log.warning("ignoring checkpoint %s: it was made with another config or another version of the code",
+                        checkpoint_path)
         else:
             set_state(saved["state"])
             start, rows, wall_before = saved["epoch"], saved["log_rows"], saved["wall_time_s"]
@@ -57,7 +79,7 @@ def run_epochs(
         rows += [{**row, "wall_time_s": round(wall, 3)} for row in epoch_rows]
         bar.set_postfix({key: f"{value:.3f}" for key, value in postfix.items()})
         done = epoch + 1
-        if done < epochs and done % checkpoint_every == 0:
+        if done == epochs or done % checkpoint_every == 0:
             checkpoint.save(checkpoint_path, {
                 "format": CHECKPOINT_FORMAT, "fingerprint": fingerprint, "epoch": done,
                 "state": get_state(), "log_rows": rows, "wall_time_s": wall,

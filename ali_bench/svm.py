@@ -55,6 +55,42 @@ def _mapped(path: str) -> np.ndarray:
     return np.load(path, mmap_mode="r")
 
 
+class FeatureFileError(ValueError):
+    """Feature and label files that cannot describe the same examples; the message names both files."""
+
+
+def check_feature_files(splits: dict[str, tuple[str | Path, str | Path]], chunk: int = 8192) -> int:
+    """Before any fit: every split's features have one row per label, only finite values, and one
+    feature dimension shared by all splits. Returns that dimension.
+
+    Why: a feature file a few rows short would be scored against the full label count (a wrong error
+    with exit 0), and NaN features give a confident-looking error near chance. ``splits`` maps a
+    split name to its (features .npy, labels .npy) paths; features are read memory-mapped, chunk by chunk.
+    """
+    dims: dict[str, tuple[str, int]] = {}
+    for name, (features_path, labels_path) in splits.items():
+        features = np.load(features_path, mmap_mode="r")
+        n_labels = len(np.load(labels_path, mmap_mode="r"))
+        if features.ndim != 2:
+            raise FeatureFileError(f"{name} features '{features_path}' have shape {features.shape}; expected (rows, dimensions)")
+        if len(features) != n_labels:
+            raise FeatureFileError(f"{name} features '{features_path}' have {len(features):,} rows but labels "
+                                   f"'{labels_path}' have {n_labels:,}; expected one row per label")
+        for start in range(0, len(features), chunk):
+            block = np.asarray(features[start : start + chunk])
+            if not np.isfinite(block).all():
+                bad = start + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
+                raise FeatureFileError(f"{name} features '{features_path}' hold a non-finite value in row {bad:,}; "
+                                       "expected finite features (was the model diverged?)")
+        dims[name] = (str(features_path), features.shape[1])
+    (first, (first_path, first_dim)), *others = dims.items()
+    for name, (path, dim) in others:
+        if dim != first_dim:
+            raise FeatureFileError(f"{first} features '{first_path}' have {first_dim:,} dimensions but {name} features "
+                                   f"'{path}' have {dim:,}; expected the same feature set in every split")
+    return first_dim
+
+
 def balanced_indices(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:
     """Walk one shuffled pass over ``labels``; keep the first ``per_class`` examples of each class.
 

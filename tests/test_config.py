@@ -12,7 +12,7 @@ def test_empty_config_gets_every_default_from_the_schema():
     cfg = load_config({})
     assert cfg.toy.training.epochs == 200
     assert cfg.toy.mixture.grid == (-4.0, -2.0, 0.0, 2.0, 4.0)
-    assert cfg.toy.released.beta1 == 0.8
+    assert cfg.toy.released.beta1 == 0.2  # Blocks-2016 beta1 0.8 in PyTorch convention
     assert cfg.toy.random_search.lr.log is True
 
 
@@ -29,7 +29,7 @@ def test_paper_config_holds_the_paper_and_released_code_values():
     assert toy.network.encoder_hidden == (400, 400) and toy.network.decoder_hidden == (400,) * 4
     assert (toy.network.discriminator_units, toy.network.discriminator_layers, toy.network.maxout_pieces) == (200, 3, 5)
     assert (toy.training.batch_size, toy.training.epochs) == (100, 200)
-    assert (toy.released.lr, toy.released.beta1, toy.released.init_std) == (1e-4, 0.8, 0.02)
+    assert (toy.released.lr, toy.released.beta1, toy.released.init_std) == (1e-4, 0.2, 0.02)  # beta1: Blocks-2016 0.8, PyTorch convention
     assert toy.coverage.n_samples == 10_000
 
 
@@ -98,3 +98,16 @@ def test_digits_label_bound_is_the_rarest_digit_of_the_train_split():
     from ali_bench.data.images import load_split
 
     assert load_split("digits", "train", "unused").labels.bincount().min().item() == DIGITS_TRAIN_MIN_CLASS
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"", "is empty"),
+    (b"# only a comment\n\n", "is empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "is not UTF-8 text"),
+])
+def test_empty_comment_only_or_binary_config_files_are_refused_in_one_line(tmp_path, content, expected):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=expected) as caught:
+        load_config(path)
+    assert str(path) in str(caught.value) and "\n" not in str(caught.value)

@@ -25,3 +25,12 @@ def test_torch_is_pinned():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert "torch==2.14.1" in project["dependencies"]
     assert "torchvision==0.29.1" in project["dependencies"]
+
+
+def test_the_gpu_box_list_is_pyproject_without_torch():
+    """A CUDA machine keeps its own torch: requirements/gpu-box.txt installs everything else."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    expected = {r.replace(" ", "") for r in project["dependencies"] if _name(r) not in ("torch", "torchvision")}
+    lines = (REPO / "requirements/gpu-box.txt").read_text().splitlines()
+    listed = {line.replace(" ", "") for line in lines if line.strip() and not line.startswith("#")}
+    assert listed == expected

@@ -54,13 +54,39 @@ def config_json(*sections):
 IMAGE_DATASETS = ("digits", "svhn", "cifar10", "celeba", "tiny_imagenet")
 
 
-def image_config_json(wildcards):
-    """The images section as one dataset's jobs see it: its own block and the shared settings only,
-    so that editing another dataset's block (or the target list) reruns nothing of this one."""
-    images = {key: value for key, value in config["images"].items()
-              if key not in IMAGE_DATASETS and key != "datasets"}
+def _shared_images(dataset):
+    """The images settings every dataset's jobs share, plus ``dataset``'s own switches (``<dataset>_*``
+    keys such as cifar10_dx_biases), so that editing another dataset's reruns nothing of this one."""
+    own = tuple(f"{name}_" for name in IMAGE_DATASETS if name != dataset)
+    return {key: value for key, value in config["images"].items()
+            if key not in IMAGE_DATASETS and key != "datasets" and not key.startswith(own)}
+
+
+def _batchnorm(stage):
+    """Training jobs get only how BN statistics are recomputed (stored beside the running averages),
+    so switching ``batchnorm.statistics``, an evaluation-only key, never retrains; evaluations get it all."""
+    if stage == "train":
+        return {key: config["batchnorm"][key] for key in ("batches", "batch_size")}
+    return config["batchnorm"]
+
+
+def _image_config(wildcards, stage):
+    images = _shared_images(wildcards.dataset)
     images[wildcards.dataset] = config["images"][wildcards.dataset]
-    return json.dumps({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "images": images}, sort_keys=True)
+    return json.dumps({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "images": images,
+                       "batchnorm": _batchnorm(stage)}, sort_keys=True)
+
+
+def image_config_json(wildcards):
+    """The images section as one dataset's evaluation jobs (figures, features) see it: its own block
+    and the shared settings only, so that editing another dataset's block (or the target list)
+    reruns nothing of this one; and the whole batchnorm section."""
+    return _image_config(wildcards, "evaluate")
+
+
+def image_train_config_json(wildcards):
+    """As ``image_config_json``, for the training job: batchnorm without ``statistics``."""
+    return _image_config(wildcards, "train")
 
 
 # SVM stage (svm.smk): which feature splits each dataset's protocol reads.
@@ -89,21 +115,35 @@ def svm_table_inputs(dataset, extra=()):
             "models": result(f"images/{dataset}/models.provenance.json")}
 
 
-def conditional_config_json(wildcards):
-    """The conditional model's settings for one dataset, and the shared images settings it reads."""
+def _conditional_config(wildcards, stage):
     conditional = {key: value for key, value in config["conditional"].items() if key not in ("digits", "celeba", "datasets")}
     conditional[wildcards.cdataset] = config["conditional"][wildcards.cdataset]
-    images = {key: value for key, value in config["images"].items() if key not in IMAGE_DATASETS and key != "datasets"}
-    return json.dumps({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "images": images,
-                       "conditional": conditional}, sort_keys=True)
+    return json.dumps({"device": config["device"], "cuda_graphs": config["cuda_graphs"],
+                       "images": _shared_images(wildcards.cdataset), "conditional": conditional,
+                       "batchnorm": _batchnorm(stage)}, sort_keys=True)
+
+
+def conditional_config_json(wildcards):
+    """The conditional model's settings for one dataset, the shared images settings it reads, and the
+    whole batchnorm section (the figure job)."""
+    return _conditional_config(wildcards, "evaluate")
+
+
+def conditional_train_config_json(wildcards):
+    """As ``conditional_config_json``, for the training job: batchnorm without ``statistics``."""
+    return _conditional_config(wildcards, "train")
 
 
 def semisup_config_json(wildcards):
-    """One semi-supervised dataset's settings (and the shared images settings it reads)."""
+    """One semi-supervised dataset's settings (and the shared images settings it reads).
+
+    Of ``batchnorm`` only how statistics are recomputed: the run evaluates with both kinds, and
+    the table picks one (``batchnorm.statistics``), so switching never retrains."""
     semisup = {key: value for key, value in config["semisup"].items() if key not in ("digits", "svhn", "cifar10")}
     semisup[wildcards.dataset] = config["semisup"][wildcards.dataset]
     images = {key: config["images"][key] for key in ("data_root", "download", "variant")}
-    return json.dumps({"device": config["device"], "semisup": semisup, "images": images}, sort_keys=True)
+    batchnorm = {key: config["batchnorm"][key] for key in ("batches", "batch_size")}
+    return json.dumps({"device": config["device"], "semisup": semisup, "images": images, "batchnorm": batchnorm}, sort_keys=True)
 
 
 def semisup_results():

@@ -1,0 +1,65 @@
+"""The SVM stage refuses feature files that cannot be scored honestly, before any fit, in one line."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+
+CONFIG = json.dumps({"svm": {"labels_per_class": 20, "n_svms": 2, "validation_size": 100, "n_c": 3, "n_jobs": 1}})
+
+
+def _write(tmp_path, n_train=600, n_test=200, train_dim=8, test_dim=8, n_test_labels=None, poison_test=False):
+    rng = np.random.default_rng(1)
+    means = rng.normal(0, 3, (10, max(train_dim, test_dim)))
+    y_train, y_test = np.tile(np.arange(10), n_train // 10), np.tile(np.arange(10), (n_test_labels or n_test) // 10)
+    train = (means[y_train, :train_dim] + rng.standard_normal((n_train, train_dim))).astype(np.float32)
+    test = (means[np.arange(n_test) % 10, :test_dim] + rng.standard_normal((n_test, test_dim))).astype(np.float32)
+    if poison_test:
+        test[:] = np.nan
+    for name, array in (("train", train), ("test", test), ("train_labels", y_train), ("test_labels", y_test)):
+        np.save(tmp_path / f"{name}.npy", array)
+
+
+def _svm(tmp_path):
+    return run_cli("svm", "--config-json", CONFIG, "--dataset", "svhn", "--feature-set", "paper",
+                   "--train", str(tmp_path / "train.npy"), "--train-labels", str(tmp_path / "train_labels.npy"),
+                   "--test", str(tmp_path / "test.npy"), "--test-labels", str(tmp_path / "test_labels.npy"),
+                   "--out", str(tmp_path / "s.json"), "--out-errors", str(tmp_path / "e.csv"), check=False)
+
+
+def _one_line_refusal(result) -> str:
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("kind", ["short", "long"])
+def test_features_and_labels_of_different_lengths_are_refused_naming_both_files_and_counts(tmp_path, kind):
+    if kind == "short":  # a test feature file 10 rows short of its labels
+        _write(tmp_path, n_test=190, n_test_labels=200)
+    else:  # more labels than rows, by a lot
+        _write(tmp_path, n_test=250, n_test_labels=1290)
+    line = _one_line_refusal(_svm(tmp_path))
+    rows, labels = ("190", "200") if kind == "short" else ("250", "1,290")
+    assert f"'{tmp_path / 'test.npy'}' have {rows} rows" in line and f"'{tmp_path / 'test_labels.npy'}' have {labels}" in line
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_non_finite_features_are_refused(tmp_path):
+    _write(tmp_path, poison_test=True)
+    line = _one_line_refusal(_svm(tmp_path))
+    assert f"test features '{tmp_path / 'test.npy'}' hold a non-finite value in row 0" in line
+
+
+def test_feature_dimensions_that_differ_between_splits_are_refused(tmp_path):
+    _write(tmp_path, test_dim=6)
+    line = _one_line_refusal(_svm(tmp_path))
+    assert "have 8 dimensions but test features" in line and "have 6" in line
+
+
+def test_consistent_files_pass_the_check(tmp_path):
+    _write(tmp_path)
+    assert _svm(tmp_path).returncode == 0 and json.loads((tmp_path / "s.json").read_text())["feature_dim"] == 8
