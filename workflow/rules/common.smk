@@ -25,6 +25,13 @@ config.update(_validated)
 
 
 RESULTS = config["results_dir"].rstrip("/")
+
+# Training jobs. On a GPU (device auto or cuda) each holds the card (resources gpu=1; the profiles
+# limit how many run at once) and takes 8 threads. With device: cpu they need no card, and one
+# thread each lets `--cores N` train N models side by side: these small models train faster per
+# core on one thread than on two (measured on the quick config, 2026-11-29).
+TRAIN_THREADS = 1 if config["device"] == "cpu" else 8
+TRAIN_GPUS = 0 if config["device"] == "cpu" else 1
 ENV = "../../environment.yml"  # one shared environment for every rule (--sdm conda, --lint)
 
 # Every rule runs the ali_bench of this checkout, whatever environment the job runs in.

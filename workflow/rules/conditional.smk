@@ -20,9 +20,9 @@ rule conditional_train:
         result("benchmarks/conditional_train_{cdataset}.tsv")
     params:
         config=conditional_train_config_json,
-    threads: 8
+    threads: TRAIN_THREADS
     resources:
-        gpu=1,
+        gpu=TRAIN_GPUS,
         runtime=lambda wildcards: 60 if wildcards.cdataset == "digits" else 2880,
         mem_mb=lambda wildcards: 8000 if wildcards.cdataset == "digits" else 64000,
     conda:

@@ -23,9 +23,9 @@ rule image_train:
         result("benchmarks/image_train_{dataset}.tsv")
     params:
         config=image_train_config_json,
-    threads: 8
+    threads: TRAIN_THREADS
     resources:
-        gpu=1,
+        gpu=TRAIN_GPUS,
         runtime=lambda wildcards: 60 if wildcards.dataset == "digits" else 2880,
         mem_mb=lambda wildcards: 8000 if wildcards.dataset == "digits" else 64000,
     conda:

@@ -21,9 +21,9 @@ rule semisup_run:
     params:
         config=semisup_config_json,
         baseline=lambda wildcards: "--supervised-only" if wildcards.model == "supervised" else "",
-    threads: 8
+    threads: TRAIN_THREADS
     resources:
-        gpu=1,
+        gpu=TRAIN_GPUS,
         runtime=lambda wildcards: 60 if wildcards.dataset == "digits" else 2880,
         mem_mb=lambda wildcards: 4000 if wildcards.dataset == "digits" else 32000,
     conda:

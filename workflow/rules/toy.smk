@@ -27,9 +27,9 @@ rule toy_train:
         result("benchmarks/toy_train_{hparams}.tsv")
     params:
         config=toy_training_config_json(),
-    threads: 8
+    threads: TRAIN_THREADS
     resources:
-        gpu=1,
+        gpu=TRAIN_GPUS,
         runtime=60,
         mem_mb=4000,
     conda:
@@ -116,9 +116,9 @@ rule toy_train_seed:
         result("benchmarks/toy_train_{hparams}_seed{seed}.tsv")
     params:
         config=toy_training_config_json(),
-    threads: 2
+    threads: TRAIN_THREADS
     resources:
-        gpu=1,
+        gpu=TRAIN_GPUS,
         runtime=30,
         mem_mb=2000,
     conda:

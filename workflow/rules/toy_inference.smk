@@ -40,9 +40,9 @@ rule toy_infer:
         result("benchmarks/toy_infer_{method}.tsv")
     params:
         config=config_json("device", "toy", "toy_inference", "batchnorm"),  # the frozen GAN decoder's statistics too
-    threads: 2
+    threads: TRAIN_THREADS
     resources:
-        gpu=1,
+        gpu=TRAIN_GPUS,
         runtime=30,
         mem_mb=2000,
     conda:
