@@ -57,7 +57,8 @@ def _scheduled(log: str, rule: str) -> dict:
 def _run(tmp_path: Path, *, job_path: Path | None = None) -> tuple[subprocess.CompletedProcess, Path, dict]:
     """Snakemake with the SLURM profile on TARGET, the stand-ins first on PATH (job_path before them)."""
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({"device": "cpu", "results_dir": "res", "toy": TINY_TOY}))
+    # device auto, as on a GPU cluster: the training rule asks for its card (the stand-in runs it on the CPU)
+    config.write_text(yaml.safe_dump({"device": "auto", "results_dir": "res", "toy": TINY_TOY}))
     state = tmp_path / "fake_slurm_state"
     # The stand-in cluster knows the partition and account the profile names, if a user set them.
     defaults = yaml.safe_load((PROFILE / "config.yaml").read_text()).get("default-resources") or {}

@@ -27,11 +27,17 @@ config.update(_validated)
 RESULTS = config["results_dir"].rstrip("/")
 
 # Training jobs. On a GPU (device auto or cuda) each holds the card (resources gpu=1; the profiles
-# limit how many run at once) and takes 8 threads. With device: cpu they need no card, and one
-# thread each lets `--cores N` train N models side by side: these small models train faster per
-# core on one thread than on two (measured on the quick config, 2026-11-29).
-TRAIN_THREADS = 1 if config["device"] == "cpu" else 8
+# limit how many run at once) and takes its rule's threads. With device: cpu they need no card and
+# take one thread each, so `--cores N` trains N of these small models side by side instead of one
+# at a time on N threads.
 TRAIN_GPUS = 0 if config["device"] == "cpu" else 1
+
+
+def train_threads(on_gpu):
+    """A training rule's threads: ``on_gpu`` when it holds a GPU, one with device: cpu."""
+    return 1 if config["device"] == "cpu" else on_gpu
+
+
 ENV = "../../environment.yml"  # one shared environment for every rule (--sdm conda, --lint)
 
 # Every rule runs the ali_bench of this checkout, whatever environment the job runs in.

@@ -20,7 +20,7 @@ rule conditional_train:
         result("benchmarks/conditional_train_{cdataset}.tsv")
     params:
         config=conditional_train_config_json,
-    threads: TRAIN_THREADS
+    threads: train_threads(8)
     resources:
         gpu=TRAIN_GPUS,
         runtime=lambda wildcards: 60 if wildcards.cdataset == "digits" else 2880,

@@ -23,7 +23,7 @@ rule image_train:
         result("benchmarks/image_train_{dataset}.tsv")
     params:
         config=image_train_config_json,
-    threads: TRAIN_THREADS
+    threads: train_threads(8)
     resources:
         gpu=TRAIN_GPUS,
         runtime=lambda wildcards: 60 if wildcards.dataset == "digits" else 2880,

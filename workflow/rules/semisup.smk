@@ -21,7 +21,7 @@ rule semisup_run:
     params:
         config=semisup_config_json,
         baseline=lambda wildcards: "--supervised-only" if wildcards.model == "supervised" else "",
-    threads: TRAIN_THREADS
+    threads: train_threads(8)
     resources:
         gpu=TRAIN_GPUS,
         runtime=lambda wildcards: 60 if wildcards.dataset == "digits" else 2880,

@@ -27,7 +27,7 @@ rule toy_train:
         result("benchmarks/toy_train_{hparams}.tsv")
     params:
         config=toy_training_config_json(),
-    threads: TRAIN_THREADS
+    threads: train_threads(8)
     resources:
         gpu=TRAIN_GPUS,
         runtime=60,
@@ -116,7 +116,7 @@ rule toy_train_seed:
         result("benchmarks/toy_train_{hparams}_seed{seed}.tsv")
     params:
         config=toy_training_config_json(),
-    threads: TRAIN_THREADS
+    threads: train_threads(2)
     resources:
         gpu=TRAIN_GPUS,
         runtime=30,

@@ -40,7 +40,7 @@ rule toy_infer:
         result("benchmarks/toy_infer_{method}.tsv")
     params:
         config=config_json("device", "toy", "toy_inference", "batchnorm"),  # the frozen GAN decoder's statistics too
-    threads: TRAIN_THREADS
+    threads: train_threads(2)
     resources:
         gpu=TRAIN_GPUS,
         runtime=30,
