@@ -54,7 +54,7 @@ from ali_bench.objectives import generator_loss
 from ali_bench.resumable import run_epochs
 from ali_bench.seeding import generator_for, seed_for
 from ali_bench.toy.train import write_log
-from ali_bench.training import TrainingDiverged
+from ali_bench.training import TrainingDiverged, checkpoint_note
 
 log = logging.getLogger(__name__)
 
@@ -493,8 +493,8 @@ def train_semisup(
             average.update(model)
         means = dict(zip(MONITORS, (total / steps).tolist()))
         if not all(math.isfinite(v) for v in means.values()):
-            raise TrainingDiverged(f"semi-supervised run {settings} diverged in epoch {epoch + 1}; "
-                                   f"the last good checkpoint '{checkpoint_path}' is kept")
+            raise TrainingDiverged(f"semi-supervised run {settings.dataset}, {settings.n_labels} labels, seed {settings.seed} "
+                                   f"diverged in epoch {epoch + 1}; {checkpoint_note(checkpoint_path)}")
         return [{"epoch": epoch + 1, "lr": settings.lr * factor, **means}], {"loss_d": means["loss_d"], "train_error": means["train_error"]}
 
     def get_state() -> dict:

@@ -7,6 +7,8 @@ or an image model.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from ali_bench.objectives import discriminator_accuracies, discriminator_loss, generator_loss
@@ -15,7 +17,16 @@ MONITORS = ("loss_d", "loss_g", "d_data", "d_sample")
 
 
 class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the message names the run, and its last good checkpoint is kept."""
+    """A loss became NaN or infinite; the message names the run and what became of its checkpoint."""
+
+
+def checkpoint_note(checkpoint_path: str | Path) -> str:
+    """What a divergence message says of the run's checkpoint: that the last good one is kept, or,
+    when the run diverged before writing any, that there is none (never a file that does not exist)."""
+    path = Path(checkpoint_path)
+    if path.is_file():
+        return f"the last good checkpoint '{path}' is kept"
+    return f"no checkpoint was written yet (it would have been '{path}'); the run starts over"
 
 
 def adversarial_step(model, opt_d, opt_g, x: torch.Tensor, z: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:

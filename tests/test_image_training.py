@@ -132,3 +132,15 @@ def test_figure_grids_have_the_papers_layouts(tmp_path):
             "--out-samples", str(tmp_path / "s.png"), "--out-reconstructions", str(tmp_path / "r.png"),
             "--out-interpolations", str(tmp_path / "i.png"))
     assert all((tmp_path / f).read_bytes()[:4] == b"\x89PNG" for f in ("s.png", "r.png", "i.png"))
+
+
+def test_divergence_before_any_checkpoint_says_none_was_written(tmp_path, monkeypatch):
+    cfg = load_config({"device": "cpu", "images": TINY_IMAGES}).images
+    real_step = image_train.image_step
+    monkeypatch.setattr(image_train, "image_step", lambda *a, **k: real_step(*a, **k) * float("nan"))  # epoch 1 goes bad
+    checkpoint = tmp_path / "ck.pt"
+    with pytest.raises(TrainingDiverged, match="epoch 1") as caught:
+        image_train.train_images("digits", cfg, load_split("digits", "train", "unused"), tmp_path / "m.pt",
+                                 tmp_path / "l.csv", checkpoint, torch.device("cpu"), "cpu", progress=False)
+    assert "no checkpoint was written yet" in str(caught.value) and "is kept" not in str(caught.value)
+    assert not checkpoint.exists()

@@ -37,7 +37,7 @@ from ali_bench.nets.image import ImageALI
 from ali_bench.resumable import run_epochs
 from ali_bench.seeding import generator_for, seed_for
 from ali_bench.toy.train import write_log
-from ali_bench.training import MONITORS, TrainingDiverged, adversarial_step
+from ali_bench.training import MONITORS, TrainingDiverged, adversarial_step, checkpoint_note
 
 MODEL_FORMAT = "ali-bench/image-ali/1"
 LOG_COLUMNS = ("epoch", *MONITORS, "wall_time_s")
@@ -217,7 +217,7 @@ def train_images(
         if bad:
             raise TrainingDiverged(
                 f"training ALI on {dataset} diverged in epoch {epoch + 1}: {', '.join(bad)} is not finite; "
-                f"the last good checkpoint '{checkpoint_path}' is kept"
+                f"{checkpoint_note(checkpoint_path)}"
             )
         return [{"epoch": epoch + 1, **means}], {"loss_d": means["loss_d"], "loss_g": means["loss_g"]}
 
