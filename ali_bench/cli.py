@@ -1,7 +1,7 @@
 """``python -m ali_bench <command>``: one subcommand per workflow step, explicit input and output paths.
 
 Every Snakemake rule calls exactly one of these, so every job can also be run, tested and profiled
-by hand. Expected failures (bad config, missing data, corrupt checkpoint) print one line to stderr
+by hand. Expected failures (bad config, missing or corrupt data, a failed download, corrupt checkpoint) print one line to stderr
 and exit with status 2; anything else is a bug and keeps its traceback.
 """
 
@@ -17,10 +17,12 @@ from pathlib import Path
 
 from ali_bench.checkpoint import CheckpointError
 from ali_bench.config import Config, ConfigError, load_config
+from ali_bench.data.images import DatasetCorrupt, DownloadFailed
 from ali_bench.svm import FeatureFileError
 from ali_bench.training import TrainingDiverged
 
-EXPECTED_ERRORS = (ConfigError, CheckpointError, FileNotFoundError, TrainingDiverged, FeatureFileError)
+EXPECTED_ERRORS = (ConfigError, CheckpointError, FileNotFoundError, TrainingDiverged, FeatureFileError, DatasetCorrupt,
+                   DownloadFailed)
 
 
 def _config(args: argparse.Namespace) -> Config:

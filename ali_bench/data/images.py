@@ -54,6 +54,31 @@ class DatasetMissing(FileNotFoundError):
     """A dataset file is not where it should be; the message says where to put it or how to download it."""
 
 
+class DatasetCorrupt(ValueError):
+    """A dataset file is there but cannot be read as its format; the message names the file and the fix."""
+
+
+class DownloadFailed(OSError):
+    """``images.download: true`` could not fetch a dataset; the message names the URL and the manual route."""
+
+
+def _corrupt(path: Path, expected: str, reason: object, fix: str) -> DatasetCorrupt:
+    detail = " ".join(str(reason).split())[:160]  # one line, whatever the parser said
+    return DatasetCorrupt(f"dataset file '{path}' is not {expected} ({detail}): {fix}")
+
+
+def _download(fetch, url: str, folder: Path, by_hand: str) -> None:
+    """Run a torchvision download; without network (or with a refused one) one line, not a traceback."""
+    import urllib.error
+
+    try:
+        fetch()
+    except (urllib.error.URLError, OSError, RuntimeError) as error:
+        reason = " ".join(str(getattr(error, "reason", error)).split())[:160]
+        raise DownloadFailed(f"could not download {url} ({reason}); {by_hand} into '{folder}/' and set config key "
+                             "'images.download: false'") from None
+
+
 @dataclass(frozen=True)
 class ImageSplit:
     images: torch.Tensor  # (N, 3, H, W) uint8
@@ -112,9 +137,20 @@ def read_svhn_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Format-2 SVHN .mat: X (32, 32, 3, N) uint8 and y (N, 1) with 10 meaning the digit 0."""
     from scipy.io import loadmat
 
-    mat = loadmat(str(path))
-    images = np.ascontiguousarray(np.transpose(mat["X"], (3, 2, 0, 1)))  # (N, 3, H, W), as torchvision
-    labels = mat["y"].astype(np.int64).reshape(-1) % 10
+    fix = f"delete it and download {SVHN_URL}{path.name} again"
+    try:
+        mat = loadmat(str(path))
+    except Exception as error:  # scipy raises ValueError, TypeError, OSError, ... on a bad file
+        raise _corrupt(path, "a readable SVHN format-2 .mat file", error, fix) from None
+    x, y = mat.get("X"), mat.get("y")
+    if x is None or y is None:
+        raise _corrupt(path, "an SVHN format-2 .mat file", f"variables {sorted(k for k in mat if not k.startswith('__'))}, "
+                       "expected X and y", fix)
+    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[:3] != (32, 32, 3) or y.size != x.shape[3]:
+        raise _corrupt(path, "an SVHN format-2 .mat file", f"X {x.dtype} {x.shape} and {y.size} labels, expected "
+                       "uint8 (32, 32, 3, N) and N labels", fix)
+    images = np.ascontiguousarray(np.transpose(x, (3, 2, 0, 1)))  # (N, 3, H, W), as torchvision
+    labels = y.astype(np.int64).reshape(-1) % 10
     return images, labels
 
 
@@ -124,7 +160,8 @@ def _svhn(split: str, root: Path, download: bool) -> ImageSplit:
     if not path.is_file() and download:
         import torchvision
 
-        torchvision.datasets.SVHN(str(folder), split=split, download=True)
+        _download(lambda: torchvision.datasets.SVHN(str(folder), split=split, download=True), f"{SVHN_URL}{path.name}",
+                  folder, f"put {path.name}")
     if not path.is_file():
         raise _missing(path, f"download {SVHN_URL}{path.name} into '{folder}/', or set config key 'images.download: true'")
     images, labels = read_svhn_mat(path)
@@ -137,10 +174,19 @@ def _svhn(split: str, root: Path, download: bool) -> ImageSplit:
 
 def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """A CIFAR-10 python batch: a pickled dict with 'data' (N, 3072) uint8 and 'labels'."""
-    with open(path, "rb") as handle:
-        batch = pickle.load(handle, encoding="latin1")
-    images = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-    return images, np.asarray(batch["labels"], dtype=np.int64)
+    expected, fix = "a CIFAR-10 python batch", f"delete it and extract {CIFAR_URL} again"
+    try:
+        with open(path, "rb") as handle:
+            batch = pickle.load(handle, encoding="latin1")
+    except Exception as error:  # unpickling garbage raises almost anything
+        raise _corrupt(path, expected, f"{type(error).__name__}: {error}", fix) from None
+    if not isinstance(batch, dict) or "data" not in batch or "labels" not in batch:
+        raise _corrupt(path, expected, f"a {type(batch).__name__} without 'data' and 'labels'", fix)
+    data, labels = np.asarray(batch["data"]), np.asarray(batch["labels"])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.shape != (len(data),):
+        raise _corrupt(path, expected, f"data {data.dtype} {data.shape} and labels {labels.shape}, expected "
+                       "uint8 (N, 3072) and (N,)", fix)
+    return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
 def _cifar10(split: str, root: Path, download: bool) -> ImageSplit:
@@ -150,7 +196,8 @@ def _cifar10(split: str, root: Path, download: bool) -> ImageSplit:
     if download and not all((folder / name).is_file() for name in names):
         import torchvision
 
-        torchvision.datasets.CIFAR10(str(root), train=split != "test", download=True)
+        _download(lambda: torchvision.datasets.CIFAR10(str(root), train=split != "test", download=True), CIFAR_URL,
+                  root, "extract its cifar-10-batches-py/")
     for name in names:
         if not (folder / name).is_file():
             raise _missing(folder / name, f"extract {CIFAR_URL} into '{root}/', or set config key 'images.download: true'")
@@ -187,20 +234,42 @@ def read_celeba_lists(folder: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
         if not path.is_file():
             raise _missing(path, f"get it from {CELEBA_URL} (Anno/ and Eval/) into '{folder}/', "
                                  "or set config key 'images.download: true'")
-    partition = dict(line.split() for line in partition_file.read_text().splitlines() if line.strip())
-    lines = attr_file.read_text().splitlines()
-    header = tuple(lines[1].split())
+    fix = f"get it again from {CELEBA_URL}"
+    partition = {}
+    for number, line in enumerate(_text_lines(partition_file, fix), start=1):
+        fields = line.split()
+        if fields and (len(fields) != 2 or fields[1] not in ("0", "1", "2")):
+            raise _corrupt(partition_file, "CelebA's partition list", f"line {number} is {line[:60]!r}, expected "
+                           "'<image> 0|1|2'", fix)
+        if fields:
+            partition[fields[0]] = int(fields[1])
+    lines = _text_lines(attr_file, fix)
+    header = tuple(lines[1].split()) if len(lines) > 1 else ()
     if header != CELEBA_ATTRIBUTES:
-        raise ValueError(f"'{attr_file}' does not list CelebA's 40 attributes in their usual order (got {len(header)} names)")
+        raise _corrupt(attr_file, "CelebA's attribute list", f"got {len(header)} attribute names", "its second line must "
+                       "list the 40 attributes in their usual order; " + fix)
     n_attributes = len(header)
     names, attributes = [], []
-    for line in lines[2:]:
+    for number, line in enumerate(lines[2:], start=3):
         fields = line.split()
-        if fields:
-            names.append(fields[0])
-            attributes.append([int(v) for v in fields[1 : 1 + n_attributes]])
-    attrs = ((np.asarray(attributes, dtype=np.int64) + 1) // 2).astype(np.uint8)  # {-1, 1} -> {0, 1}
-    return names, np.asarray([int(partition[name]) for name in names]), attrs
+        if not fields:
+            continue
+        if len(fields) != 1 + n_attributes or any(v not in ("-1", "1") for v in fields[1:]):
+            raise _corrupt(attr_file, "CelebA's attribute list", f"line {number} is {line[:60]!r}, expected an image "
+                           f"name and {n_attributes} values of -1 or 1", fix)
+        if fields[0] not in partition:
+            raise _corrupt(partition_file, "CelebA's partition list", f"it has no line for {fields[0]!r}", fix)
+        names.append(fields[0])
+        attributes.append([int(v) for v in fields[1:]])
+    attrs = ((np.asarray(attributes, dtype=np.int64).reshape(-1, n_attributes) + 1) // 2).astype(np.uint8)  # {-1, 1} -> {0, 1}
+    return names, np.asarray([partition[name] for name in names], dtype=np.int64), attrs
+
+
+def _text_lines(path: Path, fix: str) -> list[str]:
+    try:
+        return path.read_text().splitlines()
+    except UnicodeDecodeError as error:
+        raise _corrupt(path, "a text file", error, fix) from None
 
 
 def _celeba(split: str, root: Path, download: bool) -> ImageSplit:
@@ -209,16 +278,21 @@ def _celeba(split: str, root: Path, download: bool) -> ImageSplit:
     cache = folder / "ali_bench_64" / f"{split}_{CELEBA_CACHE_VERSION}.npz"
     if not cache.is_file():
         if download and not (folder / "list_eval_partition.txt").is_file():
+            import importlib.util
+
             import torchvision
 
-            torchvision.datasets.CelebA(str(root), split="all", target_type="attr", download=True)
+            if importlib.util.find_spec("gdown") is None:
+                raise DownloadFailed("downloading CelebA (Google Drive) needs gdown: pip install 'ali-bench[celeba]' "
+                                     f"(or gdown), or get the files from {CELEBA_URL} into '{folder}/'")
+            _download(lambda: torchvision.datasets.CelebA(str(root), split="all", target_type="attr", download=True),
+                      CELEBA_URL, folder, "put img_align_celeba/, list_attr_celeba.txt and list_eval_partition.txt")
         names, partition, attributes = read_celeba_lists(folder)
         keep = np.flatnonzero(partition == CELEBA_SPLITS[split])
         images = _convert_images([folder / "img_align_celeba" / names[i] for i in keep], celeba_64, f"CelebA {split}")
         with atomic_path(cache) as tmp:
             np.savez(tmp, images=images, attributes=attributes[keep])
-    with np.load(cache) as archive:
-        return ImageSplit(torch.from_numpy(archive["images"]), torch.from_numpy(archive["attributes"]))
+    return _read_cache(cache, "attributes")
 
 
 def _convert_images(paths: list[Path], convert, description: str) -> np.ndarray:
@@ -229,8 +303,11 @@ def _convert_images(paths: list[Path], convert, description: str) -> np.ndarray:
     for i, path in enumerate(tqdm(paths, desc=f"converting {description}", unit="image", mininterval=5)):
         if not path.is_file():
             raise _missing(path, "the image folder is incomplete")
-        with Image.open(path) as image:
-            array = convert(image)
+        try:
+            with Image.open(path) as image:
+                array = convert(image)
+        except (OSError, SyntaxError, ValueError) as error:  # PIL: unidentified, truncated or broken image
+            raise _corrupt(path, "a readable image", error, "replace it with the dataset's original file") from None
         if out is None:
             out = np.empty((len(paths), *array.shape), dtype=np.uint8)
         out[i] = array
@@ -273,5 +350,14 @@ def _tiny_imagenet(split: str, root: Path, download: bool) -> ImageSplit:
         images = _convert_images([Path(p) for p, _ in samples], center_crop_64, f"Tiny ImageNet {split}")
         with atomic_path(cache) as tmp:
             np.savez(tmp, images=images, labels=np.asarray([c for _, c in samples], dtype=np.int64))
-    with np.load(cache) as archive:
-        return ImageSplit(torch.from_numpy(archive["images"]), torch.from_numpy(archive["labels"]))
+    return _read_cache(cache, "labels")
+
+
+def _read_cache(cache: Path, targets: str) -> ImageSplit:
+    """A converted 64×64 cache; a broken one (a copy cut short) is named, with the fix: delete it."""
+    try:
+        with np.load(cache) as archive:
+            return ImageSplit(torch.from_numpy(archive["images"]), torch.from_numpy(archive[targets]))
+    except Exception as error:  # zipfile, pickle and key errors alike
+        raise _corrupt(cache, "a readable converted-image cache", f"{type(error).__name__}: {error}",
+                       "delete it; the next run converts the images again") from None
