@@ -43,16 +43,21 @@ def statistics_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 @torch.no_grad()
 def recompute_statistics(model: nn.Module, forward: Callable[[int], object], n_batches: int) -> dict[str, torch.Tensor]:
-    """Replace every batch-norm layer's population statistics by those of the current weights.
+    """The population statistics of ``model``'s current weights, leaving ``model`` as it was.
 
     ``forward(k)`` runs batch ``k`` through the model as a training step would (the same inputs
-    reach each batch-norm layer); the statistics become the plain average of the ``n_batches``
-    batches' statistics. Leaves ``model`` in eval mode and returns the new statistics.
+    reach each batch-norm layer); the statistics are the plain average of the ``n_batches``
+    batches' statistics. Returned as state-dict entries of ``model``; its own buffers (running
+    averages, batch counters), momenta and train/eval modes are restored afterwards, so the trained
+    model keeps the running averages it trained with and no caller needs a copy.
     """
     if n_batches < 1:
         raise ValueError(f"recomputing batch-norm statistics needs at least one batch, got {n_batches}")
     layers = batchnorm_layers(model)
+    saved_buffers = {name: {key: value.clone() for key, value in module.named_buffers(recurse=False)}
+                     for name, module in layers.items()}
     saved_momentum = {name: module.momentum for name, module in layers.items()}
+    saved_modes = {name: module.training for name, module in model.named_modules()}
     model.eval()
     for module in layers.values():
         module.running_mean.zero_()
@@ -63,11 +68,15 @@ def recompute_statistics(model: nn.Module, forward: Callable[[int], object], n_b
             for module in layers.values():
                 module.momentum = 1.0 / (k + 1)  # cumulative average: new = old + (batch - old) / (k + 1)
             forward(k)
+        recomputed = statistics_state(model)
     finally:
         for name, module in layers.items():
             module.momentum = saved_momentum[name]
-        model.eval()
-    return statistics_state(model)
+            for key, value in saved_buffers[name].items():
+                getattr(module, key).copy_(value)
+        for name, module in model.named_modules():
+            module.training = saved_modes[name]
+    return recomputed
 
 
 def with_statistics(state: dict[str, torch.Tensor], recomputed: dict[str, torch.Tensor], which: str) -> dict[str, torch.Tensor]:

@@ -40,6 +40,18 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--config-json", help="the config as one JSON string (what the workflow passes)")
 
 
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    """Where the data lives, given to training on the command line: the workflow keeps it out of a
+    training job's params, so moving the data never retrains (ali_bench/trained_with.py)."""
+    parser.add_argument("--data-root", help="overrides config key images.data_root")
+    parser.add_argument("--download", type=boolean, help="true or false; overrides config key images.download")
+
+
+def _data_location(cfg: Config, args: argparse.Namespace) -> tuple[str, bool]:
+    root = args.data_root if args.data_root is not None else cfg.images.data_root
+    return root, args.download if args.download is not None else cfg.images.download
+
+
 # --------------------------------------------------------------------------------------------------
 # toy
 
@@ -66,7 +78,7 @@ def cmd_toy_evaluate(args: argparse.Namespace) -> None:
     import numpy as np
     import pandas as pd
 
-    from ali_bench import provenance
+    from ali_bench import provenance, trained_with
     from ali_bench.atomic import atomic_path
     from ali_bench.config import as_dict, config_hash
     from ali_bench.data.mixture import GridMixture
@@ -78,8 +90,10 @@ def cmd_toy_evaluate(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     mixture = GridMixture.from_config(cfg.toy.mixture)
     rows, all_samples, trainings = [], {}, []
+    trained_config = {}  # what each models file says its runs were trained with (checked against this config)
     for path in args.models:
-        payload, models = load_models(path, cfg.batchnorm.statistics)
+        payload, models = load_models(path, cfg.batchnorm.statistics, toy=cfg.toy, bn=cfg.batchnorm)
+        trained_config[payload["hyperparameter_set"]] = trained_with.toy_training(payload["config"], payload["hyperparameter_set"])
         samples = generate(models, payload, cfg.toy.coverage.n_samples, cfg.toy.network.latent_dim)
         rows += coverage_rows(payload, samples, mixture, cfg.toy.coverage.high_quality_stds)
         all_samples.update(samples)
@@ -91,8 +105,9 @@ def cmd_toy_evaluate(args: argparse.Namespace) -> None:
     with atomic_path(args.out_samples) as tmp:
         np.savez_compressed(tmp, **all_samples)
     evaluation_s = time.perf_counter() - started
+    config = {"trained": trained_config, "coverage": as_dict(cfg.toy.coverage)}
     provenance.write(args.out_coverage, provenance.build(
-        config=as_dict(cfg.toy), config_hash=config_hash(as_dict(cfg.toy)), seeds=coverage["seed"],
+        config=config, config_hash=config_hash(config), seeds=coverage["seed"],
         device=", ".join(sorted({t["device"] for t in trainings})),
         wall_time_s=sum(t["wall_time_s"] for t in trainings) + evaluation_s,
         stages={"training": trainings, "evaluation_s": round(evaluation_s, 3)},
@@ -177,7 +192,7 @@ def cmd_toy_inference_evaluate(args: argparse.Namespace) -> None:
     selection = json.loads(args.selection.read_text())
     method_paths = dict(item.split("=", 1) for item in args.methods)
     metrics, arrays, trainings = evaluate(cfg.toy, cfg.toy_inference, selection, args.ali_models, args.gan_models, method_paths,
-                                          cfg.batchnorm.statistics)
+                                          cfg.batchnorm)
     table = toy_inference_table(metrics, selection)
     write_csv(table, args.out)
     write_markdown(table, args.out.with_suffix(".md"), "Toy inference comparison (paper Fig. 8, in numbers)", [
@@ -244,7 +259,7 @@ def cmd_image_train(args: argparse.Namespace) -> None:
             raise ConfigError(f"no conditional model for {args.dataset!r}; expected digits or celeba")
         conditioning = Conditioning(cfg.conditional.run(args.dataset), cfg.conditional.embedding)
     run = conditioning.run if conditioning else cfg.images.run(args.dataset)
-    train = load_split(args.dataset, run.train_split, cfg.images.data_root, cfg.images.download)
+    train = load_split(args.dataset, run.train_split, *_data_location(cfg, args))
     payload = train_images(args.dataset, cfg.images, train, args.out, args.log, args.out.with_name(args.out.stem + ".checkpoint.pt"),
                            device, device_name(device), cuda_graphs=cfg.cuda_graphs, progress=not args.no_progress,
                            conditioning=conditioning, bn=cfg.batchnorm)
@@ -261,10 +276,11 @@ def cmd_image_figures(args: argparse.Namespace) -> None:
     from ali_bench.data.images import load_split
     from ali_bench.figures import image_grid
     from ali_bench.images import figures
-    from ali_bench.images.train import load_model
+    from ali_bench.images.train import check_trained_with, load_model
 
     cfg = _config(args)
     payload, model = load_model(args.models, statistics=cfg.batchnorm.statistics)
+    check_trained_with(args.models, payload, cfg.images, cfg.batchnorm, cfg.conditional)
     dataset, seed = payload["dataset"], cfg.images.seed
     valid = load_split(dataset, cfg.images.run(dataset).valid_split, cfg.images.data_root, cfg.images.download)
     after = f"{dataset}, after {payload['epochs']} epochs, BN statistics {cfg.batchnorm.statistics}"
@@ -286,12 +302,13 @@ def cmd_image_figures(args: argparse.Namespace) -> None:
 def cmd_conditional_figure(args: argparse.Namespace) -> None:
     from ali_bench.figures import labelled_grid
     from ali_bench.images import conditional_figures as cf
-    from ali_bench.images.train import load_model
+    from ali_bench.images.train import check_trained_with, load_model
 
     cfg = _config(args)
     payload, model = load_model(args.models, statistics=cfg.batchnorm.statistics)
     if not payload.get("conditional"):
         raise ConfigError(f"'{args.models}' holds an unconditional model; train one with image-train --conditional")
+    check_trained_with(args.models, payload, cfg.images, cfg.batchnorm, cfg.conditional)
     seed = cfg.conditional.figure_seed
     after = f"after {payload['epochs']} epochs, embedding {payload['embedding']}, BN statistics {cfg.batchnorm.statistics}"
     if payload["dataset"] == "celeba":
@@ -322,11 +339,12 @@ def cmd_features(args: argparse.Namespace) -> None:
         with atomic_path(args.out) as tmp:
             np.save(tmp, split.images.flatten(1).numpy().astype(np.float32) / 255.0)
     else:
-        from ali_bench.images.train import load_model
+        from ali_bench.images.train import check_trained_with, load_model
 
         if args.models is None:
             raise ConfigError(f"feature set {args.feature_set!r} needs --models")
-        _, model = load_model(args.models, resolve_device(cfg.device), statistics=cfg.batchnorm.statistics)
+        payload, model = load_model(args.models, resolve_device(cfg.device), statistics=cfg.batchnorm.statistics)
+        check_trained_with(args.models, payload, cfg.images, cfg.batchnorm, cfg.conditional)
         write_features(model, split.images, args.feature_set, args.out)
     with atomic_path(args.out_labels) as tmp:
         np.save(tmp, split.labels.numpy())
@@ -417,20 +435,15 @@ def cmd_semisup_train(args: argparse.Namespace) -> None:
 
     from ali_bench.data.images import load_split
     from ali_bench.device import resolve_device
-    from ali_bench.semisup import SemisupSettings, train_semisup
+    from ali_bench.semisup import settings_for, train_semisup
 
     cfg = _config(args)
     if args.threads:
         torch.set_num_threads(args.threads)
-    run, images = cfg.semisup.run(args.dataset), cfg.images
-    settings = SemisupSettings(
-        dataset=args.dataset, n_labels=args.labels, seed=args.seed, epochs=run.epochs, batch_size=cfg.semisup.batch_size,
-        lr=cfg.semisup.lr, beta1=cfg.semisup.beta1, decay_fraction=cfg.semisup.decay_fraction,
-        ema_decay=cfg.semisup.ema_decay, width=run.width, variant=images.variant, supervised_only=args.supervised_only,
-        d_batchnorm=cfg.semisup.d_batchnorm, ema_warmup=cfg.semisup.ema_warmup, unlabelled_weight=cfg.semisup.unlabelled_weight,
-        bn_batches=cfg.batchnorm.batches, bn_batch_size=cfg.batchnorm.batch_size,
-    )
-    load = partial(load_split, args.dataset, root=images.data_root, download=images.download)
+    run = cfg.semisup.run(args.dataset)
+    settings = settings_for(cfg, args.dataset, args.labels, args.seed, args.supervised_only)
+    root, download = _data_location(cfg, args)
+    load = partial(load_split, args.dataset, root=root, download=download)
     unlabelled = load(run.unlabelled_split)
     labelled = unlabelled if run.labelled_split == run.unlabelled_split else load(run.labelled_split)
     train_semisup(settings, unlabelled, labelled, load(run.test_split), args.out, args.log,
@@ -442,8 +455,12 @@ def cmd_semisup_table(args: argparse.Namespace) -> None:
     from ali_bench.config import as_dict, config_hash
     from ali_bench.tables import semisup_table, write_csv, write_markdown
 
+    from ali_bench.semisup import check_result
+
     cfg = _config(args)
     results = [json.loads(Path(path).read_text()) for path in args.results]
+    for path, result in zip(args.results, results):
+        check_result(path, result, cfg)
     table = semisup_table(results, cfg.batchnorm.statistics)
     write_csv(table, args.out)
     write_markdown(table, args.out.with_suffix(".md"), "K+1-class semi-supervised ALI: test error", [
@@ -466,6 +483,14 @@ def cmd_semisup_table(args: argparse.Namespace) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+
+
+def boolean(text: str) -> bool:
+    """An argparse type: true or false (any case), as YAML and Python print them."""
+    value = {"true": True, "false": False}.get(text.strip().lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value
 
 
 def positive_int(text: str) -> int:
@@ -585,6 +610,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("image-train", help="train ALI on one image dataset (resumable)")
     _add_config(p)
+    _add_data_options(p)
     p.add_argument("--dataset", choices=["digits", "svhn", "cifar10", "celeba", "tiny_imagenet"], required=True)
     p.add_argument("--conditional", action="store_true", help="the conditional model (digits, celeba; config 'conditional')")
     p.add_argument("--out", type=Path, required=True, help="models file (.pt)")
@@ -641,6 +667,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("semisup-train", help="one K+1-class semi-supervised run (dataset, labels, seed), evaluated")
     _add_config(p)
+    _add_data_options(p)
     p.add_argument("--dataset", choices=["digits", "svhn", "cifar10"], required=True)
     p.add_argument("--labels", type=positive_int, required=True, help="labelled examples, a multiple of the class count")
     p.add_argument("--seed", type=non_negative_int, required=True)

@@ -16,6 +16,7 @@ def _net() -> nn.Sequential:
 def test_recomputed_statistics_are_the_plain_average_of_the_batches_statistics():
     net = _net()
     batches = [torch.randn(50, 3, generator=torch.Generator().manual_seed(k)) * (k + 1) for k in range(4)]
+    before = {key: value.clone() for key, value in net.state_dict().items()}
     state = batchnorm.recompute_statistics(net, lambda k: net(batches[k]), len(batches))
     with torch.no_grad():
         hidden = [net[0](x) for x in batches]
@@ -23,7 +24,10 @@ def test_recomputed_statistics_are_the_plain_average_of_the_batches_statistics()
     expected_var = torch.stack([h.var(0, unbiased=True) for h in hidden]).mean(0)
     torch.testing.assert_close(state["1.running_mean"], expected_mean, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(state["1.running_var"], expected_var, rtol=1e-5, atol=1e-6)
-    assert not net.training and net[1].momentum == 0.05  # eval mode, momentum restored
+    # the model is left as it was: training mode, momentum, running averages and batch counters
+    assert net.training and net[1].momentum == 0.05 and all(module.training for module in net)
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, before[key]), key
 
 
 def test_dropout_stays_off_while_statistics_are_recomputed():
@@ -60,6 +64,8 @@ def test_stale_running_averages_are_what_recomputation_repairs():
         net[0].weight.mul_(5.0)  # the weights move on (as at the end of a short, fast run)
     net.eval()
     stale = net[1](net[0](x)).std(0).mean().item()
-    batchnorm.recompute_statistics(net, lambda k: net(x), 1)
+    recomputed = batchnorm.recompute_statistics(net, lambda k: net(x), 1)
+    assert not net.training  # left in the mode it was given in
+    net.load_state_dict(batchnorm.with_statistics(net.state_dict(), recomputed, "recomputed"))
     fresh = net[1](net[0](x)).std(0).mean().item()
     assert stale > 3.0 and fresh == pytest.approx(1.0, abs=0.01)

@@ -117,7 +117,7 @@ def test_consumers_follow_the_configured_statistics(trained, tmp_path):
     tmp, _, _, _ = trained
     features = {}
     for statistics in ("running", "recomputed"):
-        config = json.dumps({"device": "cpu", "images": {"digits": TINY}, "batchnorm": {"statistics": statistics}})
+        config = json.dumps({"device": "cpu", "images": {"digits": TINY}, "batchnorm": {**BN, "statistics": statistics}})
         out = tmp_path / statistics
         run_cli("features", "--config-json", config, "--dataset", "digits", "--split", "valid", "--feature-set", "released-code",
                 "--models", str(tmp / "m.pt"), "--out", str(out) + ".npy", "--out-labels", str(out) + "_labels.npy")

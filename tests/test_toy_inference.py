@@ -133,7 +133,7 @@ def test_trained_methods_store_recomputed_statistics_and_the_frozen_decoder_carr
         payload = train_method("inverse", toy, settings, selection, tmp_path / "m.pt", tmp_path / f"{statistics}.pt",
                                tmp_path / f"{statistics}.csv", tmp_path / "ick.pt", torch.device("cpu"), "cpu", chosen,
                                progress=False)
-        _, gan = load_run(tmp_path / "m.pt", "gan-random-seed0", statistics)
+        _, gan = load_run(tmp_path / "m.pt", "gan-random-seed0", toy, chosen)
         key = "decoder.1.running_mean"
         assert torch.equal(payload["state"][key], gan.state_dict()[key])  # trained against the chosen statistics
         assert torch.equal(payload["bn_recomputed"][key], gan.state_dict()[key])  # and never recomputed
@@ -141,6 +141,6 @@ def test_trained_methods_store_recomputed_statistics_and_the_frozen_decoder_carr
         for which, source in (("running", "state"), ("recomputed", "bn_recomputed")):
             _, model = load_method(tmp_path / f"{statistics}.pt", toy, settings, gan.decoder.state_dict(), which)
             assert torch.equal(model.state_dict()["encoder.1.running_var"], payload[source]["encoder.1.running_var"])
-    decoders = {statistics: load_run(tmp_path / "m.pt", "gan-random-seed0", statistics)[1].state_dict()[key]
+    decoders = {statistics: load_run(tmp_path / "m.pt", "gan-random-seed0", toy, replace(bn, statistics=statistics))[1].state_dict()[key]
                 for statistics in ("running", "recomputed")}
     assert not torch.allclose(decoders["running"], decoders["recomputed"])  # the choice is a real one

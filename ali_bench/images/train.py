@@ -19,7 +19,6 @@ the noise and dropout streams, so a resumed run ends with an uninterrupted run's
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -27,8 +26,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ali_bench import batchnorm, checkpoint
-from ali_bench.config import BatchNormConfig, ImageRunConfig, ImagesConfig, as_dict, config_hash, load_config
+from ali_bench import batchnorm, checkpoint, trained_with
+from ali_bench.config import (BatchNormConfig, ConditionalConfig, ImageRunConfig, ImagesConfig, as_dict, config_hash,
+                              load_config)
 from ali_bench.cuda_graphs import StepRunner
 from ali_bench.data.images import ImageSplit
 from ali_bench.nets import image_architecture
@@ -158,6 +158,33 @@ def run_settings(dataset: str, cfg: ImagesConfig, conditioning: Conditioning | N
             "run": as_dict(_run(dataset, cfg, conditioning))}
 
 
+def _config_keys(settings: dict, batchnorm_settings: dict) -> dict:
+    """``run_settings`` (plus the BN recomputation) laid out as the config names its keys, so that a
+    mismatch names the key a user edits (``images.digits.epochs``, ``conditional.embedding``)."""
+    dataset = settings["dataset"]
+    images = {key: settings[key] for key in ("variant", "seed", "tf32", "bf16", "channels_last")}
+    if "dx_biases" in settings:
+        images[f"{dataset}_dx_biases"] = settings["dx_biases"]
+    run = {key: value for key, value in settings["run"].items() if key not in trained_with.IMAGE_RUN_EVALUATION_ONLY}
+    view = {"images": images, "batchnorm": batchnorm_settings}
+    if settings["conditional"]:
+        view["conditional"] = {"embedding": settings["embedding"], dataset: run}
+    else:
+        images[dataset] = run
+    return view
+
+
+def check_trained_with(path: str | Path, payload: dict, images: ImagesConfig, bn: BatchNormConfig,
+                       conditional: ConditionalConfig) -> None:
+    """Refuse a models file trained with other settings than this config's (one line, the first key)."""
+    dataset = payload["dataset"]
+    conditioning = Conditioning(conditional.run(dataset), conditional.embedding) if payload.get("conditional") else None
+    trained = payload["config"]
+    asked = run_settings(dataset, images, conditioning)
+    trained_with.check(path, _config_keys(trained, trained.get("batchnorm", {})),
+                       _config_keys(asked, trained_with.batchnorm_training(as_dict(bn))), "")
+
+
 def recomputed_statistics(model: ImageALI | ConditionalALI, data: torch.Tensor, conditions: torch.Tensor | None,
                           bn: BatchNormConfig, seed: int, channels_last: bool) -> dict[str, torch.Tensor]:
     """Batch-norm statistics of ``model``'s current weights, from ``bn.batches`` training batches.
@@ -165,11 +192,10 @@ def recomputed_statistics(model: ImageALI | ConditionalALI, data: torch.Tensor, 
     Each batch is shaped as ``image_step`` shapes one: uint8 training images scaled to [0, 1], z and ε
     from N(0, I), one ``logits(x, z, eps)`` pass (the conditional model with the batch's own
     conditions), so D(x)'s BN sees real and generated images together, the encoder's only x and the
-    decoder's only z, as in training. Draws come from their own seeded stream, and the pass runs on
-    a copy: the model keeps its running averages.
+    decoder's only z, as in training. Draws come from their own seeded stream; the model keeps its
+    running averages.
     """
     device = data.device
-    copied = copy.deepcopy(model)
     size = min(bn.batch_size, len(data))
 
     @torch.no_grad()
@@ -179,13 +205,13 @@ def recomputed_statistics(model: ImageALI | ConditionalALI, data: torch.Tensor, 
         x = data[rows].float().div_(255.0)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        shape = (size, copied.arch.latent_dim, 1, 1)
+        shape = (size, model.arch.latent_dim, 1, 1)
         z = torch.randn(shape, generator=generator).to(device)
         eps = torch.randn(shape, generator=generator).to(device)
-        target = copied if conditions is None else copied.given(conditions[rows])
+        target = model if conditions is None else model.given(conditions[rows])
         target.logits(x, z, eps)
 
-    return batchnorm.recompute_statistics(copied, forward, bn.batches)
+    return batchnorm.recompute_statistics(model, forward, bn.batches)
 
 
 def train_images(

@@ -13,7 +13,6 @@ the generator being inverted); the networks (b)-(d) train get theirs recomputed 
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass
 from functools import partial
@@ -25,7 +24,7 @@ import torch
 from scipy import stats
 from torch import nn
 
-from ali_bench import batchnorm, checkpoint
+from ali_bench import batchnorm, checkpoint, trained_with
 from ali_bench.config import BatchNormConfig, InferenceConfig, ToyConfig, as_dict, config_hash
 from ali_bench.data.mixture import GridMixture, train_and_test
 from ali_bench.nets.toy import TOY_MODELS, PostHocALI, ToyGAN, ToyVAE, build_mlp, generator_mlp, init_weights_, DATA_DIM
@@ -74,10 +73,11 @@ def select_best(coverage: pd.DataFrame, hyperparameter_set: str) -> dict:
     return chosen
 
 
-def load_run(models_path: str | Path, run_name: str, statistics: str) -> tuple[dict, ToyGAN]:
-    """One run out of a batched models file, as a single model in eval mode, with the ``statistics``
-    batch-norm statistics (recomputed | running)."""
-    payload, batched = load_models(models_path, statistics)
+def load_run(models_path: str | Path, run_name: str, toy: ToyConfig, bn: BatchNormConfig) -> tuple[dict, ToyGAN]:
+    """One run out of a batched models file, as a single model in eval mode, with the batch-norm
+    statistics ``bn.statistics`` names (recomputed | running); a file trained with other settings
+    than ``toy`` and ``bn`` is refused."""
+    payload, batched = load_models(models_path, bn.statistics, toy=toy, bn=bn)
     kind = run_name.split("-")[0]
     index = payload["model_runs"][kind].index(run_name)
     model = TOY_MODELS[kind](batched[kind].net)
@@ -183,10 +183,9 @@ def recomputed_statistics(method: str, model: nn.Module, data: torch.Tensor, lat
 
     Each pass feeds the trained networks what a training step feeds them (the VAE: x, and ẑ to its
     decoder; post-hoc: (x, ε) to the encoder; inverse: (G_x(z), ε) to the encoder). Only the trained
-    networks are recomputed: a frozen GAN decoder keeps the statistics it was loaded with. Works on
-    a copy, so ``model`` keeps its running averages.
+    networks are recomputed: a frozen GAN decoder keeps the statistics it was loaded with. ``model``
+    keeps its running averages.
     """
-    model = copy.deepcopy(model).eval()
     device = next(model.parameters()).device
 
     def draws(k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -206,9 +205,9 @@ def recomputed_statistics(method: str, model: nn.Module, data: torch.Tensor, lat
         else:
             model.encode(x, eps)
 
-    trained = model if method == "vae" else model.encoder
-    batchnorm.recompute_statistics(trained, forward, batchnorm_settings.batches)
-    return batchnorm.statistics_state(model)
+    trained, prefix = (model, "") if method == "vae" else (model.encoder, "encoder.")
+    recomputed = batchnorm.recompute_statistics(trained, forward, batchnorm_settings.batches)
+    return {**batchnorm.statistics_state(model), **{prefix + key: value for key, value in recomputed.items()}}
 
 
 def train_method(
@@ -223,7 +222,7 @@ def train_method(
     GAN's decoder comes with the statistics ``batchnorm_settings.statistics`` names; the trained
     networks' statistics are recomputed at the end and stored beside their running averages.
     """
-    _, gan = load_run(gan_models, selection["gan"]["run"], batchnorm_settings.statistics)
+    _, gan = load_run(gan_models, selection["gan"]["run"], toy, batchnorm_settings)
     model = build_method(method, toy, settings, gan.decoder.state_dict()).to(device).train()
     trainer = make_trainer(method, model, settings, settings.vae_decoder_std)
     _, (x_train, _), _ = train_and_test(toy.mixture)
@@ -256,11 +255,30 @@ def train_method(
         "format": MODEL_FORMAT, "method": method, "state": {k: v.cpu() for k, v in model.state_dict().items()},
         "bn_recomputed": recomputed_statistics(method, model, data, latent, settings, batchnorm_settings),
         "batchnorm": as_dict(batchnorm_settings), "selection": selection,
-        "settings": as_dict(settings), "epochs": settings.epochs, "device": device_label, "wall_time_s": wall,
+        "settings": as_dict(settings), "toy": as_dict(toy), "epochs": settings.epochs, "device": device_label, "wall_time_s": wall,
     }
     write_log(log_path, rows, LOG_COLUMNS)
     checkpoint.save(out_path, payload)
     return payload
+
+
+def check_method(path: str | Path, payload: dict, toy: ToyConfig, settings: InferenceConfig, selection: dict,
+                 bn: BatchNormConfig) -> None:
+    """Refuse a method file trained against other toy or inference settings, another GAN run, or
+    another frozen-decoder BN choice than this evaluation's: one line naming the first difference."""
+    if "toy" not in payload:
+        raise checkpoint.CheckpointError(f"'{path}' does not record the toy settings it was trained with "
+                                         "(written before they were stored): retrain it")
+    select_from = settings.select_from
+    trained = {"toy": trained_with.toy_training(payload["toy"], select_from),
+               "toy_inference": trained_with.inference_training(payload["settings"]),
+               "batchnorm": {**trained_with.batchnorm_training(payload["batchnorm"]), "statistics": payload["batchnorm"]["statistics"]},
+               "selection": {kind: payload["selection"][kind]["run"] for kind in ("ali", "gan")}}
+    asked = {"toy": trained_with.toy_training(as_dict(toy), select_from),
+             "toy_inference": trained_with.inference_training(as_dict(settings)),
+             "batchnorm": {**trained_with.batchnorm_training(as_dict(bn)), "statistics": bn.statistics},
+             "selection": {kind: selection[kind]["run"] for kind in ("ali", "gan")}}
+    trained_with.check(path, trained, asked, "")
 
 
 def load_method(path: str | Path, toy: ToyConfig, settings: InferenceConfig, gan_decoder_state: dict,
@@ -301,23 +319,26 @@ def method_outputs(method: str, model: nn.Module, x: np.ndarray, eps: np.ndarray
 
 def evaluate(
     toy: ToyConfig, settings: InferenceConfig, selection: dict, ali_models: str | Path, gan_models: str | Path,
-    method_paths: dict[str, str | Path], statistics: str,
+    method_paths: dict[str, str | Path], bn: BatchNormConfig,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], list[dict]]:
     """Every method on the same held-out data, encoder noise and prior draws: table rows + arrays.
 
-    ``statistics`` names the batch-norm statistics every model is evaluated with.
+    ``bn.statistics`` names the batch-norm statistics every model is evaluated with. Every file is
+    checked against this config first (``check_method``, ``toy.train.check_trained_with``).
     """
+    statistics = bn.statistics
     mixture, _, (x_test, components) = train_and_test(toy.mixture)
     generator = generator_for(settings.seed, INFERENCE_EVAL)
     eps = torch.randn(len(x_test), toy.network.latent_dim, generator=generator).numpy()
     z_prior = torch.randn(toy.coverage.n_samples, toy.network.latent_dim, generator=generator).numpy()
-    _, ali = load_run(ali_models, selection["ali"]["run"], statistics)
-    _, gan = load_run(gan_models, selection["gan"]["run"], statistics)
+    _, ali = load_run(ali_models, selection["ali"]["run"], toy, bn)
+    _, gan = load_run(gan_models, selection["gan"]["run"], toy, bn)
     models: dict[str, nn.Module] = {"ali": ali}
     trainings = []
     for method in METHODS[1:]:
         if method in method_paths:
             payload, models[method] = load_method(method_paths[method], toy, settings, gan.decoder.state_dict(), statistics)
+            check_method(method_paths[method], payload, toy, settings, selection, bn)
             trainings.append({"method": method, "device": payload["device"], "wall_time_s": round(payload["wall_time_s"], 3)})
     arrays = {"x": x_test, "components": components, "z_prior": z_prior}
     rows = []

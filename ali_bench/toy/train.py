@@ -11,14 +11,13 @@ Once training ends, each run's batch-norm population statistics are recomputed f
 
 from __future__ import annotations
 
-import copy
 import csv
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import torch
-from ali_bench import batchnorm, checkpoint
+from ali_bench import batchnorm, checkpoint, trained_with
 from ali_bench.atomic import atomic_path
 from ali_bench.config import BatchNormConfig, ToyConfig, ToyNetworkConfig, as_dict, config_hash, from_dict
 from ali_bench.cuda_graphs import StepRunner
@@ -88,9 +87,9 @@ def recomputed_statistics(group: RunGroup, data: torch.Tensor, settings: BatchNo
 
     Each pass runs ``model.logits`` as a training step does (x, its ε and prior z on the model
     axis), every run drawing its own batches from its own seed, so a run trained alone gets the
-    statistics it gets in the stack. Works on a copy: the model keeps its running averages.
+    statistics it gets in the stack. The model keeps its running averages.
     """
-    model = copy.deepcopy(group.model)
+    model = group.model
     parameter = next(model.parameters())
 
     def forward(k: int) -> None:
@@ -189,13 +188,30 @@ def write_log(path: str | Path, rows: list[dict], columns: tuple[str, ...]) -> N
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
 
 
-def load_models(path: str | Path, statistics: str, device: torch.device = torch.device("cpu")) -> tuple[dict, dict[str, ToyGAN]]:
+def check_trained_with(path: str | Path, payload: dict, toy: ToyConfig, bn: BatchNormConfig) -> None:
+    """Refuse a models file whose runs were trained with other toy settings (or another BN
+    recomputation) than ``toy`` and ``bn`` ask for: one line naming the first differing key."""
+    hyperparameter_set = payload["hyperparameter_set"]
+    trained = {"toy": trained_with.toy_training(payload["config"], hyperparameter_set), "batchnorm": payload["batchnorm"]}
+    asked = {"toy": trained_with.toy_training(as_dict(toy), hyperparameter_set),
+             "batchnorm": trained_with.batchnorm_training(as_dict(bn))}
+    trained_with.check(path, trained, asked, "")
+
+
+def load_models(path: str | Path, statistics: str, device: torch.device = torch.device("cpu"), *,
+                toy: ToyConfig | None = None, bn: BatchNormConfig | None = None) -> tuple[dict, dict[str, ToyGAN]]:
     """The models file's metadata and one batched model per kind, in eval mode on ``device``.
 
     ``statistics`` picks the batch-norm statistics: ``recomputed`` for the final weights or the
-    ``running`` averages of training (``ali_bench.batchnorm.STATISTICS``).
+    ``running`` averages of training (``ali_bench.batchnorm.STATISTICS``). With ``toy`` and ``bn``
+    (the consumer's config, both or neither), a file trained with other settings is refused
+    (``check_trained_with``).
     """
     payload = checkpoint.load(path, MODELS_FORMAT)
+    if toy is not None or bn is not None:
+        if toy is None or bn is None:
+            raise TypeError("load_models checks a file against toy and bn together: give both or neither")
+        check_trained_with(path, payload, toy, bn)
     net = from_dict(ToyNetworkConfig, payload["config"]["network"], "toy.network")
     models = {}
     for kind, state in payload["models"].items():

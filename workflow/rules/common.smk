@@ -15,6 +15,7 @@ from snakemake.exceptions import WorkflowError
 # names the key. That module imports no torch, so this stays cheap.
 sys.path.insert(0, workflow.basedir)
 from ali_bench.config import ConfigError, load_config, validate  # noqa: E402
+from ali_bench import trained_with  # noqa: E402
 
 try:
     _validated = validate(config)
@@ -64,42 +65,48 @@ def config_json(*sections):
     return json.dumps({key: config[key] for key in sections}, sort_keys=True)
 
 
-IMAGE_DATASETS = ("digits", "svhn", "cifar10", "celeba", "tiny_imagenet")
-
-
-def _shared_images(dataset):
-    """The images settings every dataset's jobs share, plus ``dataset``'s own switches (``<dataset>_*``
-    keys such as cifar10_dx_biases), so that editing another dataset's reruns nothing of this one."""
-    own = tuple(f"{name}_" for name in IMAGE_DATASETS if name != dataset)
-    return {key: value for key, value in config["images"].items()
-            if key not in IMAGE_DATASETS and key != "datasets" and not key.startswith(own)}
+# What each training job receives: ali_bench/trained_with.py removes the keys no training reads
+# (figure sizes, sample counts, the lists of other seeds and datasets, where the data lives), so
+# that changing one never retrains; the same views are what a consumer checks a models file
+# against. The data's location reaches training jobs on their command line (DATA_OPTIONS).
+# (Written as a template of config lookups, so that the job's command text, which Snakemake also
+# compares, stays the same when they change.)
+DATA_OPTIONS = "--data-root {config[images][data_root]:q} --download {config[images][download]}"
 
 
 def _batchnorm(stage):
-    """Training jobs get only how BN statistics are recomputed (stored beside the running averages),
-    so switching ``batchnorm.statistics``, an evaluation-only key, never retrains; evaluations get it all."""
-    if stage == "train":
-        return {key: config["batchnorm"][key] for key in ("batches", "batch_size")}
-    return config["batchnorm"]
+    """Training jobs get only how BN statistics are recomputed (both kinds are stored), so switching
+    ``batchnorm.statistics``, an evaluation-only key, never retrains; evaluations get it all."""
+    return trained_with.batchnorm_training(config["batchnorm"]) if stage == "train" else config["batchnorm"]
 
 
-def _image_config(wildcards, stage):
-    images = _shared_images(wildcards.dataset)
-    images[wildcards.dataset] = config["images"][wildcards.dataset]
-    return json.dumps({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "images": images,
-                       "batchnorm": _batchnorm(stage)}, sort_keys=True)
+def _shared_images(dataset):
+    """The images settings every dataset's evaluation jobs share, plus ``dataset``'s own switches
+    (``<dataset>_*`` keys such as cifar10_dx_biases), so that editing another dataset's block or the
+    target list reruns nothing of this one."""
+    own = tuple(f"{name}_" for name in trained_with.IMAGE_DATASETS if name != dataset)
+    return {key: value for key, value in config["images"].items()
+            if key not in trained_with.IMAGE_DATASETS and key != "datasets" and not key.startswith(own)}
+
+
+def _json(sections):
+    return json.dumps(sections, sort_keys=True)
 
 
 def image_config_json(wildcards):
     """The images section as one dataset's evaluation jobs (figures, features) see it: its own block
-    and the shared settings only, so that editing another dataset's block (or the target list)
-    reruns nothing of this one; and the whole batchnorm section."""
-    return _image_config(wildcards, "evaluate")
+    and the shared settings only; and the whole batchnorm section."""
+    images = _shared_images(wildcards.dataset)
+    images[wildcards.dataset] = config["images"][wildcards.dataset]
+    return _json({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "images": images,
+                  "batchnorm": _batchnorm("evaluate")})
 
 
 def image_train_config_json(wildcards):
-    """As ``image_config_json``, for the training job: batchnorm without ``statistics``."""
-    return _image_config(wildcards, "train")
+    """What one dataset's training reads (trained_with.images_training)."""
+    return _json({"device": config["device"], "cuda_graphs": config["cuda_graphs"],
+                  "images": trained_with.images_training(config["images"], wildcards.dataset),
+                  "batchnorm": _batchnorm("train")})
 
 
 # SVM stage (svm.smk): which feature splits each dataset's protocol reads.
@@ -128,35 +135,33 @@ def svm_table_inputs(dataset, extra=()):
             "models": result(f"images/{dataset}/models.provenance.json")}
 
 
-def _conditional_config(wildcards, stage):
-    conditional = {key: value for key, value in config["conditional"].items() if key not in ("digits", "celeba", "datasets")}
-    conditional[wildcards.cdataset] = config["conditional"][wildcards.cdataset]
-    return json.dumps({"device": config["device"], "cuda_graphs": config["cuda_graphs"],
-                       "images": _shared_images(wildcards.cdataset), "conditional": conditional,
-                       "batchnorm": _batchnorm(stage)}, sort_keys=True)
-
-
 def conditional_config_json(wildcards):
     """The conditional model's settings for one dataset, the shared images settings it reads, and the
     whole batchnorm section (the figure job)."""
-    return _conditional_config(wildcards, "evaluate")
+    conditional = {key: value for key, value in config["conditional"].items() if key not in ("digits", "celeba", "datasets")}
+    conditional[wildcards.cdataset] = config["conditional"][wildcards.cdataset]
+    return _json({"device": config["device"], "cuda_graphs": config["cuda_graphs"],
+                  "images": _shared_images(wildcards.cdataset), "conditional": conditional, "batchnorm": _batchnorm("evaluate")})
 
 
 def conditional_train_config_json(wildcards):
-    """As ``conditional_config_json``, for the training job: batchnorm without ``statistics``."""
-    return _conditional_config(wildcards, "train")
+    """What one dataset's conditional training reads: its conditional block, the shared images
+    settings that shape training (trained_with), and how BN statistics are recomputed."""
+    images = trained_with.images_training(config["images"], wildcards.cdataset)
+    del images[wildcards.cdataset]  # the conditional block holds this model's own run settings
+    return _json({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "images": images,
+                  "conditional": trained_with.conditional_training(config["conditional"], wildcards.cdataset),
+                  "batchnorm": _batchnorm("train")})
 
 
 def semisup_config_json(wildcards):
-    """One semi-supervised dataset's settings (and the shared images settings it reads).
+    """What one semi-supervised run reads (trained_with.semisup_training): not the lists of seeds,
+    datasets and label counts, so adding a seed runs only the new one.
 
     Of ``batchnorm`` only how statistics are recomputed: the run evaluates with both kinds, and
     the table picks one (``batchnorm.statistics``), so switching never retrains."""
-    semisup = {key: value for key, value in config["semisup"].items() if key not in ("digits", "svhn", "cifar10")}
-    semisup[wildcards.dataset] = config["semisup"][wildcards.dataset]
-    images = {key: config["images"][key] for key in ("data_root", "download", "variant")}
-    batchnorm = {key: config["batchnorm"][key] for key in ("batches", "batch_size")}
-    return json.dumps({"device": config["device"], "semisup": semisup, "images": images, "batchnorm": batchnorm}, sort_keys=True)
+    return _json({"device": config["device"], "semisup": trained_with.semisup_training(config["semisup"], wildcards.dataset),
+                  "images": {"variant": config["images"]["variant"]}, "batchnorm": _batchnorm("train")})
 
 
 def semisup_results():

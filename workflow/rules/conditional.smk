@@ -29,7 +29,7 @@ rule conditional_train:
         ENV
     shell:
         "python -m ali_bench image-train --config-json {params.config:q} --dataset {wildcards.cdataset} --conditional"
-        " --threads {threads} --out {output.models} --log {output.log} > {log} 2>&1"
+        " --threads {threads} " + DATA_OPTIONS + " --out {output.models} --log {output.log} > {log} 2>&1"
 
 
 rule conditional_figure:

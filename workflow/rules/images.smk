@@ -32,7 +32,7 @@ rule image_train:
         ENV
     shell:
         "python -m ali_bench image-train --config-json {params.config:q} --dataset {wildcards.dataset}"
-        " --threads {threads} --out {output.models} --log {output.log} > {log} 2>&1"
+        " --threads {threads} " + DATA_OPTIONS + " --out {output.models} --log {output.log} > {log} 2>&1"
 
 
 rule image_figures:

@@ -30,7 +30,7 @@ rule semisup_run:
         ENV
     shell:
         "python -m ali_bench semisup-train --config-json {params.config:q} --dataset {wildcards.dataset}"
-        " --labels {wildcards.labels} --seed {wildcards.seed} {params.baseline} --threads {threads}"
+        " --labels {wildcards.labels} --seed {wildcards.seed} {params.baseline} --threads {threads} " + DATA_OPTIONS +
         " --out {output.result} --log {output.log} > {log} 2>&1"
 
 

@@ -6,11 +6,13 @@ TOY_CODE = code(
 )
 
 
-def toy_training_config_json():
-    """What a toy training job reads: the toy section, and of ``batchnorm`` only how the final
-    statistics are recomputed (both sets are stored), so that switching ``batchnorm.statistics``,
-    an evaluation choice, never retrains."""
-    return json.dumps({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "toy": config["toy"],
+def toy_training_config_json(wildcards):
+    """What a toy training job reads (ali_bench/trained_with.py): the toy settings of its
+    hyperparameter set, and of ``batchnorm`` only how the final statistics are recomputed (both
+    sets are stored), so that evaluation-only keys (coverage samples, the other set's values,
+    ``batchnorm.statistics``) never retrain."""
+    return json.dumps({"device": config["device"], "cuda_graphs": config["cuda_graphs"],
+                       "toy": trained_with.toy_training(config["toy"], wildcards.hparams),
                        "batchnorm": _batchnorm("train")}, sort_keys=True)
 
 
@@ -26,7 +28,7 @@ rule toy_train:
     benchmark:
         result("benchmarks/toy_train_{hparams}.tsv")
     params:
-        config=toy_training_config_json(),
+        config=toy_training_config_json,
     threads: train_threads(8)
     resources:
         gpu=TRAIN_GPUS,
@@ -115,7 +117,7 @@ rule toy_train_seed:
     benchmark:
         result("benchmarks/toy_train_{hparams}_seed{seed}.tsv")
     params:
-        config=toy_training_config_json(),
+        config=toy_training_config_json,
     threads: train_threads(2)
     resources:
         gpu=TRAIN_GPUS,

@@ -5,6 +5,16 @@ SELECTED_MODELS = result(f"toy/{config['toy_inference']['select_from']}/models.p
 INFERENCE_CODE = code("toy/inference.py", "nets/toy.py", "objectives.py", "training.py", "toy/train.py", "batchnorm.py")
 
 
+def inference_training_config_json():
+    """What the three inference trainings read: the selected set's toy settings, the inference
+    settings that shape training (not mmd_samples or the method list: ali_bench/trained_with.py),
+    and the whole batchnorm section (the frozen GAN decoder runs with the chosen statistics)."""
+    select_from = config["toy_inference"]["select_from"]
+    return json.dumps({"device": config["device"], "toy": trained_with.toy_training(config["toy"], select_from),
+                       "toy_inference": trained_with.inference_training(config["toy_inference"]),
+                       "batchnorm": config["batchnorm"]}, sort_keys=True)
+
+
 rule toy_select:
     """The best-covering ALI and GAN runs (most modes, then high-quality share, then seed)."""
     input:
@@ -17,7 +27,7 @@ rule toy_select:
     benchmark:
         result("benchmarks/toy_select.tsv")
     params:
-        config=config_json("toy", "toy_inference"),
+        config=json.dumps({"toy_inference": {"select_from": config["toy_inference"]["select_from"]}}),  # all it reads
     conda:
         ENV
     shell:
@@ -39,7 +49,7 @@ rule toy_infer:
     benchmark:
         result("benchmarks/toy_infer_{method}.tsv")
     params:
-        config=config_json("device", "toy", "toy_inference", "batchnorm"),  # the frozen GAN decoder's statistics too
+        config=inference_training_config_json(),
     threads: train_threads(2)
     resources:
         gpu=TRAIN_GPUS,

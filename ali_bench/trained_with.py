@@ -1,0 +1,121 @@
+"""What a trained model depends on, in one place, for the two parties that need to agree on it.
+
+- The workflow (``workflow/rules/common.smk``) gives each training job only these settings as its
+  Snakemake ``params``, so that changing a key that cannot change the trained weights (figure
+  sizes, sample counts, where the data files live, which other seeds or datasets are listed)
+  never retrains: Snakemake reruns a job when its params change.
+- Every consumer of a trained file (toy evaluation and inference, image figures and features, the
+  conditional figure, the semi-supervised table) computes the same view from the config it was
+  given and compares it with the view of the settings the file was trained with; a mismatch is
+  refused in one line naming the file and the first differing key. Without that check a models
+  file from another configuration is evaluated silently, and the table's provenance names settings
+  the model never saw.
+
+Views are plain dicts of the config sections (``config.as_dict`` or the validated YAML), with the
+keys that do not shape training removed. This module imports no torch: the workflow imports it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ali_bench.config import ConfigError
+
+IMAGE_DATASETS = ("digits", "svhn", "cifar10", "celeba", "tiny_imagenet")
+SEMISUP_DATASETS = ("digits", "svhn", "cifar10")
+CONDITIONAL_DATASETS = ("digits", "celeba")
+
+# Keys no training reads. Where the data lives is passed to training jobs on their command line
+# (--data-root, --download) instead, so moving the data never retrains.
+TOY_EVALUATION_ONLY = ("coverage", "hyperparameter_sets")
+INFERENCE_EVALUATION_ONLY = ("methods", "mmd_samples", "mmd_bandwidth")
+IMAGES_EVALUATION_ONLY = ("figures", "data_root", "download", "datasets")
+IMAGE_RUN_EVALUATION_ONLY = ("valid_split",)
+CONDITIONAL_EVALUATION_ONLY = ("figure_seed", "datasets")
+SEMISUP_PER_RUN = ("datasets", "seeds", "supervised_baseline")  # a run's own dataset and seed are its wildcards
+
+
+class ModelMismatch(ConfigError):
+    """A trained file was made with other settings than the config asks its consumer to use."""
+
+
+def _without(section: dict, keys: tuple[str, ...]) -> dict:
+    return {key: value for key, value in section.items() if key not in keys}
+
+
+def toy_training(toy: dict, hyperparameter_set: str) -> dict:
+    """The toy settings one hyperparameter set's runs are trained with (the other set's values aside)."""
+    other = "random_search" if hyperparameter_set == "released" else "released"
+    return _without(toy, (*TOY_EVALUATION_ONLY, other))
+
+
+def inference_training(toy_inference: dict) -> dict:
+    """The toy inference settings the three methods are trained with."""
+    return _without(toy_inference, INFERENCE_EVALUATION_ONLY)
+
+
+def images_training(images: dict, dataset: str) -> dict:
+    """The images settings ``dataset``'s training reads: the shared keys that shape training, its own
+    block (without its evaluation-only keys) and its own ``<dataset>_*`` switches; not the other
+    datasets' blocks or switches."""
+    others = tuple(f"{name}_" for name in IMAGE_DATASETS if name != dataset)
+    view = {key: value for key, value in images.items()
+            if key not in (*IMAGE_DATASETS, *IMAGES_EVALUATION_ONLY) and not key.startswith(others)}
+    view[dataset] = _without(images[dataset], IMAGE_RUN_EVALUATION_ONLY)
+    return view
+
+
+def conditional_training(conditional: dict, dataset: str) -> dict:
+    """The conditional model's settings for ``dataset``'s training."""
+    view = {key: value for key, value in conditional.items()
+            if key not in (*CONDITIONAL_DATASETS, *CONDITIONAL_EVALUATION_ONLY)}
+    view[dataset] = _without(conditional[dataset], IMAGE_RUN_EVALUATION_ONLY)
+    return view
+
+
+def semisup_training(semisup: dict, dataset: str) -> dict:
+    """One semi-supervised run's settings: the shared ones and its dataset's block, without the lists
+    of seeds, datasets and label counts (each run's are its own wildcards)."""
+    view = {key: value for key, value in semisup.items() if key not in (*SEMISUP_DATASETS, *SEMISUP_PER_RUN)}
+    view[dataset] = _without(semisup[dataset], ("labels",))
+    return view
+
+
+def batchnorm_training(batchnorm: dict) -> dict:
+    """How the final BN statistics are recomputed (both kinds are stored; ``statistics`` picks one later)."""
+    return {key: batchnorm[key] for key in ("batches", "batch_size")}
+
+
+def first_difference(trained: Any, asked: Any, prefix: str = "") -> tuple[str, Any, Any] | None:
+    """The first dotted key (in sorted order) where two nested dicts differ, with both values."""
+    if isinstance(trained, dict) and isinstance(asked, dict):
+        for key in sorted(set(trained) | set(asked), key=str):
+            missing = object()
+            found = first_difference(trained.get(key, missing), asked.get(key, missing), f"{prefix}{key}.")
+            if found:
+                return found
+        return None
+    if isinstance(trained, (list, tuple)) and isinstance(asked, (list, tuple)):
+        trained, asked = list(trained), list(asked)
+    if trained == asked:
+        return None
+    return prefix.rstrip("."), trained, asked
+
+
+def _shown(value: Any) -> str:
+    return "(not set)" if type(value) is object else repr(value)
+
+
+def check(path: Any, trained: dict, asked: dict, section: str) -> None:
+    """Refuse ``path`` if the settings it was trained with (``trained``) are not those ``asked`` for.
+
+    ``section``: the config section the views come from, to name the key as a user writes it
+    (empty when the views are whole configs).
+    """
+    found = first_difference(trained, asked)
+    if found:
+        key, was, wanted = found
+        name = f"{section}.{key}" if section else key
+        raise ModelMismatch(
+            f"'{path}' was trained with {name} = {_shown(was)}, but the config asks for {_shown(wanted)}: "
+            "retrain it (delete it and rerun the workflow) or use the config it was trained with")
