@@ -26,6 +26,10 @@ include: "workflow/rules/semisup.smk"
 include: "workflow/rules/conditional.smk"
 
 
+localrules:
+    all,
+
+
 rule all:
     input:
         all_targets(),

@@ -40,16 +40,42 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--config-json", help="the config as one JSON string (what the workflow passes)")
 
 
+DATA_ROOT_VARIABLE, DOWNLOAD_VARIABLE = "ALI_BENCH_DATA_ROOT", "ALI_BENCH_DOWNLOAD"
+
+
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
-    """Where the data lives, given to training on the command line: the workflow keeps it out of a
-    training job's params, so moving the data never retrains (ali_bench/trained_with.py)."""
-    parser.add_argument("--data-root", help="overrides config key images.data_root")
-    parser.add_argument("--download", type=boolean, help="true or false; overrides config key images.download")
+    """Where the data lives, for training commands. The workflow sets it through the environment
+    (workflow/rules/common.smk), not in a training job's params, so that moving the data never
+    retrains (ali_bench/trained_with.py). Precedence: option, then environment, then config."""
+    parser.add_argument("--data-root", help=f"overrides ${DATA_ROOT_VARIABLE} and config key images.data_root")
+    parser.add_argument("--download", type=boolean,
+                        help=f"true or false; overrides ${DOWNLOAD_VARIABLE} and config key images.download")
 
 
 def _data_location(cfg: Config, args: argparse.Namespace) -> tuple[str, bool]:
-    root = args.data_root if args.data_root is not None else cfg.images.data_root
-    return root, args.download if args.download is not None else cfg.images.download
+    import os
+
+    root = args.data_root or os.environ.get(DATA_ROOT_VARIABLE) or cfg.images.data_root
+    download = args.download
+    if download is None and os.environ.get(DOWNLOAD_VARIABLE):
+        try:
+            download = boolean(os.environ[DOWNLOAD_VARIABLE])
+        except argparse.ArgumentTypeError as error:
+            raise ConfigError(f"environment variable {DOWNLOAD_VARIABLE}: {error}") from None
+    return root, cfg.images.download if download is None else download
+
+
+IMAGE_DATASETS = ("digits", "svhn", "cifar10", "celeba", "tiny_imagenet")
+FEATURE_SETS = ("paper", "released-code", "pixels")
+
+
+def cmd_show_config(args: argparse.Namespace) -> None:
+    """What a run with this config file really uses: every default filled in, every check passed."""
+    import yaml
+
+    from ali_bench.config import as_dict
+
+    print(yaml.safe_dump(as_dict(_config(args)), sort_keys=False), end="")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -135,7 +161,7 @@ def cmd_toy_table(args: argparse.Namespace) -> None:
     record.update({key: value for key, value in provenance.build(
         config=upstream["config"], config_hash=upstream["config_hash"], seeds=upstream["seeds"],
         device=upstream["device"], wall_time_s=upstream["wall_time_s"]).items()
-        if key in ("created_utc", "command", "git", "versions")})
+        if key in ("created_utc", "command", "git", "versions", "machine")})
     record["inputs"] = [str(args.coverage)]
     provenance.write(args.out, record)
 
@@ -539,8 +565,15 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ali_bench import __version__
+
     parser = argparse.ArgumentParser(prog="python -m ali_bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"ali-bench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("show-config", help="print the effective config (schema defaults filled, checked) as YAML")
+    _add_config(p)
+    p.set_defaults(func=cmd_show_config)
 
     p = sub.add_parser("toy-train", help="train every toy run of one hyperparameter set, batched")
     _add_config(p)
@@ -611,7 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("image-train", help="train ALI on one image dataset (resumable)")
     _add_config(p)
     _add_data_options(p)
-    p.add_argument("--dataset", choices=["digits", "svhn", "cifar10", "celeba", "tiny_imagenet"], required=True)
+    p.add_argument("--dataset", choices=IMAGE_DATASETS, required=True)
     p.add_argument("--conditional", action="store_true", help="the conditional model (digits, celeba; config 'conditional')")
     p.add_argument("--out", type=Path, required=True, help="models file (.pt)")
     p.add_argument("--log", type=Path, required=True, help="per-epoch training log (.csv)")
@@ -636,9 +669,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("features", help="encoder features (or raw pixels) of one split, as float32 .npy")
     _add_config(p)
-    p.add_argument("--dataset", required=True)
+    p.add_argument("--dataset", choices=IMAGE_DATASETS, required=True)
     p.add_argument("--split", required=True)
-    p.add_argument("--feature-set", choices=["paper", "released-code", "pixels"], required=True)
+    p.add_argument("--feature-set", choices=FEATURE_SETS, required=True)
     p.add_argument("--models", type=Path, help="trained image model (not needed for pixels)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--out-labels", type=Path, required=True)
@@ -646,8 +679,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("svm", help="choose C, fit the SVMs, score them on the test split")
     _add_config(p)
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--feature-set", required=True)
+    p.add_argument("--dataset", choices=IMAGE_DATASETS, required=True)
+    p.add_argument("--feature-set", choices=FEATURE_SETS, required=True)
     p.add_argument("--train", type=Path, required=True)
     p.add_argument("--train-labels", type=Path, required=True)
     p.add_argument("--valid", type=Path, help="validation features (default: the last svm.validation_size training rows)")

@@ -123,19 +123,40 @@ def loss_curves(log: pd.DataFrame, path: str | Path, group: str, title: str) -> 
     save(fig, path)
 
 
+GRID_SIDE_PIXELS = 96  # each image of a grid is drawn at the integer multiple of its side nearest this
+GRID_TITLE_PIXELS = 36
+GRID_DPI = 100
+
+
+def grid_scale(side: int) -> int:
+    """Screen pixels per image pixel: an integer, so pixels stay square and sharp (32 -> 3, 64 -> 2)."""
+    return max(1, round(GRID_SIDE_PIXELS / side))
+
+
 def image_grid(images, nrow: int, path: str | Path, title: str, padding: int = 1) -> None:
-    """Images (N, C, H, W) in [0, 1], ``nrow`` per row, as one picture with a title."""
+    """Images (N, C, H, W) in [0, 1], ``nrow`` per row, as one picture with a title.
+
+    Every image pixel becomes a ``grid_scale`` × ``grid_scale`` block of the PNG (upscaled here by
+    repetition, drawn at a fixed dpi without a tight bounding box), so the file is exactly
+    (width · scale) × (height · scale + title band) pixels and no resampling blurs or distorts it.
+    """
     import torch
     from torchvision.utils import make_grid
 
-    grid = make_grid(torch.as_tensor(images).float().clamp(0, 1), nrow=nrow, padding=padding, pad_value=1.0)
-    height, width = grid.shape[1:]
-    fig = plt.figure(figsize=(max(4.0, width / 40), max(3.0, height / 40 + 0.5)))
-    ax = fig.add_axes([0, 0, 1, 0.93])
-    ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+    images = torch.as_tensor(images).float().clamp(0, 1)
+    grid = make_grid(images, nrow=nrow, padding=padding, pad_value=1.0).permute(1, 2, 0).numpy()  # (H, W, 3)
+    scale = grid_scale(images.shape[-1])
+    pixels = np.repeat(np.repeat(grid, scale, axis=0), scale, axis=1)
+    height, width = pixels.shape[:2]
+    total = height + GRID_TITLE_PIXELS
+    fig = plt.figure(figsize=(width / GRID_DPI, total / GRID_DPI), dpi=GRID_DPI)
+    ax = fig.add_axes([0, 0, 1, height / total])
+    ax.imshow(pixels, interpolation="nearest", aspect="auto")
     ax.axis("off")
-    fig.suptitle(title, fontsize=9)
-    save(fig, path)
+    fig.text(0.5, 1 - GRID_TITLE_PIXELS / 2 / total, title, ha="center", va="center", fontsize=9)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=GRID_DPI)
+    plt.close(fig)
 
 
 def labelled_grid(images, rows: list[str], columns: list[str], path: str | Path, title: str) -> None:

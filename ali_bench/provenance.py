@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as _dt
 import importlib.metadata
 import json
+import os
 import platform
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +31,30 @@ def package_versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+def machine() -> dict[str, Any]:
+    """Where the step ran: host, SLURM job (if any) and, in a process that has imported torch, its
+    CUDA, cuDNN, GPU and driver versions (a table step that never imports torch reports none, and
+    the training steps it reads carry theirs in their own sidecars)."""
+    record: dict[str, Any] = {"host": socket.gethostname(), "slurm_job_id": os.environ.get("SLURM_JOB_ID")}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        record["cuda"] = torch.version.cuda
+        record["cudnn"] = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+        if torch.cuda.is_available():
+            record["gpu"] = torch.cuda.get_device_name()
+            record["driver"] = _nvidia_driver()
+    return record
+
+
+def _nvidia_driver() -> str | None:
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, check=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.strip().splitlines()[0] if out.strip() else None
 
 
 def git_state(repo: Path = _REPO_ROOT) -> dict[str, Any]:
@@ -69,6 +95,7 @@ def build(
         "wall_time_s": round(float(wall_time_s), 3),
         "git": git_state(),
         "versions": package_versions(),
+        "machine": machine(),
         "config": config,
     }
     record.update(extra)

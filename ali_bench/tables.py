@@ -17,16 +17,10 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
 
 
 def write_markdown(frame: pd.DataFrame, path: str | Path, title: str, notes: list[str]) -> None:
-    """A plain Markdown table (no extra dependency) with a title and notes on how to read it."""
-    def cell(value) -> str:
-        if isinstance(value, float):
-            return "" if np.isnan(value) else f"{value:.4g}"
-        return "" if value is None else str(value)
-
-    header = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    text = "\n".join([f"# {title}", "", header, rule, *rows, "", *[f"- {note}" for note in notes], ""])
+    """The table as aligned Markdown (tabulate's pipe format, through pandas), with a title and notes
+    on how to read it. Floats show 4 significant digits; missing values are empty cells."""
+    table = frame.astype(object).where(frame.notna(), None).to_markdown(index=False, floatfmt=".4g", missingval="")
+    text = "\n".join([f"# {title}", "", table, "", *[f"- {note}" for note in notes], ""])
     write_text(path, text)
 
 

@@ -54,8 +54,8 @@ def _scheduled(log: str, rule: str) -> dict:
     return block
 
 
-def _run(tmp_path: Path, *, job_path: Path | None = None) -> tuple[subprocess.CompletedProcess, Path, dict]:
-    """Snakemake with the SLURM profile on TARGET, the stand-ins first on PATH (job_path before them)."""
+def _run(tmp_path: Path, *, job_path: Path | None = None, target: str = TARGET) -> tuple[subprocess.CompletedProcess, Path, dict]:
+    """Snakemake with the SLURM profile on ``target``, the stand-ins first on PATH (job_path before them)."""
     config = tmp_path / "config.yaml"
     # device auto, as on a GPU cluster: the training rule asks for its card (the stand-in runs it on the CPU)
     config.write_text(yaml.safe_dump({"device": "auto", "results_dir": "res", "toy": TINY_TOY}))
@@ -78,7 +78,7 @@ def _run(tmp_path: Path, *, job_path: Path | None = None) -> tuple[subprocess.Co
          "--workflow-profile", str(PROFILE), "--configfile", str(config), "--directory", str(tmp_path),
          # poll job states 1 s after a submission instead of the plugin's 40 s; nothing else changes
          "--slurm-init-seconds-before-status-checks", "1",
-         TARGET],
+         target],
         cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300,
     )
     return result, state, defaults
@@ -136,8 +136,8 @@ def test_slurm_profile_submits_one_toy_seed_as_one_gpu_job(tmp_path):
 @pytest.mark.slow
 def test_a_failed_slurm_job_fails_the_run(tmp_path):
     """The rule's command fails inside the job (a `python` that exits 7, first on PATH: only the
-    rule's shell command looks `python` up): SLURM reports FAILED, and Snakemake stops with an
-    error instead of waiting or passing."""
+    rule's shell command looks `python` up): SLURM reports FAILED, the job is retried with a longer
+    limit, and once the retries are spent Snakemake stops with an error instead of waiting or passing."""
     broken = tmp_path / "broken_bin"
     broken.mkdir()
     (broken / "python").write_text("#!/bin/sh\nexit 7\n")
@@ -147,5 +147,26 @@ def test_a_failed_slurm_job_fails_the_run(tmp_path):
     assert result.returncode != 0, log
     assert f"Error in rule {RULE}" in log
     assert not (tmp_path / TARGET).exists()
+    # The profile retries a failed job twice (a time limit or a preemption would come back the same
+    # way), each time with more time: the rule asks for runtime × attempt minutes.
     submissions = _submissions(state, log)
-    assert len(submissions) == 1 and _job(state, submissions[0])["state"] == "FAILED"
+    assert [_job(state, s)["state"] for s in submissions] == ["FAILED"] * 3
+    assert [_option(s["argv"], "-t", "--time") for s in submissions] == [["30"], ["60"], ["90"]]
+
+
+@pytest.mark.slow
+def test_only_training_is_queued_tables_and_evaluations_run_on_the_submitting_node(tmp_path):
+    """The toy table through the profile: the two trainings become sbatch jobs; evaluation, table
+    (and every other seconds-long step, ``localrules:`` in each rule file) run where Snakemake runs."""
+    result, state, _ = _run(tmp_path, target="res/toy_table.csv")
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log
+    assert (tmp_path / "res/toy_table.csv").is_file()
+    submitted = []
+    for submission in _submissions(state, log):
+        wrapped = _option(submission["argv"], "--wrap")
+        script = wrapped[0] if wrapped else submission["stdin"]
+        command = shlex.split("\n".join(line for line in script.splitlines() if not line.startswith("#")))
+        submitted += _option(command, "--allowed-rules")
+    assert sorted(submitted) == ["toy_train", "toy_train"], submitted
+    assert "localrule toy_evaluate:" in log and "localrule toy_table:" in log

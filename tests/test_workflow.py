@@ -198,3 +198,9 @@ def test_a_training_change_retrains_and_a_new_seed_trains_alone(tiny_run):
     plan = _scheduled(*tiny_run, {"semisup": {"seeds": [0, 1, 2]}})
     assert plan.count("rule semisup_run:") == 2 and "seed2_ali.json" in plan and "seed0_ali.json" not in plan.split(
         "rule semisup_table:")[0]  # only seed 2's two runs, then the table
+
+
+def test_snakemake_lint_is_clean():
+    """CI runs Snakemake's linter (through this test): every rule has log, benchmark, no config in shell."""
+    result = snakemake("--lint", "--configfile", str(REPO / "config/quick.yaml"), check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

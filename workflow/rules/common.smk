@@ -34,6 +34,10 @@ RESULTS = config["results_dir"].rstrip("/")
 TRAIN_GPUS = 0 if config["device"] == "cpu" else 1
 
 
+# Training runtimes (minutes, sbatch -t) grow with the attempt: a job killed at its limit comes back
+# (profiles/slurm: retries) with twice, then three times the time, and resumes from its checkpoint.
+
+
 def train_threads(on_gpu):
     """A training rule's threads: ``on_gpu`` when it holds a GPU, one with device: cpu."""
     return 1 if config["device"] == "cpu" else on_gpu
@@ -41,8 +45,15 @@ def train_threads(on_gpu):
 
 ENV = "../../environment.yml"  # one shared environment for every rule (--sdm conda, --lint)
 
-# Every rule runs the ali_bench of this checkout, whatever environment the job runs in.
-shell.prefix(f"export PYTHONPATH={shlex.quote(workflow.basedir)}:$PYTHONPATH; ")
+# Every rule runs the ali_bench of this checkout, whatever environment the job runs in. Where the
+# image data lives reaches the jobs as environment variables (read by ali_bench.cli, over the
+# config's images.data_root / images.download), not in a training job's params: moving the data
+# must not retrain, and Snakemake reruns a job whose params change.
+shell.prefix(
+    f"export PYTHONPATH={shlex.quote(workflow.basedir)}:$PYTHONPATH"
+    f" ALI_BENCH_DATA_ROOT={shlex.quote(str(config['images']['data_root']))}"
+    f" ALI_BENCH_DOWNLOAD={'true' if config['images']['download'] else 'false'}; "
+)
 
 
 wildcard_constraints:
@@ -68,12 +79,7 @@ def config_json(*sections):
 # What each training job receives: ali_bench/trained_with.py removes the keys no training reads
 # (figure sizes, sample counts, the lists of other seeds and datasets, where the data lives), so
 # that changing one never retrains; the same views are what a consumer checks a models file
-# against. The data's location reaches training jobs on their command line (DATA_OPTIONS).
-# (Written as a template of config lookups, so that the job's command text, which Snakemake also
-# compares, stays the same when they change.)
-DATA_OPTIONS = "--data-root {config[images][data_root]:q} --download {config[images][download]}"
-
-
+# against. The data's location reaches training jobs through the environment (shell.prefix above).
 def _batchnorm(stage):
     """Training jobs get only how BN statistics are recomputed (both kinds are stored), so switching
     ``batchnorm.statistics``, an evaluation-only key, never retrains; evaluations get it all."""
@@ -91,6 +97,26 @@ def _shared_images(dataset):
 
 def _json(sections):
     return json.dumps(sections, sort_keys=True)
+
+
+def toy_training_config_json(wildcards):
+    """What a toy training job reads (ali_bench/trained_with.py): the toy settings of its
+    hyperparameter set, and of ``batchnorm`` only how the final statistics are recomputed (both
+    sets are stored), so that evaluation-only keys (coverage samples, the other set's values,
+    ``batchnorm.statistics``) never retrain."""
+    return json.dumps({"device": config["device"], "cuda_graphs": config["cuda_graphs"],
+                       "toy": trained_with.toy_training(config["toy"], wildcards.hparams),
+                       "batchnorm": _batchnorm("train")}, sort_keys=True)
+
+
+def inference_training_config_json():
+    """What the three inference trainings read: the selected set's toy settings, the inference
+    settings that shape training (not mmd_samples or the method list: ali_bench/trained_with.py),
+    and the whole batchnorm section (the frozen GAN decoder runs with the chosen statistics)."""
+    select_from = config["toy_inference"]["select_from"]
+    return json.dumps({"device": config["device"], "toy": trained_with.toy_training(config["toy"], select_from),
+                       "toy_inference": trained_with.inference_training(config["toy_inference"]),
+                       "batchnorm": config["batchnorm"]}, sort_keys=True)
 
 
 def image_config_json(wildcards):

@@ -23,13 +23,13 @@ rule conditional_train:
     threads: train_threads(8)
     resources:
         gpu=TRAIN_GPUS,
-        runtime=lambda wildcards: 60 if wildcards.cdataset == "digits" else 2880,
+        runtime=lambda wildcards, attempt: (60 if wildcards.cdataset == "digits" else 2880) * attempt,
         mem_mb=lambda wildcards: 8000 if wildcards.cdataset == "digits" else 64000,
     conda:
         ENV
     shell:
         "python -m ali_bench image-train --config-json {params.config:q} --dataset {wildcards.cdataset} --conditional"
-        " --threads {threads} " + DATA_OPTIONS + " --out {output.models} --log {output.log} > {log} 2>&1"
+        " --threads {threads} --out {output.models} --log {output.log} > {log} 2>&1"
 
 
 rule conditional_figure:

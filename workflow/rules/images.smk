@@ -26,13 +26,13 @@ rule image_train:
     threads: train_threads(8)
     resources:
         gpu=TRAIN_GPUS,
-        runtime=lambda wildcards: 60 if wildcards.dataset == "digits" else 2880,
+        runtime=lambda wildcards, attempt: (60 if wildcards.dataset == "digits" else 2880) * attempt,
         mem_mb=lambda wildcards: 8000 if wildcards.dataset == "digits" else 64000,
     conda:
         ENV
     shell:
         "python -m ali_bench image-train --config-json {params.config:q} --dataset {wildcards.dataset}"
-        " --threads {threads} " + DATA_OPTIONS + " --out {output.models} --log {output.log} > {log} 2>&1"
+        " --threads {threads} --out {output.models} --log {output.log} > {log} 2>&1"
 
 
 rule image_figures:

@@ -7,6 +7,11 @@ wildcard_constraints:
     model="ali|supervised",
 
 
+# Seconds-long steps run where Snakemake runs (a cluster's login node), never queued as jobs.
+localrules:
+    semisup_table,
+
+
 rule semisup_run:
     """Train and evaluate one run; its labelled indices are in the result file."""
     input:
@@ -24,13 +29,13 @@ rule semisup_run:
     threads: train_threads(8)
     resources:
         gpu=TRAIN_GPUS,
-        runtime=lambda wildcards: 60 if wildcards.dataset == "digits" else 2880,
+        runtime=lambda wildcards, attempt: (60 if wildcards.dataset == "digits" else 2880) * attempt,
         mem_mb=lambda wildcards: 4000 if wildcards.dataset == "digits" else 32000,
     conda:
         ENV
     shell:
         "python -m ali_bench semisup-train --config-json {params.config:q} --dataset {wildcards.dataset}"
-        " --labels {wildcards.labels} --seed {wildcards.seed} {params.baseline} --threads {threads} " + DATA_OPTIONS +
+        " --labels {wildcards.labels} --seed {wildcards.seed} {params.baseline} --threads {threads}"
         " --out {output.result} --log {output.log} > {log} 2>&1"
 
 

@@ -6,6 +6,11 @@ wildcard_constraints:
     split="train|valid|test",
 
 
+# Seconds-long steps run where Snakemake runs (a cluster's login node), never queued as jobs.
+localrules:
+    svhn_table, digits_svm_table,
+
+
 rule features:
     """Encoder features (BN population statistics: config batchnorm.statistics) of one split, float32 .npy; or its raw pixels."""
     input:

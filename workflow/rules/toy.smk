@@ -6,14 +6,9 @@ TOY_CODE = code(
 )
 
 
-def toy_training_config_json(wildcards):
-    """What a toy training job reads (ali_bench/trained_with.py): the toy settings of its
-    hyperparameter set, and of ``batchnorm`` only how the final statistics are recomputed (both
-    sets are stored), so that evaluation-only keys (coverage samples, the other set's values,
-    ``batchnorm.statistics``) never retrain."""
-    return json.dumps({"device": config["device"], "cuda_graphs": config["cuda_graphs"],
-                       "toy": trained_with.toy_training(config["toy"], wildcards.hparams),
-                       "batchnorm": _batchnorm("train")}, sort_keys=True)
+# Seconds-long steps run where Snakemake runs (a cluster's login node), never queued as jobs.
+localrules:
+    toy_evaluate, toy_table, toy_figure,
 
 
 rule toy_train:
@@ -32,7 +27,7 @@ rule toy_train:
     threads: train_threads(8)
     resources:
         gpu=TRAIN_GPUS,
-        runtime=60,
+        runtime=lambda wildcards, attempt: 60 * attempt,
         mem_mb=4000,
     conda:
         ENV
@@ -121,7 +116,7 @@ rule toy_train_seed:
     threads: train_threads(2)
     resources:
         gpu=TRAIN_GPUS,
-        runtime=30,
+        runtime=lambda wildcards, attempt: 30 * attempt,
         mem_mb=2000,
     conda:
         ENV

@@ -5,14 +5,9 @@ SELECTED_MODELS = result(f"toy/{config['toy_inference']['select_from']}/models.p
 INFERENCE_CODE = code("toy/inference.py", "nets/toy.py", "objectives.py", "training.py", "toy/train.py", "batchnorm.py")
 
 
-def inference_training_config_json():
-    """What the three inference trainings read: the selected set's toy settings, the inference
-    settings that shape training (not mmd_samples or the method list: ali_bench/trained_with.py),
-    and the whole batchnorm section (the frozen GAN decoder runs with the chosen statistics)."""
-    select_from = config["toy_inference"]["select_from"]
-    return json.dumps({"device": config["device"], "toy": trained_with.toy_training(config["toy"], select_from),
-                       "toy_inference": trained_with.inference_training(config["toy_inference"]),
-                       "batchnorm": config["batchnorm"]}, sort_keys=True)
+# Seconds-long steps run where Snakemake runs (a cluster's login node), never queued as jobs.
+localrules:
+    toy_select, toy_inference_evaluate, toy_inference_figure,
 
 
 rule toy_select:
@@ -53,7 +48,7 @@ rule toy_infer:
     threads: train_threads(2)
     resources:
         gpu=TRAIN_GPUS,
-        runtime=30,
+        runtime=lambda wildcards, attempt: 30 * attempt,
         mem_mb=2000,
     conda:
         ENV
