@@ -417,7 +417,7 @@ def cmd_svm(args: argparse.Namespace) -> None:
 
 
 def cmd_svm_table(args: argparse.Namespace) -> None:
-    from ali_bench import provenance
+    from ali_bench import provenance, trained_with
     from ali_bench.config import as_dict, config_hash
     from ali_bench.tables import svm_table, write_csv, write_markdown
 
@@ -442,7 +442,8 @@ def cmd_svm_table(args: argparse.Namespace) -> None:
         notes.append(f"{dataset}: no paper number exists; the pixels row is the raw-pixel baseline computed here.")
     write_markdown(table, args.out.with_suffix(".md"), f"{dataset}: L2-SVM test error on ALI encoder features", notes)
     upstream = [provenance.read(path) for path in args.model_provenance]
-    sections = {"svm": as_dict(cfg.svm), "images": as_dict(cfg.images)}
+    dataset = results[0]["dataset"]  # one dataset per table: the provenance names its model settings only
+    sections = {"svm": as_dict(cfg.svm), "images": trained_with.images_training(as_dict(cfg.images), dataset)}
     provenance.write(args.out, provenance.build(
         config=sections, config_hash=config_hash(sections), seeds=[cfg.svm.seed, cfg.images.seed],
         device=", ".join(sorted({u.get("device", "") for u in upstream})) or "cpu",
@@ -500,7 +501,9 @@ def cmd_semisup_table(args: argparse.Namespace) -> None:
         "paper_* columns are the ALI paper's Tables 1-2, never computed here; GAN-FM = Salimans et al. with feature matching.",
         "Every run's labelled indices are in its results/semisup/<dataset>_<labels>_seed<seed>.json.",
     ])
-    sections = {"semisup": as_dict(cfg.semisup), "images": as_dict(cfg.images), "batchnorm": as_dict(cfg.batchnorm)}
+    semisup = {key: value for key, value in as_dict(cfg.semisup).items()  # the listed datasets' blocks only
+               if key not in ("digits", "svhn", "cifar10") or key in cfg.semisup.datasets}
+    sections = {"semisup": semisup, "images": {"variant": cfg.images.variant}, "batchnorm": as_dict(cfg.batchnorm)}
     provenance.write(args.out, provenance.build(
         config=sections, config_hash=config_hash(sections), seeds=sorted({r["seed"] for r in results}),
         device=", ".join(sorted({r.get("device", "") for r in results} - {""})) or "see per-run results",
@@ -720,11 +723,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%Y-%m-%d %H:%M:%S")
     args = build_parser().parse_args(argv)
     try:
-        check_arguments(args)
-        args.func(args)
+        with logging_redirect_tqdm():  # log lines go above a running progress bar, never through it
+            check_arguments(args)
+            args.func(args)
     except EXPECTED_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

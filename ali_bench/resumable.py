@@ -27,6 +27,7 @@ from tqdm import tqdm
 from ali_bench import checkpoint
 
 CHECKPOINT_FORMAT = "ali-bench/epoch-checkpoint/1"
+ROWS_EVERY_S = 10.0  # on_rows at most this often (and after the last epoch): a log of thousands of epochs is not rewritten every epoch
 log = logging.getLogger(__name__)
 
 
@@ -52,11 +53,16 @@ def run_epochs(
     set_state: Callable[[dict], None],
     desc: str,
     progress: bool = True,
+    on_rows: Callable[[list[dict]], None] | None = None,
 ) -> tuple[list[dict], float]:
     """Run epochs [resume point, epochs); return every epoch's log rows and the total wall time.
 
     ``run_epoch(epoch)`` returns that epoch's log rows and a few numbers for the progress bar.
-    The checkpoint, the final one included, is left in place (see the module docstring).
+    ``on_rows(rows)``, if given, gets every row so far after an epoch, at most every ``ROWS_EVERY_S``
+    seconds and after the last one (the trainers rewrite their CSV log with it, atomically, so the
+    log grows while training runs; after a resume the rows are those of the checkpoint, so no epoch
+    appears twice). The checkpoint, the final one included, is
+    left in place (see the module docstring).
     """
     checkpoint_path = Path(checkpoint_path)
     fingerprint = f"{fingerprint}/code-{code_fingerprint()}"
@@ -72,6 +78,7 @@ def run_epochs(
             log.info("resuming %s from epoch %d", checkpoint_path, start)
 
     started = time.perf_counter()
+    rows_written = float("-inf")
     bar = tqdm(range(start, epochs), desc=desc, unit="epoch", disable=not progress, initial=start, total=epochs)
     for epoch in bar:
         epoch_rows, postfix = run_epoch(epoch)
@@ -79,6 +86,9 @@ def run_epochs(
         rows += [{**row, "wall_time_s": round(wall, 3)} for row in epoch_rows]
         bar.set_postfix({key: f"{value:.3f}" for key, value in postfix.items()})
         done = epoch + 1
+        if on_rows is not None and (done == epochs or time.perf_counter() - rows_written >= ROWS_EVERY_S):
+            on_rows(rows)
+            rows_written = time.perf_counter()
         if done == epochs or done % checkpoint_every == 0:
             checkpoint.save(checkpoint_path, {
                 "format": CHECKPOINT_FORMAT, "fingerprint": fingerprint, "epoch": done,

@@ -555,7 +555,8 @@ def train_semisup(
     kind = "supervised-only" if settings.supervised_only else "ALI K+1"
     rows, wall = run_epochs(run_epoch, epochs=settings.epochs, checkpoint_path=checkpoint_path, checkpoint_every=1,
                             fingerprint=fingerprint, get_state=get_state, set_state=set_state,
-                            desc=f"{kind} {settings.dataset} {settings.n_labels} labels seed {settings.seed}", progress=progress)
+                            desc=f"{kind} {settings.dataset} {settings.n_labels} labels seed {settings.seed}", progress=progress,
+                            on_rows=partial(write_log, log_path, columns=("epoch", "lr", *MONITORS, "wall_time_s")))
     evaluations = evaluate_all(model, average, settings, test, x_lab, y_lab, data, device)
     result = {
         **settings.__dict__, "model": kind, "evaluations": evaluations,

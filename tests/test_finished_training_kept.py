@@ -50,3 +50,44 @@ def test_a_checkpoint_from_other_code_is_not_reused(tmp_path, monkeypatch):
     assert run("code-a") == [0, 1]
     assert run("code-a") == []  # same code, same config: every epoch already done
     assert run("code-b") == [0, 1]  # an edit of the package: trained again
+
+
+def test_the_log_grows_while_training_runs_and_a_resume_repeats_no_epoch(tmp_path, monkeypatch):
+    """Rows reach the log as epochs finish (here every epoch: ROWS_EVERY_S 0); a kill after epoch 3,
+    checkpointed at 2, then a resume: the log holds each of the 5 epochs once."""
+    from ali_bench import resumable
+    from ali_bench.toy.train import write_log
+
+    monkeypatch.setattr(resumable, "ROWS_EVERY_S", 0.0)
+    log, seen = tmp_path / "log.csv", []
+
+    class Killed(Exception):
+        pass
+
+    def run(kill_at=None):
+        def epoch(e):
+            if e == kill_at:
+                raise Killed
+            seen.append(log.read_text().count("\n") - 1 if log.exists() else 0)  # rows already in the log
+            return [{"epoch": e + 1, "loss_d": 0.5}], {}
+
+        return resumable.run_epochs(epoch, epochs=5, checkpoint_path=tmp_path / "c.pt", checkpoint_every=2,
+                                    fingerprint="cfg", get_state=lambda: {}, set_state=lambda s: None, desc="t",
+                                    progress=False, on_rows=lambda rows: write_log(log, rows, ("epoch", "loss_d", "wall_time_s")))
+
+    try:
+        run(kill_at=3)
+    except Killed:
+        pass
+    assert seen == [0, 1, 2] and log.read_text().count("\n") == 1 + 3  # epochs 1-3 written as they ended
+    run()
+    epochs = [line.split(",")[0] for line in log.read_text().splitlines()[1:]]
+    assert epochs == ["1", "2", "3", "4", "5"]  # resumed from epoch 2's checkpoint: epoch 3 once, not twice
+
+
+def test_log_lines_carry_timestamps(tmp_path):
+    config = json.dumps({"device": "cpu", "toy": {**TINY_TOY, "training": {"epochs": 1, "checkpoint_every": 1}}})
+    _toy_train(config, tmp_path)
+    rerun = _toy_train(config, tmp_path)
+    line = next(line for line in rerun.stderr.splitlines() if "resuming" in line)
+    assert __import__("re").match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO ", line), line

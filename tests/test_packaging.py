@@ -34,3 +34,16 @@ def test_the_gpu_box_list_is_pyproject_without_torch():
     lines = (REPO / "requirements/gpu-box.txt").read_text().splitlines()
     listed = {line.replace(" ", "") for line in lines if line.strip() and not line.startswith("#")}
     assert listed == expected
+
+
+def test_the_lock_file_pins_every_dependency_exactly():
+    """requirements/lock-cpu-py311.txt: the exact versions behind results/reference/cpu/."""
+    lines = [line for line in (REPO / "requirements/lock-cpu-py311.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    pins = dict(line.split("==", 1) for line in lines)
+    assert all("==" in line for line in lines) and len(pins) == len(lines)
+    assert pins["torch"] == "2.14.1" and pins["torchvision"] == "0.29.1"
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    for requirement in declared["dependencies"] + declared["optional-dependencies"]["test"]:
+        assert _name(requirement).lower() in {name.lower() for name in pins}, requirement
+    assert pins["snakemake-executor-plugin-slurm"].startswith("2.")  # the major version the profile documents

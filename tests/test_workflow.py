@@ -20,7 +20,7 @@ def _config_file(tmp_path, **top):
     return path
 
 
-@pytest.mark.parametrize("config", ["config/config.yaml", "config/quick.yaml"])
+@pytest.mark.parametrize("config", ["config/config.yaml", "config/quick.yaml", "config/reference-cpu.yaml", "config/reference-gpu.yaml"])
 def test_dry_run_of_the_whole_dag(tmp_path, config):
     result = snakemake("--dry-run", "--cores", "8", "--configfile", str(REPO / config), "--directory", str(tmp_path))
     out = result.stdout + result.stderr
@@ -192,6 +192,14 @@ def test_an_evaluation_only_change_never_retrains(tiny_run, change):
 
 
 @pytest.mark.slow
+def test_another_datasets_settings_rerun_nothing(tiny_run):
+    """The tiny run trains only digits: editing CIFAR-10's block (or the SVM table's other dataset)
+    leaves every job of it, the digits SVM table included, as it is."""
+    plan = _scheduled(*tiny_run, {"images": {"cifar10": {"epochs": 3}}, "semisup": {"svhn": {"epochs": 2}}})
+    assert "Nothing to be done" in plan, plan
+
+
+@pytest.mark.slow
 def test_a_training_change_retrains_and_a_new_seed_trains_alone(tiny_run):
     plan = _scheduled(*tiny_run, {"toy": {"training": {"epochs": 4}}})
     assert plan.count("rule toy_train:") == 2 and "rule image_train:" not in plan  # both toy sets, nothing else
@@ -204,3 +212,24 @@ def test_snakemake_lint_is_clean():
     """CI runs Snakemake's linter (through this test): every rule has log, benchmark, no config in shell."""
     result = snakemake("--lint", "--configfile", str(REPO / "config/quick.yaml"), check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_a_checkout_that_restores_identical_code_reruns_nothing(tiny_run):
+    """A `git checkout` back and forth rewrites the package's files with the same bytes and a new
+    mtime: Snakemake compares their checksums and reruns nothing (an edit would rerun)."""
+    import os
+    import time
+
+    modules = sorted((REPO / "ali_bench").rglob("*.py"))
+    saved = {path: (path.stat().st_atime_ns, path.stat().st_mtime_ns) for path in modules}
+    later = time.time_ns() + 10**9
+    try:
+        for path in modules:
+            os.utime(path, ns=(later, later))
+        folder, config = tiny_run
+        result = snakemake("--dry-run", "--cores", "2", "--configfile", str(config), "--directory", str(folder))
+        assert "Nothing to be done" in result.stdout + result.stderr, result.stdout + result.stderr
+    finally:
+        for path, times in saved.items():
+            os.utime(path, ns=times)

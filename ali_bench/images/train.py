@@ -252,6 +252,7 @@ def train_images(
     rows, wall = run_epochs(
         run_epoch, epochs=run.epochs, checkpoint_path=checkpoint_path, checkpoint_every=1, fingerprint=fingerprint,
         get_state=trainer.state, set_state=trainer.load, desc=f"ALI {dataset}", progress=progress,
+        on_rows=partial(write_log, log_path, columns=LOG_COLUMNS),
     )
     recomputed = recomputed_statistics(trainer.model, data, conditions, bn, cfg.seed, cfg.channels_last)
     payload = {

@@ -250,6 +250,7 @@ def train_method(
     rows, wall = run_epochs(
         run_epoch, epochs=settings.epochs, checkpoint_path=checkpoint_path, checkpoint_every=1,
         fingerprint=fingerprint, get_state=trainer.state, set_state=trainer.load, desc=f"toy {method}", progress=progress,
+        on_rows=partial(write_log, log_path, columns=LOG_COLUMNS),
     )
     payload = {
         "format": MODEL_FORMAT, "method": method, "state": {k: v.cpu() for k, v in model.state_dict().items()},

@@ -147,7 +147,7 @@ def train_toy(
         run_epoch, epochs=epochs, checkpoint_path=checkpoint_path, checkpoint_every=cfg.training.checkpoint_every,
         fingerprint=fingerprint, get_state=lambda: [group.state() for group in groups],
         set_state=lambda states: [group.load(state) for group, state in zip(groups, states)],
-        desc=f"toy {hyperparameter_set}", progress=progress,
+        desc=f"toy {hyperparameter_set}", progress=progress, on_rows=partial(write_log, log_path, columns=LOG_COLUMNS),
     )
     diverged = _first_nonfinite_epoch(log_rows)
     payload = {

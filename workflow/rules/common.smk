@@ -155,6 +155,12 @@ def svm_valid_args(wildcards, input):
     return f"--valid {input.valid} --valid-labels {input.valid_labels}"
 
 
+def svm_table_config_json(dataset):
+    """What one dataset's SVM table reads: the svm section and that dataset's model settings (not the
+    other datasets' blocks: editing CIFAR-10's epochs reruns nothing of the SVHN table)."""
+    return _json({"svm": config["svm"], "images": trained_with.images_training(config["images"], dataset)})
+
+
 def svm_table_inputs(dataset, extra=()):
     sets = list(config["svm"]["feature_sets"]) + list(extra)
     return {"results": expand(result(f"svm/{dataset}_{{feature_set}}.json"), feature_set=sets),
@@ -188,6 +194,14 @@ def semisup_config_json(wildcards):
     the table picks one (``batchnorm.statistics``), so switching never retrains."""
     return _json({"device": config["device"], "semisup": trained_with.semisup_training(config["semisup"], wildcards.dataset),
                   "images": {"variant": config["images"]["variant"]}, "batchnorm": _batchnorm("train")})
+
+
+def semisup_table_config_json():
+    """What the semi-supervised table reads: the settings of the datasets it lists (each run's result
+    is checked against them), the image variant, and the whole batchnorm section (its headline)."""
+    semisup = {key: value for key, value in config["semisup"].items()
+               if key not in trained_with.SEMISUP_DATASETS or key in config["semisup"]["datasets"]}
+    return _json({"semisup": semisup, "images": {"variant": config["images"]["variant"]}, "batchnorm": config["batchnorm"]})
 
 
 def semisup_results():

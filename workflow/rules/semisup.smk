@@ -54,7 +54,7 @@ rule semisup_table:
     benchmark:
         result("benchmarks/semisup_table.tsv")
     params:
-        config=config_json("semisup", "images", "batchnorm"),
+        config=semisup_table_config_json(),
     conda:
         ENV
     shell:

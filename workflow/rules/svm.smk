@@ -79,7 +79,7 @@ rule svhn_table:
     benchmark:
         result("benchmarks/svhn_table.tsv")
     params:
-        config=config_json("svm", "images"),
+        config=svm_table_config_json("svhn"),
         models=lambda wildcards, input: input.models.replace(".provenance.json", ".pt"),
     conda:
         ENV
@@ -102,7 +102,7 @@ rule digits_svm_table:
     benchmark:
         result("benchmarks/digits_svm_table.tsv")
     params:
-        config=config_json("svm", "images"),
+        config=svm_table_config_json("digits"),
         models=lambda wildcards, input: input.models.replace(".provenance.json", ".pt"),
     conda:
         ENV
