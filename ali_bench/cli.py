@@ -18,7 +18,9 @@ from pathlib import Path
 from ali_bench.checkpoint import CheckpointError
 from ali_bench.config import Config, ConfigError, load_config
 from ali_bench.data.images import DatasetCorrupt, DownloadFailed
+from ali_bench import trained_with
 from ali_bench.svm import FeatureFileError
+from ali_bench.trained_with import IMAGE_DATASETS, SEMISUP_DATASETS
 from ali_bench.training import TrainingDiverged
 
 EXPECTED_ERRORS = (ConfigError, CheckpointError, FileNotFoundError, TrainingDiverged, FeatureFileError, DatasetCorrupt,
@@ -65,7 +67,6 @@ def _data_location(cfg: Config, args: argparse.Namespace) -> tuple[str, bool]:
     return root, cfg.images.download if download is None else download
 
 
-IMAGE_DATASETS = ("digits", "svhn", "cifar10", "celeba", "tiny_imagenet")
 FEATURE_SETS = ("paper", "released-code", "pixels")
 
 
@@ -104,7 +105,7 @@ def cmd_toy_evaluate(args: argparse.Namespace) -> None:
     import numpy as np
     import pandas as pd
 
-    from ali_bench import provenance, trained_with
+    from ali_bench import provenance
     from ali_bench.atomic import atomic_path
     from ali_bench.config import as_dict, config_hash
     from ali_bench.data.mixture import GridMixture
@@ -417,7 +418,7 @@ def cmd_svm(args: argparse.Namespace) -> None:
 
 
 def cmd_svm_table(args: argparse.Namespace) -> None:
-    from ali_bench import provenance, trained_with
+    from ali_bench import provenance
     from ali_bench.config import as_dict, config_hash
     from ali_bench.tables import svm_table, write_csv, write_markdown
 
@@ -480,9 +481,8 @@ def cmd_semisup_train(args: argparse.Namespace) -> None:
 def cmd_semisup_table(args: argparse.Namespace) -> None:
     from ali_bench import provenance
     from ali_bench.config import as_dict, config_hash
-    from ali_bench.tables import semisup_table, write_csv, write_markdown
-
     from ali_bench.semisup import check_result
+    from ali_bench.tables import semisup_table, write_csv, write_markdown
 
     cfg = _config(args)
     results = [json.loads(Path(path).read_text()) for path in args.results]
@@ -501,9 +501,7 @@ def cmd_semisup_table(args: argparse.Namespace) -> None:
         "paper_* columns are the ALI paper's Tables 1-2, never computed here; GAN-FM = Salimans et al. with feature matching.",
         "Every run's labelled indices are in its results/semisup/<dataset>_<labels>_seed<seed>.json.",
     ])
-    semisup = {key: value for key, value in as_dict(cfg.semisup).items()  # the listed datasets' blocks only
-               if key not in ("digits", "svhn", "cifar10") or key in cfg.semisup.datasets}
-    sections = {"semisup": semisup, "images": {"variant": cfg.images.variant}, "batchnorm": as_dict(cfg.batchnorm)}
+    sections = {"semisup": trained_with.semisup_listed(as_dict(cfg.semisup)), "images": {"variant": cfg.images.variant}, "batchnorm": as_dict(cfg.batchnorm)}
     provenance.write(args.out, provenance.build(
         config=sections, config_hash=config_hash(sections), seeds=sorted({r["seed"] for r in results}),
         device=", ".join(sorted({r.get("device", "") for r in results} - {""})) or "see per-run results",
@@ -704,7 +702,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("semisup-train", help="one K+1-class semi-supervised run (dataset, labels, seed), evaluated")
     _add_config(p)
     _add_data_options(p)
-    p.add_argument("--dataset", choices=["digits", "svhn", "cifar10"], required=True)
+    p.add_argument("--dataset", choices=SEMISUP_DATASETS, required=True)
     p.add_argument("--labels", type=positive_int, required=True, help="labelled examples, a multiple of the class count")
     p.add_argument("--seed", type=non_negative_int, required=True)
     p.add_argument("--supervised-only", action="store_true", help="the baseline: D on the labelled examples alone")

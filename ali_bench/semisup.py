@@ -148,7 +148,7 @@ def check_result(path: str | Path, result: dict, cfg: Config) -> None:
     """Refuse a run's result whose settings are not those the config gives that run (one line, the
     first differing setting): a table never mixes in a run from another configuration."""
     asked = settings_for(cfg, result["dataset"], result["n_labels"], result["seed"], result["model"] == "supervised-only")
-    trained_with.check(path, _as_config_keys(result), _as_config_keys(asked.__dict__), "")
+    trained_with.check(path, _as_config_keys(result), _as_config_keys(asked.__dict__))
 
 
 SHARED_SETTINGS = ("batch_size", "lr", "beta1", "decay_fraction", "ema_decay", "d_batchnorm", "ema_warmup", "unlabelled_weight")

@@ -54,13 +54,18 @@ def inference_training(toy_inference: dict) -> dict:
     return _without(toy_inference, INFERENCE_EVALUATION_ONLY)
 
 
+def images_shared(images: dict, dataset: str) -> dict:
+    """The images keys every dataset's jobs share, plus ``dataset``'s own ``<dataset>_*`` switches
+    (such as cifar10_dx_biases); not the dataset blocks, the other datasets' switches or the target list."""
+    others = tuple(f"{name}_" for name in IMAGE_DATASETS if name != dataset)
+    return {key: value for key, value in images.items()
+            if key not in (*IMAGE_DATASETS, "datasets") and not key.startswith(others)}
+
+
 def images_training(images: dict, dataset: str) -> dict:
     """The images settings ``dataset``'s training reads: the shared keys that shape training, its own
-    block (without its evaluation-only keys) and its own ``<dataset>_*`` switches; not the other
-    datasets' blocks or switches."""
-    others = tuple(f"{name}_" for name in IMAGE_DATASETS if name != dataset)
-    view = {key: value for key, value in images.items()
-            if key not in (*IMAGE_DATASETS, *IMAGES_EVALUATION_ONLY) and not key.startswith(others)}
+    switches, and its own block without its evaluation-only keys."""
+    view = _without(images_shared(images, dataset), IMAGES_EVALUATION_ONLY)
     view[dataset] = _without(images[dataset], IMAGE_RUN_EVALUATION_ONLY)
     return view
 
@@ -79,6 +84,11 @@ def semisup_training(semisup: dict, dataset: str) -> dict:
     view = {key: value for key, value in semisup.items() if key not in (*SEMISUP_DATASETS, *SEMISUP_PER_RUN)}
     view[dataset] = _without(semisup[dataset], ("labels",))
     return view
+
+
+def semisup_listed(semisup: dict) -> dict:
+    """The semisup section with only the blocks of the datasets it lists (what its table reads)."""
+    return {key: value for key, value in semisup.items() if key not in SEMISUP_DATASETS or key in semisup["datasets"]}
 
 
 def batchnorm_training(batchnorm: dict) -> dict:
@@ -106,16 +116,15 @@ def _shown(value: Any) -> str:
     return "(not set)" if type(value) is object else repr(value)
 
 
-def check(path: Any, trained: dict, asked: dict, section: str) -> None:
+def check(path: Any, trained: dict, asked: dict) -> None:
     """Refuse ``path`` if the settings it was trained with (``trained``) are not those ``asked`` for.
 
-    ``section``: the config section the views come from, to name the key as a user writes it
-    (empty when the views are whole configs).
+    Both views are laid out as the config is (``{"toy": {...}, "batchnorm": {...}}``), so the
+    first differing key is named as a user writes it.
     """
     found = first_difference(trained, asked)
     if found:
         key, was, wanted = found
-        name = f"{section}.{key}" if section else key
         raise ModelMismatch(
-            f"'{path}' was trained with {name} = {_shown(was)}, but the config asks for {_shown(wanted)}: "
+            f"'{path}' was trained with {key} = {_shown(was)}, but the config asks for {_shown(wanted)}: "
             "retrain it (delete it and rerun the workflow) or use the config it was trained with")

@@ -182,7 +182,7 @@ def check_trained_with(path: str | Path, payload: dict, images: ImagesConfig, bn
     trained = payload["config"]
     asked = run_settings(dataset, images, conditioning)
     trained_with.check(path, _config_keys(trained, trained.get("batchnorm", {})),
-                       _config_keys(asked, trained_with.batchnorm_training(as_dict(bn))), "")
+                       _config_keys(asked, trained_with.batchnorm_training(as_dict(bn))))
 
 
 def recomputed_statistics(model: ImageALI | ConditionalALI, data: torch.Tensor, conditions: torch.Tensor | None,

@@ -279,7 +279,7 @@ def check_method(path: str | Path, payload: dict, toy: ToyConfig, settings: Infe
              "toy_inference": trained_with.inference_training(as_dict(settings)),
              "batchnorm": {**trained_with.batchnorm_training(as_dict(bn)), "statistics": bn.statistics},
              "selection": {kind: selection[kind]["run"] for kind in ("ali", "gan")}}
-    trained_with.check(path, trained, asked, "")
+    trained_with.check(path, trained, asked)
 
 
 def load_method(path: str | Path, toy: ToyConfig, settings: InferenceConfig, gan_decoder_state: dict,

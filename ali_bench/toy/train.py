@@ -195,7 +195,7 @@ def check_trained_with(path: str | Path, payload: dict, toy: ToyConfig, bn: Batc
     trained = {"toy": trained_with.toy_training(payload["config"], hyperparameter_set), "batchnorm": payload["batchnorm"]}
     asked = {"toy": trained_with.toy_training(as_dict(toy), hyperparameter_set),
              "batchnorm": trained_with.batchnorm_training(as_dict(bn))}
-    trained_with.check(path, trained, asked, "")
+    trained_with.check(path, trained, asked)
 
 
 def load_models(path: str | Path, statistics: str, device: torch.device = torch.device("cpu"), *,

@@ -87,12 +87,9 @@ def _batchnorm(stage):
 
 
 def _shared_images(dataset):
-    """The images settings every dataset's evaluation jobs share, plus ``dataset``'s own switches
-    (``<dataset>_*`` keys such as cifar10_dx_biases), so that editing another dataset's block or the
-    target list reruns nothing of this one."""
-    own = tuple(f"{name}_" for name in trained_with.IMAGE_DATASETS if name != dataset)
-    return {key: value for key, value in config["images"].items()
-            if key not in trained_with.IMAGE_DATASETS and key != "datasets" and not key.startswith(own)}
+    """The images settings every dataset's evaluation jobs share, plus ``dataset``'s own switches, so
+    that editing another dataset's block or the target list reruns nothing of this one."""
+    return trained_with.images_shared(config["images"], dataset)
 
 
 def _json(sections):
@@ -104,9 +101,9 @@ def toy_training_config_json(wildcards):
     hyperparameter set, and of ``batchnorm`` only how the final statistics are recomputed (both
     sets are stored), so that evaluation-only keys (coverage samples, the other set's values,
     ``batchnorm.statistics``) never retrain."""
-    return json.dumps({"device": config["device"], "cuda_graphs": config["cuda_graphs"],
+    return _json({"device": config["device"], "cuda_graphs": config["cuda_graphs"],
                        "toy": trained_with.toy_training(config["toy"], wildcards.hparams),
-                       "batchnorm": _batchnorm("train")}, sort_keys=True)
+                       "batchnorm": _batchnorm("train")})
 
 
 def inference_training_config_json():
@@ -114,9 +111,9 @@ def inference_training_config_json():
     settings that shape training (not mmd_samples or the method list: ali_bench/trained_with.py),
     and the whole batchnorm section (the frozen GAN decoder runs with the chosen statistics)."""
     select_from = config["toy_inference"]["select_from"]
-    return json.dumps({"device": config["device"], "toy": trained_with.toy_training(config["toy"], select_from),
+    return _json({"device": config["device"], "toy": trained_with.toy_training(config["toy"], select_from),
                        "toy_inference": trained_with.inference_training(config["toy_inference"]),
-                       "batchnorm": config["batchnorm"]}, sort_keys=True)
+                       "batchnorm": config["batchnorm"]})
 
 
 def image_config_json(wildcards):
@@ -199,9 +196,7 @@ def semisup_config_json(wildcards):
 def semisup_table_config_json():
     """What the semi-supervised table reads: the settings of the datasets it lists (each run's result
     is checked against them), the image variant, and the whole batchnorm section (its headline)."""
-    semisup = {key: value for key, value in config["semisup"].items()
-               if key not in trained_with.SEMISUP_DATASETS or key in config["semisup"]["datasets"]}
-    return _json({"semisup": semisup, "images": {"variant": config["images"]["variant"]}, "batchnorm": config["batchnorm"]})
+    return _json({"semisup": trained_with.semisup_listed(config["semisup"]), "images": {"variant": config["images"]["variant"]}, "batchnorm": config["batchnorm"]})
 
 
 def semisup_results():
