@@ -59,9 +59,9 @@ def run_epochs(
 
     ``run_epoch(epoch)`` returns that epoch's log rows and a few numbers for the progress bar.
     ``on_rows(rows)``, if given, gets every row so far after an epoch, at most every ``ROWS_EVERY_S``
-    seconds and after the last one (the trainers rewrite their CSV log with it, atomically, so the
-    log grows while training runs; after a resume the rows are those of the checkpoint, so no epoch
-    appears twice). The checkpoint, the final one included, is
+    seconds, and all of them once the loop ends (the trainers write their CSV log with it, atomically,
+    so the log grows while training runs and is complete at the end, even when a rerun found every
+    epoch done; after a resume the rows are those of the checkpoint, so no epoch appears twice). The checkpoint, the final one included, is
     left in place (see the module docstring).
     """
     checkpoint_path = Path(checkpoint_path)
@@ -86,7 +86,7 @@ def run_epochs(
         rows += [{**row, "wall_time_s": round(wall, 3)} for row in epoch_rows]
         bar.set_postfix({key: f"{value:.3f}" for key, value in postfix.items()})
         done = epoch + 1
-        if on_rows is not None and (done == epochs or time.perf_counter() - rows_written >= ROWS_EVERY_S):
+        if on_rows is not None and done < epochs and time.perf_counter() - rows_written >= ROWS_EVERY_S:
             on_rows(rows)
             rows_written = time.perf_counter()
         if done == epochs or done % checkpoint_every == 0:
@@ -95,4 +95,6 @@ def run_epochs(
                 "state": get_state(), "log_rows": rows, "wall_time_s": wall,
             })
     bar.close()
+    if on_rows is not None:  # every row, once more at the end: also when a rerun found every epoch done
+        on_rows(rows)
     return rows, wall_before + time.perf_counter() - started

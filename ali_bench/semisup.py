@@ -564,6 +564,5 @@ def train_semisup(
         "test_examples": len(test), "unlabelled_examples": len(data), "labelled_indices": chosen.tolist(),
         "steps_per_epoch": steps, "steps": steps * settings.epochs, "wall_time_s": wall, "device": device_name(device),
     }
-    write_log(log_path, rows, ("epoch", "lr", *MONITORS, "wall_time_s"))
     write_text(out_path, json.dumps(result, indent=1) + "\n")
     return result

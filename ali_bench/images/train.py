@@ -264,7 +264,6 @@ def train_images(
         "config": {**settings, "batchnorm": {"batches": bn.batches, "batch_size": bn.batch_size}},
         "epochs": run.epochs, "steps_per_epoch": steps, "device": device_label, "wall_time_s": wall,
     }
-    write_log(log_path, rows, LOG_COLUMNS)
     checkpoint.save(out_path, payload)
     return payload
 

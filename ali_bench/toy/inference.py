@@ -258,7 +258,6 @@ def train_method(
         "batchnorm": as_dict(batchnorm_settings), "selection": selection,
         "settings": as_dict(settings), "toy": as_dict(toy), "epochs": settings.epochs, "device": device_label, "wall_time_s": wall,
     }
-    write_log(log_path, rows, LOG_COLUMNS)
     checkpoint.save(out_path, payload)
     return payload
 

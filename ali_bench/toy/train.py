@@ -166,7 +166,6 @@ def train_toy(
         "device": device_label,
         "wall_time_s": wall,
     }
-    write_log(log_path, log_rows, LOG_COLUMNS)
     checkpoint.save(out_path, payload)
     return payload
 
