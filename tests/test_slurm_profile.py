@@ -8,8 +8,10 @@ Snakemake runs with the profile as a user would run it, the stand-ins first on P
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -54,11 +56,14 @@ def _scheduled(log: str, rule: str) -> dict:
     return block
 
 
-def _run(tmp_path: Path, *, job_path: Path | None = None, target: str = TARGET) -> tuple[subprocess.CompletedProcess, Path, dict]:
-    """Snakemake with the SLURM profile on ``target``, the stand-ins first on PATH (job_path before them)."""
+def _run(tmp_path: Path, *, job_path: Path | None = None, target: str = TARGET, device: str = "auto",
+         toy: dict = TINY_TOY, extra_env: dict[str, str] | None = None,
+         options: tuple[str, ...] = ()) -> tuple[subprocess.CompletedProcess, Path, dict]:
+    """Snakemake with the SLURM profile on ``target``, the stand-ins first on PATH (job_path before them);
+    ``device`` and ``toy`` go in the config, ``extra_env`` into the environment (FAKE_SLURM_* settings)."""
     config = tmp_path / "config.yaml"
-    # device auto, as on a GPU cluster: the training rule asks for its card (the stand-in runs it on the CPU)
-    config.write_text(yaml.safe_dump({"device": "auto", "results_dir": "res", "toy": TINY_TOY}))
+    # device auto by default, as on a GPU cluster: the training rule asks for its card (the stand-in runs it on the CPU)
+    config.write_text(yaml.safe_dump({"device": device, "results_dir": "res", "toy": toy}))
     state = tmp_path / "fake_slurm_state"
     # The stand-in cluster knows the partition and account the profile names, if a user set them.
     defaults = yaml.safe_load((PROFILE / "config.yaml").read_text()).get("default-resources") or {}
@@ -73,12 +78,13 @@ def _run(tmp_path: Path, *, job_path: Path | None = None, target: str = TARGET) 
         FAKE_SLURM_PARTITIONS=",".join(partitions),
         FAKE_SLURM_ACCOUNTS=",".join(accounts),
     )
+    env.update(extra_env or {})
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
          "--workflow-profile", str(PROFILE), "--configfile", str(config), "--directory", str(tmp_path),
          # poll job states 1 s after a submission instead of the plugin's 40 s; nothing else changes
          "--slurm-init-seconds-before-status-checks", "1",
-         target],
+         *options, target],
         cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300,
     )
     return result, state, defaults
@@ -142,16 +148,65 @@ def test_a_failed_slurm_job_fails_the_run(tmp_path):
     broken.mkdir()
     (broken / "python").write_text("#!/bin/sh\nexit 7\n")
     (broken / "python").chmod(0o755)
-    result, state, _ = _run(tmp_path, job_path=broken)
+    # The profile retries a failed job twice (a time limit or a preemption comes back the same way:
+    # the next test); here once (--retries 1 over the profile's 2: each round of the plugin's status
+    # checks waits longer, and the third attempt would add half a minute to CI and show nothing new).
+    assert yaml.safe_load((PROFILE / "config.yaml").read_text())["retries"] == 2
+    result, state, _ = _run(tmp_path, job_path=broken, options=("--retries", "1"))
     log = result.stdout + result.stderr
     assert result.returncode != 0, log
     assert f"Error in rule {RULE}" in log
     assert not (tmp_path / TARGET).exists()
-    # The profile retries a failed job twice (a time limit or a preemption would come back the same
-    # way), each time with more time: the rule asks for runtime × attempt minutes.
+    # each attempt with more time: the rule asks for runtime × attempt minutes
     submissions = _submissions(state, log)
-    assert [_job(state, s)["state"] for s in submissions] == ["FAILED"] * 3
-    assert [_option(s["argv"], "-t", "--time") for s in submissions] == [["30"], ["60"], ["90"]]
+    assert [_job(state, s)["state"] for s in submissions] == ["FAILED"] * 2
+    assert [_option(s["argv"], "-t", "--time") for s in submissions] == [["30"], ["60"]]
+
+
+@pytest.mark.slow
+def test_a_job_killed_at_its_time_limit_is_resubmitted_and_resumes(tmp_path):
+    """The training job reaches its SLURM time limit mid-run (the stand-in ends it as SLURM does, SIGTERM
+    then SIGKILL, the moment its first checkpoint appears: FAKE_SLURM_TIME_LIMIT_WHEN, so the point does
+    not depend on the machine's speed). The profile's retry submits it again with twice the limit, and
+    the second attempt resumes from the checkpoint the first left (Snakemake deletes only the declared
+    outputs): every epoch is in the final log exactly once."""
+    # device cpu: the job trains on one thread (train_threads, workflow/rules/common.smk), about 0.05 s
+    # an epoch even on a busy 2-core machine (two threads there take 1-7 s an epoch, from contention).
+    # The limit hits at the first checkpoint, after epoch 1: the 59 epochs still to run take seconds,
+    # far longer than the stand-in needs to notice the checkpoint (every 0.05 s) and end the job.
+    epochs = 60
+    toy = {**TINY_TOY, "training": {**TINY_TOY["training"], "epochs": epochs, "checkpoint_every": 1}}
+    checkpoint = "res/toy/random/seed3/models.checkpoint.pt"  # ali_bench/cli.py: <out stem>.checkpoint.pt beside --out
+    result, state, _ = _run(tmp_path, device="cpu", toy=toy, extra_env={"FAKE_SLURM_TIME_LIMIT_WHEN": checkpoint})
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log
+    assert (tmp_path / TARGET).is_file()
+
+    # Two submissions: the first reached its limit, the retry finished; the retry asked for runtime × 2.
+    submissions = _submissions(state, log)
+    assert len(submissions) == 2, [s["argv"] for s in submissions]
+    assert [_job(state, s)["state"] for s in submissions] == ["TIMEOUT", "COMPLETED"]
+    assert (state / "time_limit_when.claimed").read_text().split()[0] == str(submissions[0]["jobid"])
+    first_limit = _option(submissions[0]["argv"], "-t", "--time")
+    assert first_limit == [_scheduled(log, RULE)["resources"]["runtime"]], first_limit
+    runtime = int(first_limit[0])
+    assert [_option(s["argv"], "-t", "--time") for s in submissions] == [[str(runtime)], [str(2 * runtime)]]
+
+    # The second attempt (whose output replaced the first's in the rule's log) resumed mid-run, not from scratch.
+    rule_log = (tmp_path / "res/logs/toy_train_random_seed3.log").read_text()
+    resumed = re.findall(r"resuming (\S+) from epoch (\d+)", rule_log)
+    messages = [line for line in re.split(r"[\r\n]+", rule_log) if line and not line.startswith("toy ")]  # no progress bar
+    assert len(resumed) == 1, ("the second attempt did not resume once", messages)
+    assert resumed[0][0].endswith(checkpoint), resumed
+    assert 1 <= int(resumed[0][1]) < epochs, resumed
+
+    # Every epoch of both models (ALI, GAN) is in the final log exactly once (epochs count from 1).
+    with open(tmp_path / "res/toy/random/seed3/train_log.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    runs = sorted({row["run"] for row in rows})
+    assert len(runs) == 2, runs
+    for run in runs:
+        assert [int(row["epoch"]) for row in rows if row["run"] == run] == list(range(1, epochs + 1)), (run, rows)
 
 
 @pytest.mark.slow
