@@ -47,6 +47,7 @@ from tqdm import tqdm
 from ali_bench import batchnorm, trained_with
 from ali_bench.atomic import write_text
 from ali_bench.config import Config
+from ali_bench.cuda_graphs import StepRunner
 from ali_bench.data.images import ImageSplit
 from ali_bench.device import device_name
 from ali_bench.nets import image_architecture
@@ -313,6 +314,39 @@ def semisup_step(model: ImageALI, opt_d, opt_g, x_lab: torch.Tensor, y_lab: torc
     return torch.stack([loss_d.detach(), loss_lab.detach(), loss_unl.detach(), loss_g.detach(), train_error])
 
 
+def make_optimisers(model: ImageALI, settings: SemisupSettings, device: torch.device, use_graph: bool):
+    """Adam for D and for G with the learning rate as a tensor (``set_learning_rate`` moves it in
+    place, so a captured step sees the schedule): on the GPU a float32 device tensor for the fused,
+    capturable update; on the CPU a float64 one, whose value the update reads exactly as it read the
+    Python float before."""
+    lr = partial(torch.tensor, settings.lr, dtype=torch.float32 if device.type == "cuda" else torch.float64, device=device)
+    fast = device.type == "cuda"
+    adam = partial(torch.optim.Adam, betas=(settings.beta1, 0.999), fused=True if fast else None,
+                   capturable=use_graph)
+    return adam(model.discriminator_parameters(), lr=lr()), adam(model.generator_parameters(), lr=lr())
+
+
+def semisup_train_step(model: ImageALI, opt_d, opt_g, average: DiscriminatorAverage, x_lab: torch.Tensor,
+                       y_lab: torch.Tensor, x_unl: torch.Tensor, **options) -> torch.Tensor:
+    """One training step as the loop runs it: ``semisup_step`` and the update of D's average.
+
+    This is the function ``StepRunner`` replays as a CUDA graph on a GPU and calls directly on the
+    CPU: everything that changes from step to step is a device tensor updated in place (the
+    learning rate in the optimisers' param groups, the average's count), so the graph needs no
+    Python number. ``options``: semisup_step's switches.
+    """
+    monitors = semisup_step(model, opt_d, opt_g, x_lab, y_lab, x_unl, **options)
+    average.update(model)
+    return monitors
+
+
+def set_learning_rate(optimisers, lr: float) -> None:
+    """Write ``lr`` into the optimisers' tensor learning rates in place (a captured step reads them)."""
+    for opt in optimisers:
+        for group in opt.param_groups:
+            group["lr"].fill_(lr)
+
+
 def lr_factor(epoch: int, epochs: int, decay_fraction: float) -> float:
     """1 until the last ``decay_fraction`` of training, then linearly to 0 (improved-GAN: min(3 − 3e/E, 1))."""
     if decay_fraction <= 0:
@@ -357,17 +391,35 @@ def warn_if_average_cannot_move(decay: float, steps: int, warmup: bool) -> bool:
 
 
 class DiscriminatorAverage:
-    """An exponential moving average of D's parameters, with the decay's warm-up (``average_decay``)."""
+    """An exponential moving average of D's parameters, with the decay's warm-up (``average_decay``).
+
+    The update count lives on the parameters' device and the rate is computed there, so that the
+    update can run inside a captured CUDA graph (each replay advances the count). The rate is
+    computed in float64, as ``average_decay`` computes it in Python, and rounded to the parameters'
+    dtype, as a Python-number lerp weight is: the eager update is the one a float count gave.
+    """
 
     def __init__(self, model: ImageALI, decay: float, warmup: bool = False):
-        self.decay, self.warmup, self.updates = decay, warmup, 0
+        self.decay, self.warmup = decay, warmup
         self.shadow = [p.detach().clone() for p in model.discriminator_parameters()]
+        self.count = torch.zeros((), dtype=torch.float64, device=self.shadow[0].device)  # updates so far
+
+    @property
+    def updates(self) -> int:
+        return int(self.count.item())
+
+    @updates.setter
+    def updates(self, value: int) -> None:
+        self.count.fill_(value)
 
     @torch.no_grad()
     def update(self, model: ImageALI) -> None:
-        rate = 1.0 - average_decay(self.decay, self.updates, self.warmup)
+        decay = torch.full_like(self.count, self.decay)
+        if self.warmup:
+            decay = torch.minimum(decay, (1.0 + self.count) / (AVERAGE_WARMUP + self.count))
+        rate = (1.0 - decay).to(self.shadow[0].dtype)
         torch._foreach_lerp_(self.shadow, [p.detach() for p in model.discriminator_parameters()], rate)
-        self.updates += 1
+        self.count.add_(1.0)
 
     def averaged_model(self, model: ImageALI) -> ImageALI:
         """A copy of ``model`` with the averaged D parameters (its batch-norm buffers still the live model's)."""
@@ -491,15 +543,17 @@ def headline(result: dict, statistics: str, averaged: bool = True) -> dict[str, 
 def train_semisup(
     settings: SemisupSettings, unlabelled: ImageSplit, labelled_pool: ImageSplit, test: ImageSplit,
     out_path: str | Path, log_path: str | Path, checkpoint_path: str | Path, device: torch.device, progress: bool = True,
+    record: dict | None = None, cuda_graphs: bool = True,
 ) -> dict:
-    """Train one (dataset, labels, seed) run, resumably; evaluate it; write its result and log."""
+    """Train one (dataset, labels, seed) run, resumably; evaluate it; write its result and log.
+    ``record``: more keys for the result file (the CLI's data manifests). ``cuda_graphs``: on a GPU,
+    replay the step (``semisup_train_step``) as a captured graph."""
     n_classes = int(labelled_pool.labels.max()) + 1
     if settings.n_labels % n_classes:
         raise ValueError(f"{settings.n_labels} labels do not split evenly over {n_classes} classes")
     chosen = balanced_labels(labelled_pool.labels.numpy(), settings.n_labels // n_classes, settings.seed)
     model = build(settings, n_classes, unlabelled).to(device)
-    adam = partial(torch.optim.Adam, lr=settings.lr, betas=(settings.beta1, 0.999), fused=True if device.type == "cuda" else None)
-    opt_d, opt_g = adam(model.discriminator_parameters()), adam(model.generator_parameters())
+    opt_d, opt_g = make_optimisers(model, settings, device, use_graph=cuda_graphs and device.type == "cuda")
     average = DiscriminatorAverage(model, settings.ema_decay, settings.ema_warmup)
     x_lab = labelled_pool.images[chosen].to(device)
     y_lab = labelled_pool.labels[chosen].to(device)
@@ -507,23 +561,21 @@ def train_semisup(
     batch = settings.batch_size
     steps = len(data) // batch
     warn_if_average_cannot_move(settings.ema_decay, steps * settings.epochs, settings.ema_warmup)
-    step_fn = partial(semisup_step, supervised_only=settings.supervised_only, separate=settings.d_batchnorm == "separate",
-                      unlabelled_weight=settings.unlabelled_weight)
+    step_fn = StepRunner(partial(semisup_train_step, model, opt_d, opt_g, average, supervised_only=settings.supervised_only,
+                                 separate=settings.d_batchnorm == "separate", unlabelled_weight=settings.unlabelled_weight),
+                         use_graph=cuda_graphs and device.type == "cuda")
     torch.manual_seed(seed_for(settings.seed, NOISE))
 
     def run_epoch(epoch: int) -> tuple[list[dict], dict]:
         factor = lr_factor(epoch, settings.epochs, settings.decay_fraction)
-        for opt in (opt_d, opt_g):
-            for group in opt.param_groups:
-                group["lr"] = settings.lr * factor
+        set_learning_rate((opt_d, opt_g), settings.lr * factor)
         order = torch.randperm(len(data), generator=generator_for(settings.seed, ORDER, epoch)).to(device)
         labelled_order = torch.cat([torch.randperm(len(x_lab), generator=generator_for(settings.seed, LABELLED_ORDER, epoch, k))
                                     for k in range(steps * batch // len(x_lab) + 1)]).to(device)
         total = torch.zeros(len(MONITORS), device=device)
         for step in tqdm(range(steps), desc=f"epoch {epoch + 1}", leave=False, disable=not progress, mininterval=2):
             pick = labelled_order[step * batch : (step + 1) * batch]
-            total += step_fn(model, opt_d, opt_g, x_lab[pick], y_lab[pick], data[order[step * batch : (step + 1) * batch]])
-            average.update(model)
+            total += step_fn(x_lab[pick], y_lab[pick], data[order[step * batch : (step + 1) * batch]])
         means = dict(zip(MONITORS, (total / steps).tolist()))
         if not all(math.isfinite(v) for v in means.values()):
             raise TrainingDiverged(f"semi-supervised run {settings.dataset}, {settings.n_labels} labels, seed {settings.seed} "
@@ -539,8 +591,12 @@ def train_semisup(
 
     def set_state(state: dict) -> None:
         model.load_state_dict(state["model"])
+        groups = [group for opt in (opt_d, opt_g) for group in opt.param_groups]
+        lrs = [group["lr"] for group in groups]  # the tensors the step reads (a captured step holds them)
         opt_d.load_state_dict(state["opt_d"])
         opt_g.load_state_dict(state["opt_g"])
+        for group, lr in zip(groups, lrs):
+            group["lr"] = lr
         with torch.no_grad():
             for mine, saved in zip(average.shadow, state["average"]):
                 mine.copy_(saved)
@@ -563,6 +619,7 @@ def train_semisup(
         "average_weight_on_first_half": weight_on_first_half(settings.ema_decay, steps * settings.epochs, settings.ema_warmup),
         "test_examples": len(test), "unlabelled_examples": len(data), "labelled_indices": chosen.tolist(),
         "steps_per_epoch": steps, "steps": steps * settings.epochs, "wall_time_s": wall, "device": device_name(device),
+        **(record or {}),
     }
     write_text(out_path, json.dumps(result, indent=1) + "\n")
     return result

@@ -241,3 +241,91 @@ def test_semisup_table_reports_the_configured_statistics_and_the_columns_beside(
     assert table["test_error_mean_pct"] == pytest.approx(85.0) and table["test_error_recomputed_bn_mean_pct"] == pytest.approx(15.0)
     with pytest.raises(ValueError, match="statistics"):
         semisup_table(results, "fresh")
+
+
+def _old_loop(model, steps, lrs, decay, warmup, batches):
+    """The K+1 loop as it ran before its step became graphable: Python-float learning rates written
+    into the param groups each epoch, ``semisup_step``, then the average updated with a Python-float
+    rate (``average_decay``) and a Python count."""
+    opt_d = torch.optim.Adam(model.discriminator_parameters(), lr=lrs[0], betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(model.generator_parameters(), lr=lrs[0], betas=(0.5, 0.999))
+    shadow = [p.detach().clone() for p in model.discriminator_parameters()]
+    monitors = []
+    for t in range(steps):
+        for opt in (opt_d, opt_g):
+            for group in opt.param_groups:
+                group["lr"] = lrs[t]
+        monitors.append(semisup.semisup_step(model, opt_d, opt_g, *batches[t]))
+        with torch.no_grad():
+            rate = 1.0 - semisup.average_decay(decay, t, warmup)
+            torch._foreach_lerp_(shadow, [p.detach() for p in model.discriminator_parameters()], rate)
+    return monitors, shadow
+
+
+def test_the_graphable_k_plus_1_step_is_the_old_loop_bit_for_bit_on_the_cpu():
+    """issue 14 A.3: the step a CUDA graph replays (``semisup_train_step``: learning rate and the
+    average's count as tensors updated in place) is what the CPU runs, and it gives exactly the
+    losses, parameters and average of the loop before it (six steps, the learning rate changing
+    half-way, the average's warm-up)."""
+    from functools import partial
+
+    from ali_bench.cuda_graphs import StepRunner
+
+    steps, lrs = 6, [3e-4] * 3 + [1.7e-4] * 3
+    generator = torch.Generator().manual_seed(5)
+    batches = [(torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8, generator=generator), torch.arange(4) % 10,
+                torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8, generator=generator)) for _ in range(steps)]
+    old_model = _model()
+    torch.manual_seed(11)
+    old_monitors, old_shadow = _old_loop(old_model, steps, lrs, 0.9999, True, batches)
+
+    model = _model()
+    settings = semisup.SemisupSettings("digits", 10, 0, 1, 4, 3e-4, 0.5, 0.0, 0.9999, 0.125, "code", False)
+    opt_d, opt_g = semisup.make_optimisers(model, settings, torch.device("cpu"), use_graph=False)
+    average = semisup.DiscriminatorAverage(model, 0.9999, warmup=True)
+    runner = StepRunner(partial(semisup.semisup_train_step, model, opt_d, opt_g, average), use_graph=False)
+    assert runner.fn.func is semisup.semisup_train_step  # the function a GPU run captures and replays
+    torch.manual_seed(11)
+    monitors = []
+    for t in range(steps):
+        semisup.set_learning_rate((opt_d, opt_g), lrs[t])
+        monitors.append(runner(*batches[t]))
+    assert all(torch.equal(a, b) for a, b in zip(old_monitors, monitors))
+    for (name, a), b in zip(old_model.state_dict().items(), model.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert all(torch.equal(a, b) for a, b in zip(old_shadow, average.shadow))
+    assert average.updates == steps and opt_d.param_groups[0]["lr"].item() == lrs[-1]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+def test_graphed_and_eager_k_plus_1_steps_agree_on_gpu():
+    """On a GPU: 3 eager warm-up steps, the capture, then replays, against the eager step, with the
+    learning rate moved between replays (the captured step must read the tensor, not a copy)."""
+    from functools import partial
+
+    from ali_bench.cuda_graphs import StepRunner
+
+    device = torch.device("cuda")
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    generator = torch.Generator().manual_seed(5)
+    batches = [tuple(b.to(device) for b in (torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8, generator=generator),
+                                            torch.arange(8) % 10,
+                                            torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8, generator=generator)))
+               for _ in range(8)]
+    results = []
+    for graphs in (False, True):
+        model = _model().to(device)
+        settings = semisup.SemisupSettings("digits", 10, 0, 1, 8, 3e-4, 0.5, 0.0, 0.9999, 0.125, "code", False)
+        opt_d, opt_g = semisup.make_optimisers(model, settings, device, use_graph=graphs)
+        average = semisup.DiscriminatorAverage(model, 0.9999, warmup=True)
+        runner = StepRunner(partial(semisup.semisup_train_step, model, opt_d, opt_g, average), use_graph=graphs)
+        torch.manual_seed(11)
+        losses = []
+        for t, batch in enumerate(batches):
+            semisup.set_learning_rate((opt_d, opt_g), 3e-4 if t < 6 else 1e-4)
+            losses.append(runner(*batch).clone())
+        results.append((torch.stack(losses).cpu(), [s.cpu() for s in average.shadow], average.updates))
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=1e-3, atol=1e-4)
+    for a, b in zip(results[0][1], results[1][1]):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
+    assert results[0][2] == results[1][2] == len(batches)
