@@ -23,6 +23,7 @@ from ali_bench.svm import FeatureFileError
 from ali_bench.trained_with import IMAGE_DATASETS, SEMISUP_DATASETS
 from ali_bench.training import TrainingDiverged
 
+log = logging.getLogger(__name__)
 EXPECTED_ERRORS = (ConfigError, CheckpointError, FileNotFoundError, TrainingDiverged, FeatureFileError, DatasetCorrupt,
                    DownloadFailed)
 
@@ -43,28 +44,100 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
 
 
 DATA_ROOT_VARIABLE, DOWNLOAD_VARIABLE = "ALI_BENCH_DATA_ROOT", "ALI_BENCH_DOWNLOAD"
+PREPARED_ONLY_VARIABLE = "ALI_BENCH_PREPARED_ONLY"
+
+
+def _add_data_manifests(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-manifest", type=Path, nargs="+", help="manifests of the splits it reads (prepare-data), "
+                        "copied into its provenance")
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
-    """Where the data lives, for training commands. The workflow sets it through the environment
-    (workflow/rules/common.smk), not in a training job's params, so that moving the data never
-    retrains (ali_bench/trained_with.py). Precedence: option, then environment, then config."""
+    """Where the data lives, for commands that read a dataset. The workflow sets it through the
+    environment (workflow/rules/common.smk), not in a training job's params, so that moving the data
+    never retrains (ali_bench/trained_with.py). Precedence: option, then environment, then config."""
     parser.add_argument("--data-root", help=f"overrides ${DATA_ROOT_VARIABLE} and config key images.data_root")
     parser.add_argument("--download", type=boolean,
                         help=f"true or false; overrides ${DOWNLOAD_VARIABLE} and config key images.download")
 
 
-def _data_location(cfg: Config, args: argparse.Namespace) -> tuple[str, bool]:
+def _data_location(cfg: Config, args: argparse.Namespace) -> dict:
+    """``load_split``'s keyword arguments for this command: root, download and prepared_only.
+
+    With ${PREPARED_ONLY_VARIABLE}=true (what the workflow sets for every job but prepare-data) a
+    command reads only what prepare-data made: it never downloads and never converts images."""
     import os
 
-    root = args.data_root or os.environ.get(DATA_ROOT_VARIABLE) or cfg.images.data_root
-    download = args.download
-    if download is None and os.environ.get(DOWNLOAD_VARIABLE):
+    def flag(name: str) -> bool | None:
+        if not os.environ.get(name):
+            return None
         try:
-            download = boolean(os.environ[DOWNLOAD_VARIABLE])
+            return boolean(os.environ[name])
         except argparse.ArgumentTypeError as error:
-            raise ConfigError(f"environment variable {DOWNLOAD_VARIABLE}: {error}") from None
-    return root, cfg.images.download if download is None else download
+            raise ConfigError(f"environment variable {name}: {error}") from None
+
+    root = args.data_root or os.environ.get(DATA_ROOT_VARIABLE) or cfg.images.data_root
+    download = args.download if args.download is not None else flag(DOWNLOAD_VARIABLE)
+    prepared_only = bool(flag(PREPARED_ONLY_VARIABLE))
+    return {"root": root, "download": cfg.images.download if download is None else download, "prepared_only": prepared_only}
+
+
+SAMPLE_GRID_VARIABLE = "ALI_BENCH_SAMPLE_GRID_EVERY"
+
+
+def _sample_grid_every(cfg: Config, args: argparse.Namespace) -> int:
+    """Epochs between sample grids: option, then environment (how the workflow passes it: watching
+    a training must not be a training setting, or switching it would retrain), then config."""
+    import os
+
+    if args.sample_grid_every is not None:
+        return args.sample_grid_every
+    value = os.environ.get(SAMPLE_GRID_VARIABLE)
+    if value:
+        try:
+            return non_negative_int(value)
+        except argparse.ArgumentTypeError as error:
+            raise ConfigError(f"environment variable {SAMPLE_GRID_VARIABLE}: {error}") from None
+    return cfg.images.figures.sample_grid_every
+
+
+def _training_device(cfg: Config, args: argparse.Namespace):
+    """A training command's device, with its CPU threads and GPU algorithm choice (config key
+    ``deterministic``) set before the first kernel runs."""
+    import torch
+
+    from ali_bench import determinism
+    from ali_bench.device import resolve_device
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(cfg.device)
+    determinism.configure(cfg.deterministic, device)
+    return device
+
+
+def _data_provenance(args: argparse.Namespace) -> dict:
+    """The data manifests (prepare-data) a training was given, for its provenance."""
+    from ali_bench.data.prepare import provenance_record
+
+    return {"data": provenance_record(args.data_manifest) if args.data_manifest else
+            "not recorded (no --data-manifest; the workflow passes the prepare_data manifests)"}
+
+
+def cmd_prepare_data(args: argparse.Namespace) -> None:
+    """Download (if asked), check, convert and hash one split; write its manifest."""
+    from ali_bench.atomic import write_text
+    from ali_bench.data.prepare import prepare_split
+
+    cfg = _config(args)
+    location = _data_location(cfg, args)  # prepared_only does not apply: this is the command that prepares
+    if len(args.split) != len(args.out):
+        raise ConfigError(f"prepare-data got {len(args.split)} --split values and {len(args.out)} --out files; expected one each")
+    for split, out in zip(args.split, args.out):
+        manifest = prepare_split(args.dataset, split, location["root"], location["download"], workers=args.workers)
+        write_text(out, json.dumps(manifest, indent=2) + "\n")
+        log.info("%s %s: %d examples, %d file(s) checked; manifest %s", args.dataset, split, manifest["examples"],
+                 len(manifest["files"]), out)
 
 
 FEATURE_SETS = ("paper", "released-code", "pixels")
@@ -86,13 +159,11 @@ def cmd_show_config(args: argparse.Namespace) -> None:
 def cmd_toy_train(args: argparse.Namespace) -> None:
     import torch
 
-    from ali_bench.device import device_name, resolve_device
+    from ali_bench.device import device_name
     from ali_bench.toy.train import train_toy
 
     cfg = _config(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(cfg.device)
+    device = _training_device(cfg, args)
     checkpoint_path = args.checkpoint or args.out.with_name(args.out.stem + ".checkpoint.pt")
     train_toy(
         cfg.toy, args.hyperparameters, args.out, args.log, checkpoint_path, device, device_name(device), cfg.batchnorm,
@@ -190,15 +261,11 @@ def cmd_toy_select(args: argparse.Namespace) -> None:
 
 
 def cmd_toy_infer(args: argparse.Namespace) -> None:
-    import torch
-
-    from ali_bench.device import device_name, resolve_device
+    from ali_bench.device import device_name
     from ali_bench.toy.inference import train_method
 
     cfg = _config(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(cfg.device)
+    device = _training_device(cfg, args)
     selection = json.loads(args.selection.read_text())
     train_method(args.method, cfg.toy, cfg.toy_inference, selection, args.gan_models, args.out, args.log,
                  args.out.with_name(args.out.stem + ".checkpoint.pt"), device, device_name(device), cfg.batchnorm,
@@ -268,16 +335,12 @@ def cmd_toy_inference_figure(args: argparse.Namespace) -> None:
 
 
 def cmd_image_train(args: argparse.Namespace) -> None:
-    import torch
-
     from ali_bench.data.images import load_split
-    from ali_bench.device import device_name, resolve_device
+    from ali_bench.device import device_name
     from ali_bench.images.train import train_images
 
     cfg = _config(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(cfg.device)
+    device = _training_device(cfg, args)
     conditioning = None
     if args.conditional:
         from ali_bench.images.train import Conditioning
@@ -286,17 +349,17 @@ def cmd_image_train(args: argparse.Namespace) -> None:
             raise ConfigError(f"no conditional model for {args.dataset!r}; expected digits or celeba")
         conditioning = Conditioning(cfg.conditional.run(args.dataset), cfg.conditional.embedding)
     run = conditioning.run if conditioning else cfg.images.run(args.dataset)
-    train = load_split(args.dataset, run.train_split, *_data_location(cfg, args))
+    train = load_split(args.dataset, run.train_split, **_data_location(cfg, args))
     payload = train_images(args.dataset, cfg.images, train, args.out, args.log, args.out.with_name(args.out.stem + ".checkpoint.pt"),
                            device, device_name(device), cuda_graphs=cfg.cuda_graphs, progress=not args.no_progress,
-                           conditioning=conditioning, bn=cfg.batchnorm)
+                           conditioning=conditioning, bn=cfg.batchnorm, sample_grid_every=_sample_grid_every(cfg, args))
     from ali_bench import provenance
     from ali_bench.config import config_hash
 
     provenance.write(args.out, provenance.build(
         config=payload["config"], config_hash=config_hash(payload["config"]), seeds=[cfg.images.seed],
         device=payload["device"], wall_time_s=payload["wall_time_s"], epochs=payload["epochs"],
-        steps_per_epoch=payload["steps_per_epoch"], train_images=len(train)))
+        steps_per_epoch=payload["steps_per_epoch"], train_images=len(train), **_data_provenance(args)))
 
 
 def cmd_image_figures(args: argparse.Namespace) -> None:
@@ -309,7 +372,8 @@ def cmd_image_figures(args: argparse.Namespace) -> None:
     payload, model = load_model(args.models, statistics=cfg.batchnorm.statistics)
     check_trained_with(args.models, payload, cfg.images, cfg.batchnorm, cfg.conditional)
     dataset, seed = payload["dataset"], cfg.images.seed
-    valid = load_split(dataset, cfg.images.run(dataset).valid_split, cfg.images.data_root, cfg.images.download)
+    location = _data_location(cfg, args)
+    valid = load_split(dataset, cfg.images.run(dataset).valid_split, **location)
     after = f"{dataset}, after {payload['epochs']} epochs, BN statistics {cfg.batchnorm.statistics}"
     image_grid(figures.samples(model, seed), 10, args.out_samples, f"Samples x ~ p(x|z), z ~ N(0, I) ({after})")
     image_grid(figures.reconstructions(model, valid, seed), 20, args.out_reconstructions,
@@ -320,7 +384,7 @@ def cmd_image_figures(args: argparse.Namespace) -> None:
     if args.out_metrics:
         from ali_bench.atomic import write_text
 
-        train = load_split(dataset, "train", cfg.images.data_root) if dataset == "digits" else None
+        train = load_split(dataset, "train", **location) if dataset == "digits" else None
         metrics = {"dataset": dataset, "epochs": payload["epochs"], "batchnorm_statistics": cfg.batchnorm.statistics,
                    **figures.reconstruction_metrics(model, valid, seed, train)}
         write_text(args.out_metrics, json.dumps(metrics, indent=2) + "\n")
@@ -361,7 +425,7 @@ def cmd_features(args: argparse.Namespace) -> None:
     from ali_bench.features import write_features
 
     cfg = _config(args)
-    split = load_split(args.dataset, args.split, cfg.images.data_root, cfg.images.download)
+    split = load_split(args.dataset, args.split, **_data_location(cfg, args))
     if args.feature_set == "pixels":  # the raw-pixel baseline: the model's input, flattened
         with atomic_path(args.out) as tmp:
             np.save(tmp, split.images.flatten(1).numpy().astype(np.float32) / 255.0)
@@ -459,23 +523,18 @@ def cmd_svm_table(args: argparse.Namespace) -> None:
 
 
 def cmd_semisup_train(args: argparse.Namespace) -> None:
-    import torch
-
     from ali_bench.data.images import load_split
-    from ali_bench.device import resolve_device
     from ali_bench.semisup import settings_for, train_semisup
 
     cfg = _config(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     run = cfg.semisup.run(args.dataset)
     settings = settings_for(cfg, args.dataset, args.labels, args.seed, args.supervised_only)
-    root, download = _data_location(cfg, args)
-    load = partial(load_split, args.dataset, root=root, download=download)
+    load = partial(load_split, args.dataset, **_data_location(cfg, args))
     unlabelled = load(run.unlabelled_split)
     labelled = unlabelled if run.labelled_split == run.unlabelled_split else load(run.labelled_split)
     train_semisup(settings, unlabelled, labelled, load(run.test_split), args.out, args.log,
-                  args.out.with_name(args.out.stem + ".checkpoint.pt"), resolve_device(cfg.device), progress=not args.no_progress)
+                  args.out.with_name(args.out.stem + ".checkpoint.pt"), _training_device(cfg, args), progress=not args.no_progress,
+                  record=_data_provenance(args), cuda_graphs=cfg.cuda_graphs)
 
 
 def cmd_semisup_table(args: argparse.Namespace) -> None:
@@ -562,6 +621,13 @@ def check_arguments(args: argparse.Namespace) -> None:
     labels = getattr(args, "labels", None)
     if labels is not None and labels % CLASSES:
         raise ConfigError(f"--labels {labels} does not split evenly over the {CLASSES} classes; expected a multiple of {CLASSES}")
+    splits, dataset = getattr(args, "split", None), getattr(args, "dataset", None)
+    if splits is not None and dataset is not None:
+        from ali_bench.data.images import SPLITS
+
+        for split in [splits] if isinstance(splits, str) else splits:
+            if split not in SPLITS[dataset]:
+                raise ConfigError(f"--split {split!r}: dataset {dataset} has the splits {', '.join(SPLITS[dataset])}")
     check_outputs(args)
 
 
@@ -575,6 +641,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show-config", help="print the effective config (schema defaults filled, checked) as YAML")
     _add_config(p)
     p.set_defaults(func=cmd_show_config)
+
+    p = sub.add_parser("prepare-data", help="download (if asked), check checksums, convert and hash one dataset split")
+    _add_config(p)
+    _add_data_options(p)
+    p.add_argument("--dataset", choices=IMAGE_DATASETS, required=True)
+    p.add_argument("--split", nargs="+", required=True)
+    p.add_argument("--workers", type=positive_int, default=1, help="processes that convert images (CelebA, Tiny ImageNet)")
+    p.add_argument("--out", type=Path, nargs="+", required=True, help="each split's manifest (.json): file checksums, array hashes")
+    p.set_defaults(func=cmd_prepare_data)
 
     p = sub.add_parser("toy-train", help="train every toy run of one hyperparameter set, batched")
     _add_config(p)
@@ -645,8 +720,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("image-train", help="train ALI on one image dataset (resumable)")
     _add_config(p)
     _add_data_options(p)
+    _add_data_manifests(p)
     p.add_argument("--dataset", choices=IMAGE_DATASETS, required=True)
     p.add_argument("--conditional", action="store_true", help="the conditional model (digits, celeba; config 'conditional')")
+    p.add_argument("--sample-grid-every", type=non_negative_int, help=f"epochs between sample grids (0: none); overrides "
+                   f"${SAMPLE_GRID_VARIABLE} and config key images.figures.sample_grid_every")
     p.add_argument("--out", type=Path, required=True, help="models file (.pt)")
     p.add_argument("--log", type=Path, required=True, help="per-epoch training log (.csv)")
     p.add_argument("--threads", type=positive_int)
@@ -655,6 +733,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("image-figures", help="samples, reconstructions and interpolations of a trained model")
     _add_config(p)
+    _add_data_options(p)
     p.add_argument("--models", type=Path, required=True)
     p.add_argument("--out-samples", type=Path, required=True)
     p.add_argument("--out-reconstructions", type=Path, required=True)
@@ -670,6 +749,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("features", help="encoder features (or raw pixels) of one split, as float32 .npy")
     _add_config(p)
+    _add_data_options(p)
     p.add_argument("--dataset", choices=IMAGE_DATASETS, required=True)
     p.add_argument("--split", required=True)
     p.add_argument("--feature-set", choices=FEATURE_SETS, required=True)
@@ -702,6 +782,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("semisup-train", help="one K+1-class semi-supervised run (dataset, labels, seed), evaluated")
     _add_config(p)
     _add_data_options(p)
+    _add_data_manifests(p)
     p.add_argument("--dataset", choices=SEMISUP_DATASETS, required=True)
     p.add_argument("--labels", type=positive_int, required=True, help="labelled examples, a multiple of the class count")
     p.add_argument("--seed", type=non_negative_int, required=True)

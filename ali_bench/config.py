@@ -153,6 +153,7 @@ class ImageRunConfig:
 class ImageFiguresConfig:
     interpolation_pairs: int
     interpolation_steps: int
+    sample_grid_every: int  # epochs between sample grids while training (0 = never)
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,7 @@ class Config:
     results_dir: str
     device: str
     cuda_graphs: bool
+    deterministic: bool
     batchnorm: BatchNormConfig
     toy: ToyConfig
     toy_inference: InferenceConfig

@@ -42,6 +42,7 @@ def machine() -> dict[str, Any]:
     if torch is not None:
         record["cuda"] = torch.version.cuda
         record["cudnn"] = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+        record["deterministic_algorithms"] = torch.are_deterministic_algorithms_enabled()  # config key deterministic
         if torch.cuda.is_available():
             record["gpu"] = torch.cuda.get_device_name()
             record["driver"] = _nvidia_driver()

@@ -86,13 +86,16 @@ def test_data_location_precedence_option_then_environment_then_config(monkeypatc
 
     cfg = load_config({"images": {"data_root": "from-config", "download": False}})
     none = argparse.Namespace(data_root=None, download=None)
-    monkeypatch.delenv("ALI_BENCH_DATA_ROOT", raising=False)
-    monkeypatch.delenv("ALI_BENCH_DOWNLOAD", raising=False)
-    assert _data_location(cfg, none) == ("from-config", False)
+    for name in ("ALI_BENCH_DATA_ROOT", "ALI_BENCH_DOWNLOAD", "ALI_BENCH_PREPARED_ONLY"):
+        monkeypatch.delenv(name, raising=False)
+    assert _data_location(cfg, none) == {"root": "from-config", "download": False, "prepared_only": False}
     monkeypatch.setenv("ALI_BENCH_DATA_ROOT", "/shared/data")
     monkeypatch.setenv("ALI_BENCH_DOWNLOAD", "True")  # as the workflow writes a YAML boolean
-    assert _data_location(cfg, none) == ("/shared/data", True)
-    assert _data_location(cfg, argparse.Namespace(data_root="mine", download=False)) == ("mine", False)
+    assert _data_location(cfg, none) == {"root": "/shared/data", "download": True, "prepared_only": False}
+    assert _data_location(cfg, argparse.Namespace(data_root="mine", download=False)) == {
+        "root": "mine", "download": False, "prepared_only": False}
+    monkeypatch.setenv("ALI_BENCH_PREPARED_ONLY", "true")  # the workflow's jobs: read only what prepare-data made
+    assert _data_location(cfg, none)["prepared_only"] is True
     monkeypatch.setenv("ALI_BENCH_DOWNLOAD", "maybe")
     with pytest.raises(ConfigError, match="ALI_BENCH_DOWNLOAD"):
         _data_location(cfg, none)

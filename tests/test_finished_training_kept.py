@@ -3,7 +3,6 @@ record of it: the final checkpoint stays, so the rerun only rewrites the outputs
 
 import json
 import subprocess
-import sys
 
 import torch
 

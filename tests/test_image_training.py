@@ -30,7 +30,7 @@ def _train_args(config, out):
 
 
 def test_killed_image_training_resumes_to_the_uninterrupted_result(tmp_path):
-    config = _config_file(tmp_path, epochs=8)
+    config = _config_file(tmp_path, epochs=4)
     straight, killed = straight_and_resumed_runs(partial(_train_args, config), tmp_path)
     a = torch.load(straight / "models.pt", weights_only=True)["state"]
     b = torch.load(killed / "models.pt", weights_only=True)["state"]
@@ -38,7 +38,7 @@ def test_killed_image_training_resumes_to_the_uninterrupted_result(tmp_path):
         assert torch.equal(a[key], b[key]), key
     log = pd.read_csv(killed / "log.csv")
     assert list(log.columns) == ["epoch", "loss_d", "loss_g", "d_data", "d_sample", "wall_time_s"]
-    assert log["epoch"].tolist() == list(range(1, 9))
+    assert log["epoch"].tolist() == list(range(1, 5))
 
 
 def test_corrupt_image_checkpoint_is_one_line(tmp_path):
@@ -92,6 +92,12 @@ def test_the_graphed_step_wraps_the_function_the_cpu_tests_run():
     cfg = load_config({"device": "cpu", "images": TINY_IMAGES}).images
     trainer = image_train.make_trainer("digits", cfg, load_split("digits", "train", "unused"), torch.device("cpu"), cuda_graphs=True)
     assert trainer.step.fn.func is image_train.image_step and not trainer.step.use_graph  # eager on CPU
+    # the conditional model's step is the same function, given the batch's conditions as a second input
+    full = load_config({"device": "cpu", "images": TINY_IMAGES})
+    conditioning = image_train.Conditioning(full.conditional.run("digits"), full.conditional.embedding)
+    conditional = image_train.make_trainer("digits", cfg, load_split("digits", "train", "unused"), torch.device("cpu"),
+                                           cuda_graphs=True, conditioning=conditioning)
+    assert conditional.step.fn.func is image_train.image_step and not conditional.step.use_graph
     runner = StepRunner(lambda a, b: a + b, use_graph=False)
     assert runner(torch.ones(2), torch.ones(2)).tolist() == [2.0, 2.0]
 
@@ -145,3 +151,43 @@ def test_divergence_before_any_checkpoint_says_none_was_written(tmp_path, monkey
                                  tmp_path / "l.csv", checkpoint, torch.device("cpu"), "cpu", progress=False)
     assert "no checkpoint was written yet" in str(caught.value) and "is kept" not in str(caught.value)
     assert not checkpoint.exists()
+
+
+def test_sample_grids_every_k_epochs_leave_the_training_unchanged(tmp_path):
+    """images.figures.sample_grid_every: a grid per K epochs from fixed noise, drawn from a stream of
+    its own, so a watched training ends with the unwatched one's weights."""
+    from PIL import Image
+
+    cfg = load_config({"device": "cpu", "images": {"digits": {**TINY_IMAGES["digits"], "epochs": 2}}}).images
+    train = load_split("digits", "train", "unused")
+
+    def run(name, every):
+        (tmp_path / name).mkdir()
+        return image_train.train_images("digits", cfg, train, tmp_path / name / "models.pt", tmp_path / name / "log.csv",
+                                        tmp_path / name / "c.pt", torch.device("cpu"), "cpu", progress=False,
+                                        sample_grid_every=every)
+
+    plain, watched = run("plain", 0), run("watched", 1)
+    assert not (tmp_path / "plain" / "samples").exists()
+    grids = sorted((tmp_path / "watched" / "samples").iterdir())
+    assert [p.name for p in grids] == ["epoch_00001.png", "epoch_00002.png"]
+    with Image.open(grids[0]) as first, Image.open(grids[1]) as second:
+        assert first.size == second.size and first.size[0] >= 10 * 32
+        assert first.tobytes() != second.tobytes()  # the model moved between the two epochs
+    assert all(torch.equal(plain["state"][k], watched["state"][k]) for k in plain["state"])
+
+
+def test_sample_grid_setting_comes_from_the_option_then_the_environment_then_the_config(monkeypatch):
+    import argparse
+
+    from ali_bench import cli
+
+    cfg = load_config({"images": {"figures": {"sample_grid_every": 5}}})
+    monkeypatch.delenv(cli.SAMPLE_GRID_VARIABLE, raising=False)
+    assert cli._sample_grid_every(cfg, argparse.Namespace(sample_grid_every=None)) == 5
+    monkeypatch.setenv(cli.SAMPLE_GRID_VARIABLE, "3")
+    assert cli._sample_grid_every(cfg, argparse.Namespace(sample_grid_every=None)) == 3
+    assert cli._sample_grid_every(cfg, argparse.Namespace(sample_grid_every=0)) == 0
+    monkeypatch.setenv(cli.SAMPLE_GRID_VARIABLE, "-1")
+    with pytest.raises(cli.ConfigError, match=cli.SAMPLE_GRID_VARIABLE):
+        cli._sample_grid_every(cfg, argparse.Namespace(sample_grid_every=None))

@@ -96,6 +96,12 @@ def test_tiny_real_run_of_the_toy_dag(tiny_run):
                  "figures/digits_reconstructions.png", "figures/digits_interpolations.png", "images/digits/train_log.csv",
                  "figures/digits_conditional.png", "images/digits_conditional/train_log.csv"):
         assert (tmp_path / "res" / name).is_file(), name
+    # the data were prepared by their own job, and each training's provenance names the bytes it read
+    manifests = {split: json.loads((tmp_path / f"res/data/digits/{split}.json").read_text()) for split in ("train", "valid", "test")}
+    models = json.loads((tmp_path / "res/images/digits/models.provenance.json").read_text())
+    assert models["data"] == [{k: v for k, v in manifests["train"].items() if k not in ("format", "data_root")}]
+    semisup_run = json.loads((tmp_path / "res/semisup/digits_100labels_seed0_ali.json").read_text())
+    assert [d["split"] for d in semisup_run["data"]] == ["test", "train"]
     svm_table = pd.read_csv(tmp_path / "res/digits_svm_table.csv")
     assert list(svm_table["feature_set"]) == ["paper", "released-code", "pixels"]
     for column in ("feature_dim", "chosen_C", "validation_error_pct", "test_error_mean_pct", "test_error_std_pct", "n_svms"):
@@ -172,6 +178,7 @@ TRAINING_RULES = ("toy_train", "toy_infer", "image_train", "conditional_train", 
 @pytest.mark.slow
 @pytest.mark.parametrize("change", [
     {"images": {"figures": {"interpolation_pairs": 3}}},
+    {"images": {"figures": {"sample_grid_every": 1}}},  # reaches training through the environment
     {"toy": {"coverage": {"n_samples": 300}}},
     {"conditional": {"figure_seed": 5}},
     {"images": {"data_root": "elsewhere/data files"}},

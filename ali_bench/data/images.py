@@ -88,15 +88,60 @@ class ImageSplit:
         return len(self.images)
 
 
-def load_split(dataset: str, split: str, root: str | Path, download: bool = False) -> ImageSplit:
-    """One split of one dataset; a missing file raises DatasetMissing naming it and the remedy."""
+def load_split(dataset: str, split: str, root: str | Path, download: bool = False, *, prepared_only: bool = False,
+               workers: int = 1) -> ImageSplit:
+    """One split of one dataset; a missing file raises DatasetMissing naming it and the remedy.
+
+    ``prepared_only``: read what ``prepare-data`` made and nothing else: no download, no conversion
+    of images into a 64×64 cache (what the workflow's training and evaluation jobs ask, so that GPU
+    jobs never reach the network or convert images; ali_bench/data/prepare.py). ``workers``: processes
+    that convert images into a missing cache.
+    """
+    _check_split(dataset, split)
+    root = Path(root)
+    loader = {"digits": _digits, "svhn": _svhn, "cifar10": _cifar10, "celeba": _celeba, "tiny_imagenet": _tiny_imagenet}
+    if prepared_only:
+        if dataset in CACHED and not cache_path(dataset, split, root).is_file():
+            raise DatasetMissing(f"dataset cache '{cache_path(dataset, split, root)}' is missing: prepare the data first "
+                                 f"(python -m ali_bench prepare-data --dataset {dataset} --split {split}; the workflow's "
+                                 "prepare_data job does it)")
+        download = False
+    if dataset in CACHED:
+        return loader[dataset](split, root, download, workers)
+    return loader[dataset](split, root, download)
+
+
+def _check_split(dataset: str, split: str) -> None:
     if dataset not in SPLITS:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(SPLITS)}")
     if split not in SPLITS[dataset]:
         raise ValueError(f"dataset {dataset!r} has no split {split!r}; expected one of {', '.join(SPLITS[dataset])}")
+
+
+def fetch(dataset: str, split: str, root: str | Path) -> None:
+    """Download the files ``split`` reads, where they are missing (torchvision's downloaders, which
+    also check the archives' checksums); a dataset without a download (digits, Tiny ImageNet) is a no-op."""
+    _check_split(dataset, split)
     root = Path(root)
-    loader = {"digits": _digits, "svhn": _svhn, "cifar10": _cifar10, "celeba": _celeba, "tiny_imagenet": _tiny_imagenet}
-    return loader[dataset](split, root, download)
+    if dataset == "svhn":
+        _fetch_svhn(split, root)
+    elif dataset == "cifar10":
+        _fetch_cifar10(split, root)
+    elif dataset == "celeba":
+        _fetch_celeba(root)
+
+
+CACHED = ("celeba", "tiny_imagenet")  # datasets read from a converted 64×64 cache
+
+
+def cache_path(dataset: str, split: str, root: str | Path) -> Path:
+    """Where ``dataset``'s converted 64×64 cache of ``split`` lives (CelebA, Tiny ImageNet)."""
+    root = Path(root)
+    if dataset == "celeba":
+        return root / "celeba" / "ali_bench_64" / f"{split}_{CELEBA_CACHE_VERSION}.npz"
+    if dataset == "tiny_imagenet":
+        return root / "tiny_imagenet" / "ali_bench_64" / f"{split}.npz"
+    raise ValueError(f"dataset {dataset!r} has no converted cache; expected one of {', '.join(CACHED)}")
 
 
 def _missing(path: Path, how: str) -> DatasetMissing:
@@ -154,14 +199,21 @@ def read_svhn_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def _svhn(split: str, root: Path, download: bool) -> ImageSplit:
+def _fetch_svhn(split: str, root: Path) -> None:
     folder = root / "svhn"
     path = folder / f"{split}_32x32.mat"
-    if not path.is_file() and download:
+    if not path.is_file():
         import torchvision
 
         _download(lambda: torchvision.datasets.SVHN(str(folder), split=split, download=True), f"{SVHN_URL}{path.name}",
                   folder, f"put {path.name}")
+
+
+def _svhn(split: str, root: Path, download: bool) -> ImageSplit:
+    folder = root / "svhn"
+    path = folder / f"{split}_32x32.mat"
+    if download:
+        _fetch_svhn(split, root)
     if not path.is_file():
         raise _missing(path, f"download {SVHN_URL}{path.name} into '{folder}/', or set config key 'images.download: true'")
     images, labels = read_svhn_mat(path)
@@ -189,15 +241,26 @@ def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
-def _cifar10(split: str, root: Path, download: bool) -> ImageSplit:
-    """train = [0, 45000) and valid = [45000, 50000) of the training batches, as the released code."""
+def cifar10_files(split: str) -> list[str]:
+    """The batch files a CIFAR-10 split reads."""
+    return ["test_batch"] if split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
+
+
+def _fetch_cifar10(split: str, root: Path) -> None:
     folder = root / "cifar-10-batches-py"
-    names = ["test_batch"] if split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
-    if download and not all((folder / name).is_file() for name in names):
+    if not all((folder / name).is_file() for name in cifar10_files(split)):
         import torchvision
 
         _download(lambda: torchvision.datasets.CIFAR10(str(root), train=split != "test", download=True), CIFAR_URL,
                   root, "extract its cifar-10-batches-py/")
+
+
+def _cifar10(split: str, root: Path, download: bool) -> ImageSplit:
+    """train = [0, 45000) and valid = [45000, 50000) of the training batches, as the released code."""
+    folder = root / "cifar-10-batches-py"
+    names = cifar10_files(split)
+    if download:
+        _fetch_cifar10(split, root)
     for name in names:
         if not (folder / name).is_file():
             raise _missing(folder / name, f"extract {CIFAR_URL} into '{root}/', or set config key 'images.download: true'")
@@ -272,48 +335,79 @@ def _text_lines(path: Path, fix: str) -> list[str]:
         raise _corrupt(path, "a text file", error, fix) from None
 
 
-def _celeba(split: str, root: Path, download: bool) -> ImageSplit:
+def _fetch_celeba(root: Path) -> None:
+    folder = root / "celeba"
+    if not (folder / "list_eval_partition.txt").is_file():
+        import importlib.util
+
+        import torchvision
+
+        if importlib.util.find_spec("gdown") is None:
+            raise DownloadFailed("downloading CelebA (Google Drive) needs gdown: pip install 'ali-bench[celeba]' "
+                                 f"(or gdown), or get the files from {CELEBA_URL} into '{folder}/'")
+        _download(lambda: torchvision.datasets.CelebA(str(root), split="all", target_type="attr", download=True),
+                  CELEBA_URL, folder, "put img_align_celeba/, list_attr_celeba.txt and list_eval_partition.txt")
+
+
+def _celeba(split: str, root: Path, download: bool, workers: int = 1) -> ImageSplit:
     """The aligned, cropped CelebA faces at 64×64; converted once and cached beside the originals."""
     folder = root / "celeba"
-    cache = folder / "ali_bench_64" / f"{split}_{CELEBA_CACHE_VERSION}.npz"
+    cache = cache_path("celeba", split, root)
     if not cache.is_file():
-        if download and not (folder / "list_eval_partition.txt").is_file():
-            import importlib.util
-
-            import torchvision
-
-            if importlib.util.find_spec("gdown") is None:
-                raise DownloadFailed("downloading CelebA (Google Drive) needs gdown: pip install 'ali-bench[celeba]' "
-                                     f"(or gdown), or get the files from {CELEBA_URL} into '{folder}/'")
-            _download(lambda: torchvision.datasets.CelebA(str(root), split="all", target_type="attr", download=True),
-                      CELEBA_URL, folder, "put img_align_celeba/, list_attr_celeba.txt and list_eval_partition.txt")
+        if download:
+            _fetch_celeba(root)
         names, partition, attributes = read_celeba_lists(folder)
         keep = np.flatnonzero(partition == CELEBA_SPLITS[split])
-        images = _convert_images([folder / "img_align_celeba" / names[i] for i in keep], celeba_64, f"CelebA {split}")
+        images = _convert_images([folder / "img_align_celeba" / names[i] for i in keep], celeba_64, f"CelebA {split}",
+                                 workers)
         with atomic_path(cache) as tmp:
             np.savez(tmp, images=images, attributes=attributes[keep])
     return _read_cache(cache, "attributes")
 
 
-def _convert_images(paths: list[Path], convert, description: str) -> np.ndarray:
+CONVERT_CHUNK = 256  # images per task when converting in several processes
+
+
+def _convert_one(path: Path, convert) -> np.ndarray:
     from PIL import Image
+
+    if not path.is_file():
+        raise _missing(path, "the image folder is incomplete")
+    try:
+        with Image.open(path) as image:
+            return convert(image)
+    except (OSError, SyntaxError, ValueError) as error:  # PIL: unidentified, truncated or broken image
+        raise _corrupt(path, "a readable image", error, "replace it with the dataset's original file") from None
+
+
+def _convert_chunk(paths: list[Path], convert) -> np.ndarray:
+    return np.stack([_convert_one(path, convert) for path in paths])
+
+
+def _convert_images(paths: list[Path], convert, description: str, workers: int = 1) -> np.ndarray:
+    """Every image through ``convert``, in order; in ``workers`` processes (decoding and resizing
+    200,000 JPEGs is minutes of CPU per core: the prepare_data job gets several)."""
     from tqdm import tqdm
 
-    out = None
-    for i, path in enumerate(tqdm(paths, desc=f"converting {description}", unit="image", mininterval=5)):
-        if not path.is_file():
-            raise _missing(path, "the image folder is incomplete")
-        try:
-            with Image.open(path) as image:
-                array = convert(image)
-        except (OSError, SyntaxError, ValueError) as error:  # PIL: unidentified, truncated or broken image
-            raise _corrupt(path, "a readable image", error, "replace it with the dataset's original file") from None
-        if out is None:
-            out = np.empty((len(paths), *array.shape), dtype=np.uint8)
-        out[i] = array
-    if out is None:
+    if not paths:
         raise DatasetMissing(f"no images found for {description}")
-    return out
+    chunks = [paths[i : i + CONVERT_CHUNK] for i in range(0, len(paths), CONVERT_CHUNK)]
+    bar = tqdm(total=len(paths), desc=f"converting {description}", unit="image", mininterval=5)
+    parts = []
+    if workers > 1 and len(chunks) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        from functools import partial
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for part in pool.map(partial(_convert_chunk, convert=convert), chunks):
+                parts.append(part)
+                bar.update(len(part))
+    else:
+        for chunk in chunks:
+            parts.append(_convert_chunk(chunk, convert))
+            bar.update(len(chunk))
+    bar.close()
+    return np.concatenate(parts)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -331,14 +425,14 @@ def center_crop_64(image) -> np.ndarray:
     return np.asarray(square.resize((64, 64), Image.Resampling.BICUBIC, reducing_gap=None), dtype=np.uint8).transpose(2, 0, 1)
 
 
-def _tiny_imagenet(split: str, root: Path, download: bool) -> ImageSplit:
+def _tiny_imagenet(split: str, root: Path, download: bool, workers: int = 1) -> ImageSplit:
     """An ImageFolder tree ``tiny_imagenet/<split>/<class>/<image>``; converted once and cached.
 
     The paper's file (``ilsvrc2012_tiny.hdf5``) was never published and has no download; build the
     folder from ImageNet (train: the 1.28M training images; valid: the 50k validation images).
     """
     folder = root / "tiny_imagenet" / split
-    cache = root / "tiny_imagenet" / "ali_bench_64" / f"{split}.npz"
+    cache = cache_path("tiny_imagenet", split, root)
     if not cache.is_file():
         if not folder.is_dir():
             raise _missing(folder, "no download exists; build an ImageFolder tree <split>/<class>/<image> from "
@@ -347,7 +441,7 @@ def _tiny_imagenet(split: str, root: Path, download: bool) -> ImageSplit:
 
         _, class_to_idx = find_classes(str(folder))
         samples = make_dataset(str(folder), class_to_idx, extensions=IMG_EXTENSIONS)
-        images = _convert_images([Path(p) for p, _ in samples], center_crop_64, f"Tiny ImageNet {split}")
+        images = _convert_images([Path(p) for p, _ in samples], center_crop_64, f"Tiny ImageNet {split}", workers)
         with atomic_path(cache) as tmp:
             np.savez(tmp, images=images, labels=np.asarray([c for _, c in samples], dtype=np.int64))
     return _read_cache(cache, "labels")

@@ -41,7 +41,7 @@ from ali_bench.training import MONITORS, TrainingDiverged, adversarial_step, che
 
 MODEL_FORMAT = "ali-bench/image-ali/1"
 LOG_COLUMNS = ("epoch", *MONITORS, "wall_time_s")
-MODEL_INIT, OUTPUT_BIAS, EPOCH_ORDER, TORCH_RNG, BN_STATISTICS = 10, 11, 12, 13, 14
+MODEL_INIT, OUTPUT_BIAS, EPOCH_ORDER, TORCH_RNG, BN_STATISTICS, SAMPLE_GRIDS = 10, 11, 12, 13, 14, 15
 BIAS_IMAGES = 500  # released code: one batch of 500 shuffled training images
 
 
@@ -146,7 +146,7 @@ def make_trainer(dataset: str, cfg: ImagesConfig, train: ImageSplit, device: tor
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
         torch.backends.cudnn.allow_tf32 = cfg.tf32
-        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.benchmark = not torch.are_deterministic_algorithms_enabled()  # config key deterministic
     return ImageTrainer(model, opt_d, opt_g, step, device)
 
 
@@ -214,14 +214,35 @@ def recomputed_statistics(model: ImageALI | ConditionalALI, data: torch.Tensor, 
     return batchnorm.recompute_statistics(model, forward, bn.batches)
 
 
+def write_sample_grid(model: ImageALI | ConditionalALI, conditions: torch.Tensor | None, seed: int, path: Path,
+                      title: str, n: int = 100) -> None:
+    """``n`` samples of the current weights, for watching a training: the same z at every call (so
+    successive grids show the model change, not the noise), drawn from a stream of their own (the
+    training's noise streams and a resume are unaffected), in eval mode with BN's running averages.
+    A conditional model decodes them under the first ``n`` training conditions."""
+    from ali_bench.figures import image_grid
+
+    device = next(model.parameters()).device
+    z = torch.randn(n, model.arch.latent_dim, 1, 1, generator=generator_for(seed, SAMPLE_GRIDS, 0)).to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            x = model.decoder(z) if conditions is None else model.decode_given(z, conditions[:n])
+    finally:
+        model.train(was_training)
+    image_grid(x.float().cpu(), 10, path, title)
+
+
 def train_images(
     dataset: str, cfg: ImagesConfig, train: ImageSplit, out_path: str | Path, log_path: str | Path,
     checkpoint_path: str | Path, device: torch.device, device_label: str, cuda_graphs: bool = True, progress: bool = True,
-    conditioning: Conditioning | None = None, bn: BatchNormConfig | None = None,
+    conditioning: Conditioning | None = None, bn: BatchNormConfig | None = None, sample_grid_every: int = 0,
 ) -> dict:
     """Train, checkpointing every epoch, recompute the BN statistics of the final weights, and write
     the models file and the per-epoch CSV log. ``bn``: the config's ``batchnorm`` section (default:
-    the schema's)."""
+    the schema's). ``sample_grid_every``: write a sample grid every this many epochs to
+    ``<out folder>/samples/epoch_<n>.png`` (0: never)."""
     bn = bn if bn is not None else load_config({}).batchnorm
     run = _run(dataset, cfg, conditioning)
     trainer = make_trainer(dataset, cfg, train, device, cuda_graphs, conditioning)
@@ -245,6 +266,9 @@ def train_images(
                 f"training ALI on {dataset} diverged in epoch {epoch + 1}: {', '.join(bad)} is not finite; "
                 f"{checkpoint_note(checkpoint_path)}"
             )
+        if sample_grid_every and (epoch + 1) % sample_grid_every == 0:
+            write_sample_grid(trainer.model, conditions, cfg.seed, Path(out_path).parent / "samples" / f"epoch_{epoch + 1:05d}.png",
+                              f"{dataset}: samples after epoch {epoch + 1} (fixed z, BN running averages)")
         return [{"epoch": epoch + 1, **means}], {"loss_d": means["loss_d"], "loss_g": means["loss_g"]}
 
     settings = run_settings(dataset, cfg, conditioning)

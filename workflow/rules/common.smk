@@ -49,10 +49,16 @@ ENV = "../../environment.yml"  # one shared environment for every rule (--sdm co
 # image data lives reaches the jobs as environment variables (read by ali_bench.cli, over the
 # config's images.data_root / images.download), not in a training job's params: moving the data
 # must not retrain, and Snakemake reruns a job whose params change.
+# ALI_BENCH_PREPARED_ONLY: jobs read only what the prepare_data jobs made (data.smk); they never
+# download or convert images (prepare-data itself ignores it). ALI_BENCH_SAMPLE_GRID_EVERY: image
+# trainings write a sample grid every this many epochs (images.figures.sample_grid_every), for
+# watching only, so it travels here and not in a training's params.
 shell.prefix(
     f"export PYTHONPATH={shlex.quote(workflow.basedir)}:$PYTHONPATH"
     f" ALI_BENCH_DATA_ROOT={shlex.quote(str(config['images']['data_root']))}"
-    f" ALI_BENCH_DOWNLOAD={'true' if config['images']['download'] else 'false'}; "
+    f" ALI_BENCH_DOWNLOAD={'true' if config['images']['download'] else 'false'}"
+    " ALI_BENCH_PREPARED_ONLY=true"
+    f" ALI_BENCH_SAMPLE_GRID_EVERY={int(config['images']['figures']['sample_grid_every'])}; "
 )
 
 
@@ -101,7 +107,7 @@ def toy_training_config_json(wildcards):
     hyperparameter set, and of ``batchnorm`` only how the final statistics are recomputed (both
     sets are stored), so that evaluation-only keys (coverage samples, the other set's values,
     ``batchnorm.statistics``) never retrain."""
-    return _json({"device": config["device"], "cuda_graphs": config["cuda_graphs"],
+    return _json({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "deterministic": config["deterministic"],
                        "toy": trained_with.toy_training(config["toy"], wildcards.hparams),
                        "batchnorm": _batchnorm("train")})
 
@@ -111,7 +117,7 @@ def inference_training_config_json():
     settings that shape training (not mmd_samples or the method list: ali_bench/trained_with.py),
     and the whole batchnorm section (the frozen GAN decoder runs with the chosen statistics)."""
     select_from = config["toy_inference"]["select_from"]
-    return _json({"device": config["device"], "toy": trained_with.toy_training(config["toy"], select_from),
+    return _json({"device": config["device"], "deterministic": config["deterministic"], "toy": trained_with.toy_training(config["toy"], select_from),
                        "toy_inference": trained_with.inference_training(config["toy_inference"]),
                        "batchnorm": config["batchnorm"]})
 
@@ -127,9 +133,34 @@ def image_config_json(wildcards):
 
 def image_train_config_json(wildcards):
     """What one dataset's training reads (trained_with.images_training)."""
-    return _json({"device": config["device"], "cuda_graphs": config["cuda_graphs"],
+    return _json({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "deterministic": config["deterministic"],
                   "images": trained_with.images_training(config["images"], wildcards.dataset),
                   "batchnorm": _batchnorm("train")})
+
+
+def data_manifest(dataset, split):
+    """The manifest prepare_data writes for one split (data.smk): the input that makes a job wait for its data."""
+    return result(f"data/{dataset}/{split}.json")
+
+
+def image_train_data(wildcards):
+    return [data_manifest(wildcards.dataset, config["images"][wildcards.dataset]["train_split"])]
+
+
+def image_figures_data(wildcards):
+    """The validation split the figures show; digits' training split too (its label judge is fit there)."""
+    splits = {config["images"][wildcards.dataset]["valid_split"]} | ({"train"} if wildcards.dataset == "digits" else set())
+    return [data_manifest(wildcards.dataset, split) for split in sorted(splits)]
+
+
+def conditional_train_data(wildcards):
+    return [data_manifest(wildcards.cdataset, config["conditional"][wildcards.cdataset]["train_split"])]
+
+
+def semisup_data(wildcards):
+    run = config["semisup"][wildcards.dataset]
+    splits = {run["unlabelled_split"], run["labelled_split"], run["test_split"]}
+    return [data_manifest(wildcards.dataset, split) for split in sorted(splits)]
 
 
 # SVM stage (svm.smk): which feature splits each dataset's protocol reads.
@@ -178,7 +209,7 @@ def conditional_train_config_json(wildcards):
     settings that shape training (trained_with), and how BN statistics are recomputed."""
     images = trained_with.images_training(config["images"], wildcards.cdataset)
     del images[wildcards.cdataset]  # the conditional block holds this model's own run settings
-    return _json({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "images": images,
+    return _json({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "deterministic": config["deterministic"], "images": images,
                   "conditional": trained_with.conditional_training(config["conditional"], wildcards.cdataset),
                   "batchnorm": _batchnorm("train")})
 
@@ -189,7 +220,7 @@ def semisup_config_json(wildcards):
 
     Of ``batchnorm`` only how statistics are recomputed: the run evaluates with both kinds, and
     the table picks one (``batchnorm.statistics``), so switching never retrains."""
-    return _json({"device": config["device"], "semisup": trained_with.semisup_training(config["semisup"], wildcards.dataset),
+    return _json({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "deterministic": config["deterministic"], "semisup": trained_with.semisup_training(config["semisup"], wildcards.dataset),
                   "images": {"variant": config["images"]["variant"]}, "batchnorm": _batchnorm("train")})
 
 

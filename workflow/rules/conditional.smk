@@ -10,6 +10,7 @@ rule conditional_train:
     input:
         IMAGE_CODE,
         code("nets/conditional.py"),
+        data=conditional_train_data,
     output:
         models=result("images/{cdataset}_conditional/models.pt"),
         provenance=result("images/{cdataset}_conditional/models.provenance.json"),
@@ -29,7 +30,7 @@ rule conditional_train:
         ENV
     shell:
         "python -m ali_bench image-train --config-json {params.config:q} --dataset {wildcards.cdataset} --conditional"
-        " --threads {threads} --out {output.models} --log {output.log} > {log} 2>&1"
+        " --threads {threads} --data-manifest {input.data} --out {output.models} --log {output.log} > {log} 2>&1"
 
 
 rule conditional_figure:

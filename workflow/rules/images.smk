@@ -13,6 +13,7 @@ rule image_train:
     """ALI on one dataset, as the released code trains it; resumes from its last epoch after a kill."""
     input:
         IMAGE_CODE,
+        data=image_train_data,
     output:
         models=result("images/{dataset}/models.pt"),
         provenance=result("images/{dataset}/models.provenance.json"),
@@ -32,7 +33,7 @@ rule image_train:
         ENV
     shell:
         "python -m ali_bench image-train --config-json {params.config:q} --dataset {wildcards.dataset}"
-        " --threads {threads} --out {output.models} --log {output.log} > {log} 2>&1"
+        " --threads {threads} --data-manifest {input.data} --out {output.models} --log {output.log} > {log} 2>&1"
 
 
 rule image_figures:
@@ -40,6 +41,7 @@ rule image_figures:
     input:
         code("images/figures.py", "figures.py", "images/train.py", "batchnorm.py"),
         models=rules.image_train.output.models,
+        data=image_figures_data,
     output:
         samples=report(result("figures/{dataset}_samples.png"), caption="../report/image_figure.rst", category="Images",
                        subcategory="{dataset}"),

@@ -16,6 +16,7 @@ rule semisup_run:
     """Train and evaluate one run; its labelled indices are in the result file."""
     input:
         code("semisup.py", "batchnorm.py", "nets/image.py", "objectives.py", "data/images.py"),
+        data=semisup_data,
     output:
         result=result("semisup/{dataset}_{labels}labels_seed{seed}_{model}.json"),
         log=result("semisup/{dataset}_{labels}labels_seed{seed}_{model}_log.csv"),
@@ -35,7 +36,7 @@ rule semisup_run:
         ENV
     shell:
         "python -m ali_bench semisup-train --config-json {params.config:q} --dataset {wildcards.dataset}"
-        " --labels {wildcards.labels} --seed {wildcards.seed} {params.baseline} --threads {threads}"
+        " --labels {wildcards.labels} --seed {wildcards.seed} {params.baseline} --threads {threads} --data-manifest {input.data}"
         " --out {output.result} --log {output.log} > {log} 2>&1"
 
 

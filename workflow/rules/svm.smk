@@ -16,6 +16,7 @@ rule features:
     input:
         code("features.py", "data/images.py", "images/train.py", "batchnorm.py"),
         models=feature_inputs,
+        data=lambda wildcards: data_manifest(wildcards.dataset, wildcards.split),
     output:
         features=result("features/{dataset}/{feature_set}_{split}.npy"),
         labels=result("features/{dataset}/{feature_set}_{split}_labels.npy"),
