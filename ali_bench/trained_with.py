@@ -25,8 +25,8 @@ IMAGE_DATASETS = ("digits", "svhn", "cifar10", "celeba", "tiny_imagenet")
 SEMISUP_DATASETS = ("digits", "svhn", "cifar10")
 CONDITIONAL_DATASETS = ("digits", "celeba")
 
-# Keys no training reads. Where the data lives is passed to training jobs on their command line
-# (--data-root, --download) instead, so moving the data never retrains.
+# Keys no training reads. Where the data lives reaches training jobs through the environment
+# (ALI_BENCH_DATA_ROOT, ALI_BENCH_DOWNLOAD; workflow/rules/common.smk), so moving the data never retrains.
 TOY_EVALUATION_ONLY = ("coverage", "hyperparameter_sets")
 INFERENCE_EVALUATION_ONLY = ("methods", "mmd_samples", "mmd_bandwidth")
 IMAGES_EVALUATION_ONLY = ("figures", "data_root", "download", "datasets")

@@ -395,10 +395,13 @@ def _convert_images(paths: list[Path], convert, description: str, workers: int =
     bar = tqdm(total=len(paths), desc=f"converting {description}", unit="image", mininterval=5)
     parts = []
     if workers > 1 and len(chunks) > 1:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         from functools import partial
 
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawn, not fork: this process has imported torch (threads), and a forked child of a
+        # multi-threaded process can deadlock (Python 3.12 warns about it)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             for part in pool.map(partial(_convert_chunk, convert=convert), chunks):
                 parts.append(part)
                 bar.update(len(part))

@@ -285,7 +285,7 @@ def train_images(
         "conditional": conditioning is not None, "embedding": conditioning.embedding if conditioning else None,
         "state": {k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()},
         "bn_recomputed": {k: v.contiguous() for k, v in recomputed.items()},
-        "config": {**settings, "batchnorm": {"batches": bn.batches, "batch_size": bn.batch_size}},
+        "config": {**settings, "batchnorm": trained_with.batchnorm_training(as_dict(bn))},
         "epochs": run.epochs, "steps_per_epoch": steps, "device": device_label, "wall_time_s": wall,
     }
     checkpoint.save(out_path, payload)
