@@ -66,20 +66,23 @@ def _data_location(cfg: Config, args: argparse.Namespace) -> dict:
 
     With ${PREPARED_ONLY_VARIABLE}=true (what the workflow sets for every job but prepare-data) a
     command reads only what prepare-data made: it never downloads and never converts images."""
+    root = args.data_root or _environment(DATA_ROOT_VARIABLE, str) or cfg.images.data_root
+    download = args.download if args.download is not None else _environment(DOWNLOAD_VARIABLE, boolean)
+    prepared_only = bool(_environment(PREPARED_ONLY_VARIABLE, boolean))
+    return {"root": root, "download": cfg.images.download if download is None else download, "prepared_only": prepared_only}
+
+
+def _environment(name: str, parse):
+    """Environment variable ``name`` through ``parse`` (an argparse type), or None when it is unset
+    or empty; a value ``parse`` refuses is one line naming the variable."""
     import os
 
-    def flag(name: str) -> bool | None:
-        if not os.environ.get(name):
-            return None
-        try:
-            return boolean(os.environ[name])
-        except argparse.ArgumentTypeError as error:
-            raise ConfigError(f"environment variable {name}: {error}") from None
-
-    root = args.data_root or os.environ.get(DATA_ROOT_VARIABLE) or cfg.images.data_root
-    download = args.download if args.download is not None else flag(DOWNLOAD_VARIABLE)
-    prepared_only = bool(flag(PREPARED_ONLY_VARIABLE))
-    return {"root": root, "download": cfg.images.download if download is None else download, "prepared_only": prepared_only}
+    if not os.environ.get(name):
+        return None
+    try:
+        return parse(os.environ[name])
+    except argparse.ArgumentTypeError as error:
+        raise ConfigError(f"environment variable {name}: {error}") from None
 
 
 SAMPLE_GRID_VARIABLE = "ALI_BENCH_SAMPLE_GRID_EVERY"
@@ -88,17 +91,10 @@ SAMPLE_GRID_VARIABLE = "ALI_BENCH_SAMPLE_GRID_EVERY"
 def _sample_grid_every(cfg: Config, args: argparse.Namespace) -> int:
     """Epochs between sample grids: option, then environment (how the workflow passes it: watching
     a training must not be a training setting, or switching it would retrain), then config."""
-    import os
-
     if args.sample_grid_every is not None:
         return args.sample_grid_every
-    value = os.environ.get(SAMPLE_GRID_VARIABLE)
-    if value:
-        try:
-            return non_negative_int(value)
-        except argparse.ArgumentTypeError as error:
-            raise ConfigError(f"environment variable {SAMPLE_GRID_VARIABLE}: {error}") from None
-    return cfg.images.figures.sample_grid_every
+    from_environment = _environment(SAMPLE_GRID_VARIABLE, non_negative_int)
+    return cfg.images.figures.sample_grid_every if from_environment is None else from_environment
 
 
 def _training_device(cfg: Config, args: argparse.Namespace):

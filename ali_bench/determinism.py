@@ -35,8 +35,3 @@ def configure(deterministic: bool, device: torch.device) -> None:
                  os.environ["CUBLAS_WORKSPACE_CONFIG"])
     else:
         torch.backends.cudnn.benchmark = True
-
-
-def enabled() -> bool:
-    """Whether this process asked for deterministic algorithms (for the provenance)."""
-    return torch.are_deterministic_algorithms_enabled()

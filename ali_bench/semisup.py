@@ -319,10 +319,9 @@ def make_optimisers(model: ImageALI, settings: SemisupSettings, device: torch.de
     place, so a captured step sees the schedule): on the GPU a float32 device tensor for the fused,
     capturable update; on the CPU a float64 one, whose value the update reads exactly as it read the
     Python float before."""
-    lr = partial(torch.tensor, settings.lr, dtype=torch.float32 if device.type == "cuda" else torch.float64, device=device)
-    fast = device.type == "cuda"
-    adam = partial(torch.optim.Adam, betas=(settings.beta1, 0.999), fused=True if fast else None,
-                   capturable=use_graph)
+    on_gpu = device.type == "cuda"
+    lr = partial(torch.tensor, settings.lr, dtype=torch.float32 if on_gpu else torch.float64, device=device)
+    adam = partial(torch.optim.Adam, betas=(settings.beta1, 0.999), fused=True if on_gpu else None, capturable=use_graph)
     return adam(model.discriminator_parameters(), lr=lr()), adam(model.generator_parameters(), lr=lr())
 
 

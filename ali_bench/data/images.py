@@ -101,10 +101,10 @@ def load_split(dataset: str, split: str, root: str | Path, download: bool = Fals
     root = Path(root)
     loader = {"digits": _digits, "svhn": _svhn, "cifar10": _cifar10, "celeba": _celeba, "tiny_imagenet": _tiny_imagenet}
     if prepared_only:
-        if dataset in CACHED and not cache_path(dataset, split, root).is_file():
-            raise DatasetMissing(f"dataset cache '{cache_path(dataset, split, root)}' is missing: prepare the data first "
-                                 f"(python -m ali_bench prepare-data --dataset {dataset} --split {split}; the workflow's "
-                                 "prepare_data job does it)")
+        cache = cache_path(dataset, split, root) if dataset in CACHED else None
+        if cache is not None and not cache.is_file():
+            raise DatasetMissing(f"dataset cache '{cache}' is missing: prepare the data first (python -m ali_bench "
+                                 f"prepare-data --dataset {dataset} --split {split}; the workflow's prepare_data job does it)")
         download = False
     if dataset in CACHED:
         return loader[dataset](split, root, download, workers)
@@ -393,7 +393,16 @@ def _convert_images(paths: list[Path], convert, description: str, workers: int =
         raise DatasetMissing(f"no images found for {description}")
     chunks = [paths[i : i + CONVERT_CHUNK] for i in range(0, len(paths), CONVERT_CHUNK)]
     bar = tqdm(total=len(paths), desc=f"converting {description}", unit="image", mininterval=5)
-    parts = []
+    out, done = None, 0
+
+    def keep(part: np.ndarray) -> None:  # into one array as chunks arrive, in order (no second copy at the end)
+        nonlocal out, done
+        if out is None:
+            out = np.empty((len(paths), *part.shape[1:]), dtype=np.uint8)
+        out[done : done + len(part)] = part
+        done += len(part)
+        bar.update(len(part))
+
     if workers > 1 and len(chunks) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -403,14 +412,12 @@ def _convert_images(paths: list[Path], convert, description: str, workers: int =
         # multi-threaded process can deadlock (Python 3.12 warns about it)
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             for part in pool.map(partial(_convert_chunk, convert=convert), chunks):
-                parts.append(part)
-                bar.update(len(part))
+                keep(part)
     else:
         for chunk in chunks:
-            parts.append(_convert_chunk(chunk, convert))
-            bar.update(len(chunk))
+            keep(_convert_chunk(chunk, convert))
     bar.close()
-    return np.concatenate(parts)
+    return out
 
 
 # --------------------------------------------------------------------------------------------------

@@ -98,6 +98,12 @@ def _shared_images(dataset):
     return trained_with.images_shared(config["images"], dataset)
 
 
+def _run_switches():
+    """The top-level keys every training job with a graphed step reads: where it runs, whether its
+    step is replayed as a CUDA graph, and whether GPU algorithms must be deterministic."""
+    return {key: config[key] for key in ("device", "cuda_graphs", "deterministic")}
+
+
 def _json(sections):
     return json.dumps(sections, sort_keys=True)
 
@@ -107,7 +113,7 @@ def toy_training_config_json(wildcards):
     hyperparameter set, and of ``batchnorm`` only how the final statistics are recomputed (both
     sets are stored), so that evaluation-only keys (coverage samples, the other set's values,
     ``batchnorm.statistics``) never retrain."""
-    return _json({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "deterministic": config["deterministic"],
+    return _json({**_run_switches(),
                        "toy": trained_with.toy_training(config["toy"], wildcards.hparams),
                        "batchnorm": _batchnorm("train")})
 
@@ -133,7 +139,7 @@ def image_config_json(wildcards):
 
 def image_train_config_json(wildcards):
     """What one dataset's training reads (trained_with.images_training)."""
-    return _json({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "deterministic": config["deterministic"],
+    return _json({**_run_switches(),
                   "images": trained_with.images_training(config["images"], wildcards.dataset),
                   "batchnorm": _batchnorm("train")})
 
@@ -209,7 +215,7 @@ def conditional_train_config_json(wildcards):
     settings that shape training (trained_with), and how BN statistics are recomputed."""
     images = trained_with.images_training(config["images"], wildcards.cdataset)
     del images[wildcards.cdataset]  # the conditional block holds this model's own run settings
-    return _json({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "deterministic": config["deterministic"], "images": images,
+    return _json({**_run_switches(), "images": images,
                   "conditional": trained_with.conditional_training(config["conditional"], wildcards.cdataset),
                   "batchnorm": _batchnorm("train")})
 
@@ -220,7 +226,7 @@ def semisup_config_json(wildcards):
 
     Of ``batchnorm`` only how statistics are recomputed: the run evaluates with both kinds, and
     the table picks one (``batchnorm.statistics``), so switching never retrains."""
-    return _json({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "deterministic": config["deterministic"], "semisup": trained_with.semisup_training(config["semisup"], wildcards.dataset),
+    return _json({**_run_switches(), "semisup": trained_with.semisup_training(config["semisup"], wildcards.dataset),
                   "images": {"variant": config["images"]["variant"]}, "batchnorm": _batchnorm("train")})
 
 
