@@ -21,6 +21,8 @@ import torch
 from ali_bench import semisup
 from ali_bench.data.images import load_split
 
+pytestmark = pytest.mark.xdist_group("learning")  # toy and K+1 learning tests share a worker; digits has another
+
 TEST_ERROR_BELOW = 0.40
 LAST_UNLABELLED_LOSS_ABOVE = 0.1
 
