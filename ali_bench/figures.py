@@ -1,4 +1,8 @@
-"""Figures, rendered with matplotlib's Agg backend (no display needed) and written atomically."""
+"""Plotting helpers every stage shares, on matplotlib's Agg backend (no display needed), written atomically.
+
+Stages draw their own figures (``ali_bench/<stage>/figures.py``) with ``plt`` from here, so that the
+backend is chosen before pyplot is first used.
+"""
 
 from __future__ import annotations
 
@@ -13,95 +17,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ali_bench.atomic import atomic_path  # noqa: E402
-from ali_bench.data.mixture import GridMixture  # noqa: E402
-from ali_bench.toy.metrics import assign_components  # noqa: E402
-
-TOY_LIMIT = 6.0  # the paper's x-space axes: [-6, 6]²
 
 
 def save(fig, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight")
     plt.close(fig)
-
-
-def toy_samples(coverage: pd.DataFrame, samples: dict[str, np.ndarray], mixture: GridMixture, path: str | Path,
-                max_points: int = 2500) -> None:
-    """One panel per run: its generated samples over the mixture's means, titled with modes covered.
-
-    Rows are (model, hyperparameter set), columns are seeds. Red rings mark the modes that at least
-    one of the samples reached (all of them, not only the ones drawn); grey crosses mark dropped modes.
-    """
-    groups = list(coverage.groupby(["model", "hyperparameter_set"], sort=False))
-    seeds = sorted(coverage["seed"].unique())
-    fig, axes = plt.subplots(len(groups), len(seeds), figsize=(1.9 * len(seeds), 2.0 * len(groups)), squeeze=False)
-    for row, ((model, hset), runs) in enumerate(groups):
-        for col, seed in enumerate(seeds):
-            ax = axes[row][col]
-            ax.set_xlim(-TOY_LIMIT, TOY_LIMIT)
-            ax.set_ylim(-TOY_LIMIT, TOY_LIMIT)
-            ax.set_aspect("equal")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            match = runs[runs["seed"] == seed]
-            if col == 0:
-                ax.set_ylabel(f"{model.upper()}\n{hset} hparams", fontsize=9)
-            if match.empty:
-                ax.axis("off")
-                continue
-            run = match.iloc[0]
-            points = samples[f"{model}-{hset}-seed{seed}"]
-            points = points[np.isfinite(points).all(axis=1)]
-            ax.scatter(points[:max_points, 0], points[:max_points, 1], s=1.0, alpha=0.35, color="tab:blue", rasterized=True)
-            reached = np.bincount(assign_components(points, mixture), minlength=mixture.n_components) > 0
-            ax.scatter(*mixture.means[reached].T, s=14, facecolors="none", edgecolors="tab:red", linewidths=0.6)
-            ax.scatter(*mixture.means[~reached].T, s=14, marker="x", color="0.5", linewidths=0.8)
-            ax.set_title(f"seed {seed}: {int(run['modes'])}/{mixture.n_components} modes", fontsize=8)
-    n_samples = len(next(iter(samples.values())))
-    fig.suptitle(f"Toy {mixture.n_components}-Gaussian mixture: {n_samples:,} samples from each run's p(x) "
-                 f"(first {min(max_points, n_samples):,} drawn)", fontsize=10)
-    fig.tight_layout()
-    save(fig, path)
-
-
-LATENT_LIMIT = 4.0  # the paper's z-space axes: [-4, 4]²
-INFERENCE_ROWS = ("held-out data x ~ q(x)", "latent codes ẑ ~ q(z|x)", "reconstructions", "prior samples z ~ p(z)",
-                  "generator samples x̃ ~ p(x|z)")
-
-
-def toy_inference(arrays: dict[str, np.ndarray], methods: list[str], titles: dict[str, str], path: str | Path) -> None:
-    save(build_toy_inference(arrays, methods, titles), path)
-
-
-def build_toy_inference(arrays: dict[str, np.ndarray], methods: list[str], titles: dict[str, str], max_points: int = 4000):
-    """The paper's Fig. 8 layout: columns are methods, rows are x, ẑ, reconstructions, z, x̃.
-
-    Points of the first three rows are coloured by the mixture component of the held-out x they
-    come from (a jet-like map, as the paper); x axes span [-6, 6], z axes [-4, 4].
-    """
-    colour = arrays["components"][:max_points]
-    fig, axes = plt.subplots(len(INFERENCE_ROWS), len(methods), figsize=(2.6 * len(methods), 2.6 * len(INFERENCE_ROWS)), squeeze=False)
-    for col, method in enumerate(methods):
-        panels = [arrays["x"], arrays[f"{method}/z_hat"], arrays[f"{method}/x_rec"], arrays["z_prior"], arrays[f"{method}/x_gen"]]
-        for row, points in enumerate(panels):
-            ax = axes[row][col]
-            limit = LATENT_LIMIT if row in (1, 3) else TOY_LIMIT
-            points = points[:max_points]
-            keep = np.isfinite(points).all(axis=1)
-            if row < 3:
-                ax.scatter(points[keep, 0], points[keep, 1], c=colour[keep], cmap="jet", s=1.0, alpha=0.6, rasterized=True)
-            else:
-                ax.scatter(points[keep, 0], points[keep, 1], s=1.0, alpha=0.4, color="tab:blue", rasterized=True)
-            ax.set_xlim(-limit, limit)
-            ax.set_ylim(-limit, limit)
-            ax.set_aspect("equal")
-            ax.tick_params(labelsize=6)
-            if row == 0:
-                ax.set_title(titles[method], fontsize=9)
-            if col == 0:
-                ax.set_ylabel(INFERENCE_ROWS[row], fontsize=8)
-    fig.tight_layout()
-    return fig
 
 
 def loss_curves(log: pd.DataFrame, path: str | Path, group: str, title: str) -> None:

@@ -15,6 +15,7 @@ checkpoint trained by other code.
 
 from __future__ import annotations
 
+import csv
 import functools
 import hashlib
 import logging
@@ -25,6 +26,7 @@ from typing import Callable
 from tqdm import tqdm
 
 from ali_bench import checkpoint
+from ali_bench.atomic import atomic_path
 
 CHECKPOINT_FORMAT = "ali-bench/epoch-checkpoint/1"
 ROWS_EVERY_S = 10.0  # on_rows at most this often (and after the last epoch): a log of thousands of epochs is not rewritten every epoch
@@ -98,3 +100,12 @@ def run_epochs(
     if on_rows is not None:  # every row, once more at the end: also when a rerun found every epoch done
         on_rows(rows)
     return rows, wall_before + time.perf_counter() - started
+
+
+def write_log(path: str | Path, rows: list[dict], columns: tuple[str, ...]) -> None:
+    """A per-epoch training log as CSV (atomic)."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})

@@ -23,8 +23,10 @@ from ali_bench.config import load_config
 from ali_bench.cuda_graphs import StepRunner
 from ali_bench.data.images import ImageSplit
 from ali_bench.device import device_name, resolve_device
-from ali_bench.semisup import (DiscriminatorAverage, SemisupSettings, build, make_optimisers, semisup_train_step,
-                               set_learning_rate)
+from ali_bench.semisup.average import DiscriminatorAverage
+from ali_bench.semisup.model import build
+from ali_bench.semisup.settings import SemisupSettings
+from ali_bench.semisup.train import make_optimisers, semisup_train_step, set_learning_rate
 
 UNLABELLED = {"svhn": 73_257, "cifar10": 50_000, "digits": 1_297}
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ali_bench import svm
+from ali_bench.svm import fit as svm
 
 TRAIN, TEST, DIM, CLASSES = 73_257, 26_032, 8_960, 10
 

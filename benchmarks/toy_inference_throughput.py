@@ -19,7 +19,7 @@ import torch
 from ali_bench.config import load_config
 from ali_bench.device import device_name, resolve_device
 from ali_bench.nets.toy import ToyGAN
-from ali_bench.toy.inference import build_method, make_trainer
+from ali_bench.toy_inference.methods import build_method, make_trainer
 
 
 def main() -> None:

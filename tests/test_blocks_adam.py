@@ -14,7 +14,7 @@ from torch import nn
 
 from ali_bench.config import load_config
 from ali_bench.toy.adam_convention import pytorch_beta_from_blocks_2016
-from ali_bench.toy.batched import BatchedAdam
+from ali_bench.nets.batched import BatchedAdam
 
 pytestmark = pytest.mark.xdist_group("test_blocks_adam")  # on one worker: the module fixture runs once
 

@@ -81,21 +81,21 @@ def test_data_location_precedence_option_then_environment_then_config(monkeypatc
     so that moving the data never retrains); an explicit option still wins."""
     import argparse
 
-    from ali_bench.cli import _data_location
+    from ali_bench.command_line import data_location
     from ali_bench.config import ConfigError
 
     cfg = load_config({"images": {"data_root": "from-config", "download": False}})
     none = argparse.Namespace(data_root=None, download=None)
     for name in ("ALI_BENCH_DATA_ROOT", "ALI_BENCH_DOWNLOAD", "ALI_BENCH_PREPARED_ONLY"):
         monkeypatch.delenv(name, raising=False)
-    assert _data_location(cfg, none) == {"root": "from-config", "download": False, "prepared_only": False}
+    assert data_location(cfg, none) == {"root": "from-config", "download": False, "prepared_only": False}
     monkeypatch.setenv("ALI_BENCH_DATA_ROOT", "/shared/data")
     monkeypatch.setenv("ALI_BENCH_DOWNLOAD", "True")  # as the workflow writes a YAML boolean
-    assert _data_location(cfg, none) == {"root": "/shared/data", "download": True, "prepared_only": False}
-    assert _data_location(cfg, argparse.Namespace(data_root="mine", download=False)) == {
+    assert data_location(cfg, none) == {"root": "/shared/data", "download": True, "prepared_only": False}
+    assert data_location(cfg, argparse.Namespace(data_root="mine", download=False)) == {
         "root": "mine", "download": False, "prepared_only": False}
     monkeypatch.setenv("ALI_BENCH_PREPARED_ONLY", "true")  # the workflow's jobs: read only what prepare-data made
-    assert _data_location(cfg, none)["prepared_only"] is True
+    assert data_location(cfg, none)["prepared_only"] is True
     monkeypatch.setenv("ALI_BENCH_DOWNLOAD", "maybe")
     with pytest.raises(ConfigError, match="ALI_BENCH_DOWNLOAD"):
-        _data_location(cfg, none)
+        data_location(cfg, none)

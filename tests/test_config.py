@@ -4,7 +4,8 @@ import typing
 import pytest
 import yaml
 
-from ali_bench.config import Config, ConfigError, load_config, load_schema, validate
+from ali_bench.config import Config, ConfigError, load_config
+from ali_bench.config_schema import load_schema, validate
 from conftest import REPO
 
 

@@ -55,7 +55,7 @@ def test_the_log_grows_while_training_runs_and_a_resume_repeats_no_epoch(tmp_pat
     """Rows reach the log as epochs finish (here every epoch: ROWS_EVERY_S 0); a kill after epoch 3,
     checkpointed at 2, then a resume: the log holds each of the 5 epochs once."""
     from ali_bench import resumable
-    from ali_bench.toy.train import write_log
+    from ali_bench.resumable import write_log
 
     monkeypatch.setattr(resumable, "ROWS_EVERY_S", 0.0)
     log, seen = tmp_path / "log.csv", []

@@ -180,7 +180,7 @@ def test_sample_grids_every_k_epochs_leave_the_training_unchanged(tmp_path):
 def test_sample_grid_setting_comes_from_the_option_then_the_environment_then_the_config(monkeypatch):
     import argparse
 
-    from ali_bench import cli
+    from ali_bench.images import cli
 
     cfg = load_config({"images": {"figures": {"sample_grid_every": 5}}})
     monkeypatch.delenv(cli.SAMPLE_GRID_VARIABLE, raising=False)

@@ -18,7 +18,7 @@ import csv
 import pytest
 import torch
 
-from ali_bench import semisup
+from ali_bench.semisup import evaluate as semisup_evaluate, settings as semisup_settings, train as semisup_train
 from ali_bench.data.images import load_split
 
 pytestmark = pytest.mark.xdist_group("learning")  # toy and K+1 learning tests share a worker; digits has another
@@ -32,11 +32,11 @@ def digits_run(tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        settings = semisup.SemisupSettings("digits", 100, 0, 8, 100, 3e-4, 0.5, 1 / 3, 0.9999, 0.25, "code", False,
+        settings = semisup_settings.SemisupSettings("digits", 100, 0, 8, 100, 3e-4, 0.5, 1 / 3, 0.9999, 0.25, "code", False,
                                            d_batchnorm="weightnorm", bn_batches=2, bn_batch_size=250)
         load = lambda split: load_split("digits", split, root="data")  # noqa: E731  (embedded: no files read)
         out = tmp_path_factory.mktemp("semisup")
-        result = semisup.train_semisup(settings, load("train"), load("train"), load("test"), out / "r.json", out / "log.csv",
+        result = semisup_train.train_semisup(settings, load("train"), load("train"), load("test"), out / "r.json", out / "log.csv",
                                        out / "c.pt", torch.device("cpu"), progress=False)
         rows = list(csv.DictReader(open(out / "log.csv")))
     finally:
@@ -46,7 +46,7 @@ def digits_run(tmp_path_factory):
 
 def test_k_plus_one_on_digits_classifies_clearly_better_than_chance(digits_run):
     result, _ = digits_run
-    error = semisup.headline(result, "recomputed")["test_error_sampled"]
+    error = semisup_evaluate.headline(result, "recomputed")["test_error_sampled"]
     assert error < TEST_ERROR_BELOW, f"K+1 test error {error:.3f}, chance 0.9"
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ali_bench import semisup
+from ali_bench.semisup import average as semisup_average, evaluate as semisup_evaluate, model as semisup_model, settings as semisup_settings, train as semisup_train
 from ali_bench.nets import image_architecture
 from ali_bench.nets.image import ImageALI
 
@@ -20,7 +20,7 @@ def _sum_exp(row):
 def test_labelled_loss_is_cross_entropy_over_the_k_real_classes():
     labels = torch.tensor([0, 2, 1])
     expected = np.mean([-row[y] + math.log(_sum_exp(row)) for row, y in zip(LOGITS.tolist(), labels.tolist())])
-    assert semisup.labelled_loss(LOGITS, labels).item() == pytest.approx(expected, rel=1e-6)
+    assert semisup_model.labelled_loss(LOGITS, labels).item() == pytest.approx(expected, rel=1e-6)
 
 
 def test_unlabelled_loss_matches_improved_gans_formula():
@@ -29,7 +29,7 @@ def test_unlabelled_loss_matches_improved_gans_formula():
     z_gen = [math.log(_sum_exp(r)) for r in gen.tolist()]
     softplus = lambda v: math.log1p(math.exp(v))  # noqa: E731
     expected = -0.5 * np.mean(z_unl) + 0.5 * np.mean([softplus(v) for v in z_unl]) + 0.5 * np.mean([softplus(v) for v in z_gen])
-    assert semisup.unlabelled_loss(LOGITS, gen).item() == pytest.approx(expected, rel=1e-6)
+    assert semisup_model.unlabelled_loss(LOGITS, gen).item() == pytest.approx(expected, rel=1e-6)
     # the same thing, read as "real with probability Z/(1+Z)": -1/2 log D(unl) - 1/2 log(1 - D(gen))
     d_unl = [_sum_exp(r) / (1 + _sum_exp(r)) for r in LOGITS.tolist()]
     d_gen = [_sum_exp(r) / (1 + _sum_exp(r)) for r in gen.tolist()]
@@ -41,24 +41,24 @@ def test_encoder_decoder_loss_is_alis_swapped_label_loss_with_d_equal_z_over_one
     d_unl = np.array([_sum_exp(r) / (1 + _sum_exp(r)) for r in LOGITS.tolist()])
     d_gen = np.array([_sum_exp(r) / (1 + _sum_exp(r)) for r in gen.tolist()])
     expected = np.mean(-np.log(1 - d_unl) - np.log(d_gen))
-    assert semisup.encoder_decoder_loss(LOGITS, gen).item() == pytest.approx(expected, rel=1e-6)
+    assert semisup_model.encoder_decoder_loss(LOGITS, gen).item() == pytest.approx(expected, rel=1e-6)
 
 
 def test_balanced_labels_are_per_class_seeded_and_differ_between_seeds():
     labels = np.random.default_rng(0).integers(0, 10, 5000)
-    chosen = semisup.balanced_labels(labels, 100, seed=3)
+    chosen = semisup_settings.balanced_labels(labels, 100, seed=3)
     assert len(chosen) == 1000 and np.bincount(labels[chosen], minlength=10).tolist() == [100] * 10
-    np.testing.assert_array_equal(chosen, semisup.balanced_labels(labels, 100, seed=3))
-    assert len(set(chosen) & set(semisup.balanced_labels(labels, 100, seed=4))) < 500
+    np.testing.assert_array_equal(chosen, semisup_settings.balanced_labels(labels, 100, seed=3))
+    assert len(set(chosen) & set(semisup_settings.balanced_labels(labels, 100, seed=4))) < 500
     with pytest.raises(ValueError, match="fewer than"):
-        semisup.balanced_labels(labels, 2000, seed=0)
+        semisup_settings.balanced_labels(labels, 2000, seed=0)
 
 
 def test_lr_schedule_is_flat_then_linear_to_zero_over_the_last_third():
     epochs = 1200
     for epoch in (0, 400, 799, 800, 1000, 1199):
-        assert semisup.lr_factor(epoch, epochs, 1 / 3) == pytest.approx(min(3 - 3 * epoch / epochs, 1.0))
-    assert semisup.lr_factor(10, 20, 0.0) == 1.0
+        assert semisup_train.lr_factor(epoch, epochs, 1 / 3) == pytest.approx(min(3 - 3 * epoch / epochs, 1.0))
+    assert semisup_train.lr_factor(10, 20, 0.0) == 1.0
 
 
 def _model():
@@ -73,8 +73,8 @@ def test_k_logit_head_and_one_step_moves_what_it_should():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     x_lab, y_lab = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8), torch.arange(6) % 10
     x_unl = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
-    monitors = semisup.semisup_step(model, opt(model.discriminator_parameters()), opt(model.generator_parameters()), x_lab, y_lab, x_unl)
-    assert monitors.shape == (len(semisup.MONITORS),) and torch.isfinite(monitors).all()
+    monitors = semisup_model.semisup_step(model, opt(model.discriminator_parameters()), opt(model.generator_parameters()), x_lab, y_lab, x_unl)
+    assert monitors.shape == (len(semisup_model.MONITORS),) and torch.isfinite(monitors).all()
     after = model.state_dict()
     for prefix in ("encoder.0.", "decoder.0.", "dx.1.", "joint."):
         assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(prefix)), prefix
@@ -85,7 +85,7 @@ def test_supervised_only_baseline_leaves_encoder_and_decoder_alone():
     opt = lambda params: torch.optim.Adam(params, lr=1e-3)  # noqa: E731
     before = {k: v.clone() for k, v in model.state_dict().items() if k.startswith(("encoder.", "decoder.")) and "running" not in k and "num_batches" not in k}
     x = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
-    monitors = semisup.semisup_step(model, opt(model.discriminator_parameters()), opt(model.generator_parameters()),
+    monitors = semisup_model.semisup_step(model, opt(model.discriminator_parameters()), opt(model.generator_parameters()),
                                     x, torch.arange(6), x, supervised_only=True)
     assert monitors[2].item() == 0.0 and monitors[3].item() == 0.0  # no unlabelled or generator term
     after = model.state_dict()
@@ -94,7 +94,7 @@ def test_supervised_only_baseline_leaves_encoder_and_decoder_alone():
 
 def test_discriminator_average_is_an_exponential_moving_average():
     model = _model()
-    average = semisup.DiscriminatorAverage(model, decay=0.9)
+    average = semisup_average.DiscriminatorAverage(model, decay=0.9)
     start = [p.detach().clone() for p in model.discriminator_parameters()]
     with torch.no_grad():
         for p in model.discriminator_parameters():
@@ -111,27 +111,27 @@ def test_discriminator_average_is_an_exponential_moving_average():
 
 
 def test_average_decay_warms_up_with_the_step_count_and_caps_at_the_configured_decay():
-    assert semisup.average_decay(0.9999, 0, warmup=True) == pytest.approx(0.1)
-    assert semisup.average_decay(0.9999, 90, warmup=True) == pytest.approx(91 / 100)
-    assert semisup.average_decay(0.9, 10**6, warmup=True) == 0.9
-    assert semisup.average_decay(0.9999, 0, warmup=False) == 0.9999
+    assert semisup_average.average_decay(0.9999, 0, warmup=True) == pytest.approx(0.1)
+    assert semisup_average.average_decay(0.9999, 90, warmup=True) == pytest.approx(91 / 100)
+    assert semisup_average.average_decay(0.9, 10**6, warmup=True) == 0.9
+    assert semisup_average.average_decay(0.9999, 0, warmup=False) == 0.9999
 
 
 def test_weight_on_first_half_flags_a_decay_the_run_cannot_move(caplog):
     # improved-GAN's 0.9999 over the digits config's 1,200 steps, without warm-up: 0.9999^600 of the average is the first half
-    assert semisup.weight_on_first_half(0.9999, 1200, warmup=False) == pytest.approx(0.9999**600)
+    assert semisup_average.weight_on_first_half(0.9999, 1200, warmup=False) == pytest.approx(0.9999**600)
     with caplog.at_level("WARNING"):
-        assert semisup.warn_if_average_cannot_move(0.9999, 1200, warmup=False)
+        assert semisup_average.warn_if_average_cannot_move(0.9999, 1200, warmup=False)
     assert len(caplog.records) == 1 and "semisup.ema_decay 0.9999 cannot move within 1200 steps" in caplog.text
     caplog.clear()
-    assert not semisup.warn_if_average_cannot_move(0.9999, 1200, warmup=True)  # the warm-up lets it move
-    assert not semisup.warn_if_average_cannot_move(0.9999, 600_000, warmup=False)  # improved-GAN's own length
+    assert not semisup_average.warn_if_average_cannot_move(0.9999, 1200, warmup=True)  # the warm-up lets it move
+    assert not semisup_average.warn_if_average_cannot_move(0.9999, 600_000, warmup=False)  # improved-GAN's own length
     assert not caplog.records
 
 
 def test_discriminator_average_with_warm_up_follows_the_weights_early():
     model = _model()
-    average = semisup.DiscriminatorAverage(model, decay=0.9999, warmup=True)
+    average = semisup_average.DiscriminatorAverage(model, decay=0.9999, warmup=True)
     start = [p.detach().clone() for p in model.discriminator_parameters()]
     with torch.no_grad():
         for p in model.discriminator_parameters():
@@ -143,7 +143,7 @@ def test_discriminator_average_with_warm_up_follows_the_weights_early():
 
 def test_weightnorm_conv_is_g_times_unit_direction_and_its_init_normalises_the_batch():
     torch.manual_seed(0)
-    layer = semisup.WeightNormConv2d(torch.nn.Conv2d(3, 5, 3, bias=False), init_scale=0.1, train_scale=True)
+    layer = semisup_model.WeightNormConv2d(torch.nn.Conv2d(3, 5, 3, bias=False), init_scale=0.1, train_scale=True)
     norms = layer.weight().flatten(1).norm(dim=1)
     torch.testing.assert_close(norms, torch.ones(5), atol=1e-4, rtol=0)
     x = torch.randn(64, 3, 8, 8) * 4 + 2
@@ -156,8 +156,8 @@ def test_weightnorm_conv_is_g_times_unit_direction_and_its_init_normalises_the_b
 
 
 def _settings(**changes):
-    base = semisup.SemisupSettings("svhn", 10, 0, 1, 4, 1e-3, 0.5, 1 / 3, 0.9, 0.125, "code", False, bn_batches=2, bn_batch_size=8)
-    return semisup.SemisupSettings(**{**base.__dict__, **changes})
+    base = semisup_settings.SemisupSettings("svhn", 10, 0, 1, 4, 1e-3, 0.5, 1 / 3, 0.9, 0.125, "code", False, bn_batches=2, bn_batch_size=8)
+    return semisup_settings.SemisupSettings(**{**base.__dict__, **changes})
 
 
 def _split(n=40, seed=0):
@@ -167,11 +167,11 @@ def _split(n=40, seed=0):
 
 
 def test_weightnorm_option_removes_ds_batch_norm_and_keeps_the_k_logit_head():
-    model = semisup.build(_settings(d_batchnorm="weightnorm"), 10, _split())
+    model = semisup_model.build(_settings(d_batchnorm="weightnorm"), 10, _split())
     d = torch.nn.ModuleList([model.dx, model.dz, model.joint])
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.encoder.modules())  # the encoder keeps its own
-    layers = [m for m in d.modules() if isinstance(m, semisup.WeightNormConv2d)]
+    layers = [m for m in d.modules() if isinstance(m, semisup_model.WeightNormConv2d)]
     assert len(layers) == 10 and [isinstance(m.scale, torch.nn.Parameter) for m in layers] == [False] * 9 + [True]
     assert model.discriminate(torch.rand(3, 3, 32, 32), torch.randn(3, 256, 1, 1)).shape == (3, 10)
     with pytest.raises(ValueError, match="semisup.d_batchnorm"):
@@ -187,19 +187,19 @@ def test_separate_passes_keep_each_groups_logits_to_itself(separate):
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.train()
-    first = semisup.discriminate_groups(model, xs, zs, separate)[0]
+    first = semisup_model.discriminate_groups(model, xs, zs, separate)[0]
     xs[2] = xs[2] * 0.1  # change the generated group only
-    again = semisup.discriminate_groups(model, xs, zs, separate)[0]
+    again = semisup_model.discriminate_groups(model, xs, zs, separate)[0]
     assert torch.equal(first, again) == separate
 
 
 def test_recomputed_statistics_go_to_a_copy_and_change_its_predictions_not_the_live_model():
     settings = _settings()
     train = _split()
-    model = semisup.build(settings, 10, train)
+    model = semisup_model.build(settings, 10, train)
     running = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
-    forward_for = lambda m: semisup.training_shaped_forward(m, settings, train.images[:10], train.images, torch.device("cpu"))  # noqa: E731
-    copied = semisup.with_recomputed_statistics(model, forward_for, settings.bn_batches)
+    forward_for = lambda m: semisup_evaluate.training_shaped_forward(m, settings, train.images[:10], train.images, torch.device("cpu"))  # noqa: E731
+    copied = semisup_evaluate.with_recomputed_statistics(model, forward_for, settings.bn_batches)
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in running.items())
     assert any(not torch.equal(v, copied.state_dict()[k]) for k, v in running.items())
     assert not copied.training
@@ -207,22 +207,22 @@ def test_recomputed_statistics_go_to_a_copy_and_change_its_predictions_not_the_l
 
 def test_a_tiny_run_records_both_statistics_both_weights_every_latent_and_the_train_error(tmp_path):
     train, test = _split(40, 0), _split(20, 1)
-    result = semisup.train_semisup(_settings(), train, train, test, tmp_path / "r.json", tmp_path / "l.csv",
+    result = semisup_train.train_semisup(_settings(), train, train, test, tmp_path / "r.json", tmp_path / "l.csv",
                                    tmp_path / "c.pt", torch.device("cpu"), progress=False)
     for weights in ("averaged", "live"):
         for statistics in ("recomputed", "running"):
             errors = result["evaluations"][weights][statistics]
             assert set(errors) == {"test_error_sampled", "test_error_posterior_mean", "test_error_prior", "train_error"}
             assert all(0 <= v <= 1 for v in errors.values())
-    assert semisup.headline(result, "running") is result["evaluations"]["averaged"]["running"]
+    assert semisup_evaluate.headline(result, "running") is result["evaluations"]["averaged"]["running"]
     assert result["steps"] == 10 and (tmp_path / "c.pt").exists()  # the final checkpoint stays (resumable.py)
-    again = semisup.train_semisup(_settings(), train, train, test, tmp_path / "r2.json", tmp_path / "l2.csv",
+    again = semisup_train.train_semisup(_settings(), train, train, test, tmp_path / "r2.json", tmp_path / "l2.csv",
                                   tmp_path / "c2.pt", torch.device("cpu"), progress=False)
     assert again["evaluations"] == result["evaluations"]  # same seed, same numbers on CPU
 
 
 def test_semisup_table_reports_the_configured_statistics_and_the_columns_beside():
-    from ali_bench.tables import semisup_table
+    from ali_bench.semisup.table import semisup_table
 
     def run(seed, recomputed, running):
         errors = lambda e: {"test_error_sampled": e, "test_error_posterior_mean": e + 0.01, "test_error_prior": e + 0.02,  # noqa: E731
@@ -255,9 +255,9 @@ def _old_loop(model, steps, lrs, decay, warmup, batches):
         for opt in (opt_d, opt_g):
             for group in opt.param_groups:
                 group["lr"] = lrs[t]
-        monitors.append(semisup.semisup_step(model, opt_d, opt_g, *batches[t]))
+        monitors.append(semisup_model.semisup_step(model, opt_d, opt_g, *batches[t]))
         with torch.no_grad():
-            rate = 1.0 - semisup.average_decay(decay, t, warmup)
+            rate = 1.0 - semisup_average.average_decay(decay, t, warmup)
             torch._foreach_lerp_(shadow, [p.detach() for p in model.discriminator_parameters()], rate)
     return monitors, shadow
 
@@ -280,15 +280,15 @@ def test_the_graphable_k_plus_1_step_is_the_old_loop_bit_for_bit_on_the_cpu():
     old_monitors, old_shadow = _old_loop(old_model, steps, lrs, 0.9999, True, batches)
 
     model = _model()
-    settings = semisup.SemisupSettings("digits", 10, 0, 1, 4, 3e-4, 0.5, 0.0, 0.9999, 0.125, "code", False)
-    opt_d, opt_g = semisup.make_optimisers(model, settings, torch.device("cpu"), use_graph=False)
-    average = semisup.DiscriminatorAverage(model, 0.9999, warmup=True)
-    runner = StepRunner(partial(semisup.semisup_train_step, model, opt_d, opt_g, average), use_graph=False)
-    assert runner.fn.func is semisup.semisup_train_step  # the function a GPU run captures and replays
+    settings = semisup_settings.SemisupSettings("digits", 10, 0, 1, 4, 3e-4, 0.5, 0.0, 0.9999, 0.125, "code", False)
+    opt_d, opt_g = semisup_train.make_optimisers(model, settings, torch.device("cpu"), use_graph=False)
+    average = semisup_average.DiscriminatorAverage(model, 0.9999, warmup=True)
+    runner = StepRunner(partial(semisup_train.semisup_train_step, model, opt_d, opt_g, average), use_graph=False)
+    assert runner.fn.func is semisup_train.semisup_train_step  # the function a GPU run captures and replays
     torch.manual_seed(11)
     monitors = []
     for t in range(steps):
-        semisup.set_learning_rate((opt_d, opt_g), lrs[t])
+        semisup_train.set_learning_rate((opt_d, opt_g), lrs[t])
         monitors.append(runner(*batches[t]))
     assert all(torch.equal(a, b) for a, b in zip(old_monitors, monitors))
     for (name, a), b in zip(old_model.state_dict().items(), model.state_dict().values()):
@@ -315,14 +315,14 @@ def test_graphed_and_eager_k_plus_1_steps_agree_on_gpu():
     results = []
     for graphs in (False, True):
         model = _model().to(device)
-        settings = semisup.SemisupSettings("digits", 10, 0, 1, 8, 3e-4, 0.5, 0.0, 0.9999, 0.125, "code", False)
-        opt_d, opt_g = semisup.make_optimisers(model, settings, device, use_graph=graphs)
-        average = semisup.DiscriminatorAverage(model, 0.9999, warmup=True)
-        runner = StepRunner(partial(semisup.semisup_train_step, model, opt_d, opt_g, average), use_graph=graphs)
+        settings = semisup_settings.SemisupSettings("digits", 10, 0, 1, 8, 3e-4, 0.5, 0.0, 0.9999, 0.125, "code", False)
+        opt_d, opt_g = semisup_train.make_optimisers(model, settings, device, use_graph=graphs)
+        average = semisup_average.DiscriminatorAverage(model, 0.9999, warmup=True)
+        runner = StepRunner(partial(semisup_train.semisup_train_step, model, opt_d, opt_g, average), use_graph=graphs)
         torch.manual_seed(11)
         losses = []
         for t, batch in enumerate(batches):
-            semisup.set_learning_rate((opt_d, opt_g), 3e-4 if t < 6 else 1e-4)
+            semisup_train.set_learning_rate((opt_d, opt_g), 3e-4 if t < 6 else 1e-4)
             losses.append(runner(*batch).clone())
         results.append((torch.stack(losses).cpu(), [s.cpu() for s in average.shadow], average.updates))
     torch.testing.assert_close(results[0][0], results[1][0], rtol=1e-3, atol=1e-4)

@@ -176,7 +176,7 @@ def test_a_job_killed_at_its_time_limit_is_resubmitted_and_resumes(tmp_path):
     # far longer than the stand-in needs to notice the checkpoint (every 0.05 s) and end the job.
     epochs = 60
     toy = {**TINY_TOY, "training": {**TINY_TOY["training"], "epochs": epochs, "checkpoint_every": 1}}
-    checkpoint = "res/toy/random/seed3/models.checkpoint.pt"  # ali_bench/cli.py: <out stem>.checkpoint.pt beside --out
+    checkpoint = "res/toy/random/seed3/models.checkpoint.pt"  # ali_bench/toy/cli.py: <out stem>.checkpoint.pt beside --out
     result, state, _ = _run(tmp_path, device="cpu", toy=toy, extra_env={"FAKE_SLURM_TIME_LIMIT_WHEN": checkpoint})
     log = result.stdout + result.stderr
     assert result.returncode == 0, log

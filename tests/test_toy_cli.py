@@ -10,7 +10,7 @@ import torch
 from conftest import TINY_TOY, run_cli, straight_and_resumed_runs
 
 from ali_bench import provenance
-from ali_bench.tables import toy_table
+from ali_bench.toy.table import toy_table
 
 
 def _write_config(path, **toy_overrides):
@@ -120,7 +120,8 @@ def test_a_released_only_config_trains_with_the_config_json_the_workflow_passes(
     """toy.hyperparameter_sets [released] with toy_inference.select_from released is valid; the
     training job, which receives the toy section without toy_inference, must not re-check
     select_from against that section's default (random) and fail."""
-    from ali_bench.config import load_config, validate
+    from ali_bench.config import load_config
+    from ali_bench.config_schema import validate
 
     raw = {"device": "cpu", "toy": {**TINY_TOY, "hyperparameter_sets": ["released"]},
            "toy_inference": {"select_from": "released"}}

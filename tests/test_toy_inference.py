@@ -8,10 +8,12 @@ import pandas as pd
 import pytest
 import torch
 
-from ali_bench.figures import INFERENCE_ROWS, build_toy_inference
+from ali_bench.toy_inference.figures import INFERENCE_ROWS, build_toy_inference
 from ali_bench.nets.toy import ToyGAN
 from ali_bench.objectives import gaussian_kl_to_standard_normal, inverse_mapping_loss, vae_negative_elbo
-from ali_bench.toy.inference import METHOD_TITLES, METHODS, build_method, ks_to_standard_normal, make_trainer, mmd_rbf, select_best
+from ali_bench.toy_inference.evaluate import ks_to_standard_normal, mmd_rbf
+from ali_bench.toy_inference.methods import METHOD_TITLES, METHODS, build_method, make_trainer
+from ali_bench.toy_inference.select import select_best
 
 
 def test_vae_negative_elbo_matches_torch_distributions():
@@ -121,7 +123,7 @@ def test_figure_is_five_rows_by_four_columns_in_the_papers_order():
 def test_trained_methods_store_recomputed_statistics_and_the_frozen_decoder_carries_the_chosen_ones(tmp_path, tiny_config):
     """The inverse encoder's statistics are recomputed at the end of its training; the selected GAN's
     frozen decoder is loaded, trained against and evaluated with the statistics the config names."""
-    from ali_bench.toy.inference import load_method, load_run, train_method
+    from ali_bench.toy_inference.train import load_method, load_run, train_method
     from ali_bench.toy.train import train_toy
 
     toy, settings, bn = tiny_config.toy, replace(tiny_config.toy_inference, epochs=1), tiny_config.batchnorm

@@ -73,7 +73,7 @@ def test_toy_provenance_is_what_the_models_file_was_trained_with(tmp_path, toy_m
 
 
 def test_toy_inference_refuses_a_method_trained_with_other_settings(tmp_path, toy_models):
-    from ali_bench.toy.inference import check_method, train_method
+    from ali_bench.toy_inference.train import check_method, train_method
 
     cfg = load_config({"device": "cpu", "toy": {**TINY_TOY, "hyperparameter_sets": ["random"]},
                        "toy_inference": {**TINY_INFERENCE, "select_from": "random", "epochs": 1}})
@@ -153,7 +153,7 @@ def test_image_consumers_accept_evaluation_only_changes_and_the_conditional_mode
 
 
 def test_semisup_table_refuses_a_run_from_another_configuration(tmp_path):
-    from ali_bench.semisup import check_result, settings_for
+    from ali_bench.semisup.settings import check_result, settings_for
 
     cfg = load_config({})
     result = {**settings_for(cfg, "digits", 100, 0, False).__dict__, "model": "ALI K+1"}

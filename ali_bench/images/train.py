@@ -34,9 +34,8 @@ from ali_bench.data.images import ImageSplit
 from ali_bench.nets import image_architecture
 from ali_bench.nets.conditional import ConditionalALI, condition_size, condition_vectors
 from ali_bench.nets.image import ImageALI
-from ali_bench.resumable import run_epochs
+from ali_bench.resumable import run_epochs, write_log
 from ali_bench.seeding import generator_for, seed_for
-from ali_bench.toy.train import write_log
 from ali_bench.training import MONITORS, TrainingDiverged, adversarial_step, checkpoint_note
 
 MODEL_FORMAT = "ali-bench/image-ali/1"

@@ -8,7 +8,7 @@
 - Init: every weight N(0, init_std), biases 0, BN γ = 1, β = 0.
 
 Every layer is built either as a plain PyTorch layer (one model) or as its batched twin with a
-leading model axis (``n_models`` models trained at once, see ``ali_bench.toy.batched``). The two
+leading model axis (``n_models`` models trained at once, see ``ali_bench.nets.batched``). The two
 share parameter names, so a batched state dict is the stack of the single ones.
 """
 
@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ali_bench.config import ToyNetworkConfig
-from ali_bench.toy.batched import BatchedBatchNorm1d, BatchedLinear
+from ali_bench.nets.batched import BatchedBatchNorm1d, BatchedLinear
 
 DATA_DIM = 2
 

@@ -25,7 +25,7 @@ from ali_bench.config import HyperParameters, Range, ToyConfig
 from ali_bench.seeding import generator_for, seed_for
 
 HYPERPARAMETERS, INIT, EPOCH, EVALUATION = 1, 2, 3, 4
-BATCHNORM = 8  # 5-7 are the inference comparison's (ali_bench.toy.inference)
+BATCHNORM = 8  # 5-7 are the inference comparison's (ali_bench.toy_inference.methods)
 MODEL_CODES = {"ali": 0, "gan": 1}
 
 

@@ -11,20 +11,19 @@ Once training ends, each run's batch-norm population statistics are recomputed f
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import torch
 from ali_bench import batchnorm, checkpoint, trained_with
-from ali_bench.atomic import atomic_path
-from ali_bench.config import BatchNormConfig, ToyConfig, ToyNetworkConfig, as_dict, config_hash, from_dict
+from ali_bench.config import BatchNormConfig, ToyConfig, ToyNetworkConfig, as_dict, config_hash
+from ali_bench.config_schema import from_dict
 from ali_bench.cuda_graphs import StepRunner
 from ali_bench.data.mixture import train_and_test
-from ali_bench.resumable import run_epochs
+from ali_bench.resumable import run_epochs, write_log
 from ali_bench.nets.toy import TOY_MODELS, ToyGAN, init_weights_
-from ali_bench.toy.batched import BatchedAdam, stack_state_dicts
+from ali_bench.nets.batched import BatchedAdam, stack_state_dicts
 from ali_bench.seeding import generator_for
 from ali_bench.toy.runs import INIT, MODEL_CODES, RunSpec, batchnorm_draws, epoch_draws, plan_runs
 from ali_bench.training import MONITORS, adversarial_step
@@ -176,15 +175,6 @@ def _first_nonfinite_epoch(rows: list[dict]) -> dict[str, int]:
         if row["run"] not in first and not all(abs(row[m]) < float("inf") for m in MONITORS):
             first[row["run"]] = row["epoch"]
     return first
-
-
-def write_log(path: str | Path, rows: list[dict], columns: tuple[str, ...]) -> None:
-    """A per-epoch training log as CSV (atomic)."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
 
 
 def check_trained_with(path: str | Path, payload: dict, toy: ToyConfig, bn: BatchNormConfig) -> None:

@@ -8,13 +8,14 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
-# The config is checked by the same code the CLI uses (ali_bench/config.py: the JSON schema
+# The config is checked by the same code the CLI uses (ali_bench/config_schema.py: the JSON schema
 # ali_bench/config.schema.yaml, linked as workflow/schemas/config.schema.yaml, fills every
 # default; then the typed dataclasses' cross-key checks), so the
 # workflow refuses exactly what a job would refuse, before any job starts, in one line that
 # names the key. That module imports no torch, so this stays cheap.
 sys.path.insert(0, workflow.basedir)
-from ali_bench.config import ConfigError, load_config, validate  # noqa: E402
+from ali_bench.config import load_config  # noqa: E402
+from ali_bench.config_schema import ConfigError, validate  # noqa: E402
 from ali_bench import trained_with  # noqa: E402
 
 try:

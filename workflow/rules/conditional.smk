@@ -36,7 +36,7 @@ rule conditional_train:
 rule conditional_figure:
     """One fixed z under the paper's grid of conditions (CelebA: rows I-IV x columns a-l)."""
     input:
-        code("images/conditional_figures.py", "figures.py", "images/train.py", "batchnorm.py"),
+        code("conditional/figures.py", "figures.py", "images/train.py", "batchnorm.py"),
         models=rules.conditional_train.output.models,
     output:
         figure=report(result("figures/{cdataset}_conditional.png"), caption="../report/conditional.rst",

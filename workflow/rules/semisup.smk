@@ -15,7 +15,8 @@ localrules:
 rule semisup_run:
     """Train and evaluate one run; its labelled indices are in the result file."""
     input:
-        code("semisup.py", "batchnorm.py", "nets/image.py", "objectives.py", "data/images.py"),
+        code("semisup/settings.py", "semisup/model.py", "semisup/average.py", "semisup/evaluate.py",
+             "semisup/train.py", "batchnorm.py", "nets/image.py", "objectives.py", "data/images.py"),
         data=semisup_data,
     output:
         result=result("semisup/{dataset}_{labels}labels_seed{seed}_{model}.json"),
@@ -44,7 +45,7 @@ rule semisup_table:
     """Test error over seeds per (dataset, labels), the paper's Tables 1-2 beside; baselines where configured.
     The runs record evaluations with both batch-norm statistics; ``batchnorm.statistics`` picks the headline here."""
     input:
-        code("tables.py", "paper.py"),
+        code("semisup/table.py", "tables.py", "paper.py"),
         results=semisup_results(),
     output:
         table=report(result("semisup_table.csv"), caption="../report/semisup_table.rst", category="Semi-supervised"),

@@ -14,7 +14,7 @@ localrules:
 rule features:
     """Encoder features (BN population statistics: config batchnorm.statistics) of one split, float32 .npy; or its raw pixels."""
     input:
-        code("features.py", "data/images.py", "images/train.py", "batchnorm.py"),
+        code("svm/features.py", "data/images.py", "images/train.py", "batchnorm.py"),
         models=feature_inputs,
         data=lambda wildcards: data_manifest(wildcards.dataset, wildcards.split),
     output:
@@ -42,7 +42,7 @@ rule svm:
     """Choose C on the validation set, fit 100 L2-SVMs on fresh label sets, score each on the test set."""
     input:
         unpack(svm_inputs),
-        code=code("svm.py"),
+        code=code("svm/fit.py"),
     output:
         summary=result("svm/{dataset}_{feature_set}.json"),
         errors=result("svm/{dataset}_{feature_set}_errors.csv"),
@@ -70,7 +70,7 @@ rule svhn_table:
     """Paper Table 1's ALI L2-SVM row, per feature set, the paper's numbers beside."""
     input:
         **svm_table_inputs("svhn"),
-        code=code("tables.py", "paper.py"),
+        code=code("svm/table.py", "tables.py", "paper.py"),
     output:
         table=report(result("svhn_table.csv"), caption="../report/svhn_table.rst", category="SVHN L2-SVM"),
         markdown=result("svhn_table.md"),
@@ -93,7 +93,7 @@ rule digits_svm_table:
     """The same protocol on the embedded digits (a smaller label budget), raw pixels beside."""
     input:
         **svm_table_inputs("digits", extra=["pixels"]),
-        code=code("tables.py"),
+        code=code("svm/table.py", "tables.py"),
     output:
         table=report(result("digits_svm_table.csv"), caption="../report/digits_svm_table.rst", category="SVHN L2-SVM"),
         markdown=result("digits_svm_table.md"),

@@ -1,7 +1,7 @@
 # The 25-Gaussian toy comparison (paper Sec. 4.5): ALI vs GAN over 10 seeds, per hyperparameter set.
 
 TOY_CODE = code(
-    "nets/toy.py", "toy/batched.py", "toy/runs.py", "toy/train.py", "training.py", "objectives.py",
+    "nets/toy.py", "nets/batched.py", "toy/runs.py", "toy/train.py", "training.py", "objectives.py",
     "data/mixture.py", "batchnorm.py",
 )
 
@@ -61,7 +61,7 @@ rule toy_evaluate:
 rule toy_table:
     """Modes covered per model (mean, std, min, max over seeds), the reported numbers beside."""
     input:
-        code("tables.py", "paper.py"),
+        code("toy/table.py", "tables.py", "paper.py"),
         coverage=rules.toy_evaluate.output.coverage,
         provenance=rules.toy_evaluate.output.provenance,
     output:
@@ -81,7 +81,7 @@ rule toy_table:
 rule toy_figure:
     """Every run's samples over the mixture's 25 modes."""
     input:
-        code("figures.py"),
+        code("toy/figures.py", "figures.py"),
         coverage=rules.toy_evaluate.output.coverage,
         samples=rules.toy_evaluate.output.samples,
     output:

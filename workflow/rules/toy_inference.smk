@@ -2,7 +2,7 @@
 # inference vs VAE, on the best-covering runs of one hyperparameter set.
 
 SELECTED_MODELS = result(f"toy/{config['toy_inference']['select_from']}/models.pt")
-INFERENCE_CODE = code("toy/inference.py", "nets/toy.py", "objectives.py", "training.py", "toy/train.py", "batchnorm.py")
+INFERENCE_CODE = code("toy_inference/methods.py", "toy_inference/train.py", "nets/toy.py", "objectives.py", "training.py", "toy/train.py", "batchnorm.py")
 
 
 # Seconds-long steps run where Snakemake runs (a cluster's login node), never queued as jobs.
@@ -13,7 +13,7 @@ localrules:
 rule toy_select:
     """The best-covering ALI and GAN runs (most modes, then high-quality share, then seed)."""
     input:
-        code("toy/inference.py"),
+        code("toy_inference/select.py"),
         coverage=rules.toy_evaluate.output.coverage,
     output:
         result("toy/inference/selection.json"),
@@ -62,7 +62,7 @@ rule toy_inference_evaluate:
     """Reconstruct the 10,000 held-out samples with every method; the numbers behind Fig. 8."""
     input:
         INFERENCE_CODE,
-        code("tables.py", "paper.py"),
+        code("toy_inference/evaluate.py", "toy_inference/table.py", "tables.py", "paper.py"),
         selection=rules.toy_select.output[0],
         models=SELECTED_MODELS,
         coverage=rules.toy_evaluate.output.coverage,
@@ -92,7 +92,7 @@ rule toy_inference_evaluate:
 rule toy_inference_figure:
     """Fig. 8's 5 x 4 layout, and every method's loss curve."""
     input:
-        code("figures.py"),
+        code("toy_inference/figures.py", "toy/figures.py", "figures.py"),
         arrays=rules.toy_inference_evaluate.output.arrays,
         logs=expand(result("toy/inference/{method}_log.csv"), method=config["toy_inference"]["methods"]),
     output:

@@ -1,0 +1,116 @@
+"""What every stage's commands share: the config options, the data location, the training device,
+provenance of the data read, and argparse types.
+
+Each stage registers its own subcommands (``ali_bench/<stage>/cli.py``) from these pieces, so every
+command reads its config, its data and its device the same way; ``ali_bench/cli.py`` collects them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from ali_bench.config import Config, ConfigError, load_config
+
+DATA_ROOT_VARIABLE, DOWNLOAD_VARIABLE = "ALI_BENCH_DATA_ROOT", "ALI_BENCH_DOWNLOAD"
+PREPARED_ONLY_VARIABLE = "ALI_BENCH_PREPARED_ONLY"
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    if args.config_json is not None:
+        try:
+            return load_config(json.loads(args.config_json))
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"--config-json is not valid JSON: {error}") from None
+    return load_config(args.config)
+
+
+def add_config(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--config", type=Path, default=Path("config/config.yaml"), help="YAML/JSON config file")
+    group.add_argument("--config-json", help="the config as one JSON string (what the workflow passes)")
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    """Where the data lives, for commands that read a dataset. The workflow sets it through the
+    environment (workflow/rules/common.smk), not in a training job's params, so that moving the data
+    never retrains (ali_bench/trained_with.py). Precedence: option, then environment, then config."""
+    parser.add_argument("--data-root", help=f"overrides ${DATA_ROOT_VARIABLE} and config key images.data_root")
+    parser.add_argument("--download", type=boolean,
+                        help=f"true or false; overrides ${DOWNLOAD_VARIABLE} and config key images.download")
+
+
+def add_data_manifests(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-manifest", type=Path, nargs="+", help="manifests of the splits it reads (prepare-data), "
+                        "copied into its provenance")
+
+
+def data_location(cfg: Config, args: argparse.Namespace) -> dict:
+    """``load_split``'s keyword arguments for this command: root, download and prepared_only.
+
+    With ${PREPARED_ONLY_VARIABLE}=true (what the workflow sets for every job but prepare-data) a
+    command reads only what prepare-data made: it never downloads and never converts images."""
+    root = args.data_root or environment(DATA_ROOT_VARIABLE, str) or cfg.images.data_root
+    download = args.download if args.download is not None else environment(DOWNLOAD_VARIABLE, boolean)
+    prepared_only = bool(environment(PREPARED_ONLY_VARIABLE, boolean))
+    return {"root": root, "download": cfg.images.download if download is None else download, "prepared_only": prepared_only}
+
+
+def environment(name: str, parse):
+    """Environment variable ``name`` through ``parse`` (an argparse type), or None when it is unset
+    or empty; a value ``parse`` refuses is one line naming the variable."""
+    if not os.environ.get(name):
+        return None
+    try:
+        return parse(os.environ[name])
+    except argparse.ArgumentTypeError as error:
+        raise ConfigError(f"environment variable {name}: {error}") from None
+
+
+def training_device(cfg: Config, args: argparse.Namespace):
+    """A training command's device, with its CPU threads and GPU algorithm choice (config key
+    ``deterministic``) set before the first kernel runs."""
+    import torch
+
+    from ali_bench import determinism
+    from ali_bench.device import resolve_device
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(cfg.device)
+    determinism.configure(cfg.deterministic, device)
+    return device
+
+
+def data_provenance(args: argparse.Namespace) -> dict:
+    """The data manifests (prepare-data) a training was given, for its provenance."""
+    from ali_bench.data.prepare import provenance_record
+
+    return {"data": provenance_record(args.data_manifest) if args.data_manifest else
+            "not recorded (no --data-manifest; the workflow passes the prepare_data manifests)"}
+
+
+def boolean(text: str) -> bool:
+    """An argparse type: true or false (any case), as YAML and Python print them."""
+    value = {"true": True, "false": False}.get(text.strip().lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (threads, label counts)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0 (seeds)."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value

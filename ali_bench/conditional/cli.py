@@ -1,0 +1,41 @@
+"""The conditional stage's command (``workflow/rules/conditional.smk``): the grid of one z under the paper's
+conditions. Its model is trained by ``image-train --conditional`` (``ali_bench/images/``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ali_bench.command_line import add_config, config_from
+from ali_bench.config import ConfigError
+
+
+def cmd_conditional_figure(args: argparse.Namespace) -> None:
+    from ali_bench.conditional import figures as cf
+    from ali_bench.figures import labelled_grid
+    from ali_bench.images.train import check_trained_with, load_model
+
+    cfg = config_from(args)
+    payload, model = load_model(args.models, statistics=cfg.batchnorm.statistics)
+    if not payload.get("conditional"):
+        raise ConfigError(f"'{args.models}' holds an unconditional model; train one with image-train --conditional")
+    check_trained_with(args.models, payload, cfg.images, cfg.batchnorm, cfg.conditional)
+    seed = cfg.conditional.figure_seed
+    after = f"after {payload['epochs']} epochs, embedding {payload['embedding']}, BN statistics {cfg.batchnorm.statistics}"
+    if payload["dataset"] == "celeba":
+        labelled_grid(cf.celeba_grid(model, seed), [f"{n}: {label}" for n, label, _ in cf.CELEBA_ROWS],
+                      [f"({c}) {label}" for c, label, _ in cf.CELEBA_COLUMNS], args.out,
+                      f"Conditional generation, one fixed z (paper Fig. 7 layout; {after})")
+    else:
+        rows = 8
+        labelled_grid(cf.digits_grid(model, seed, rows), [f"z{i + 1}" for i in range(rows)], [str(d) for d in range(10)],
+                      args.out, f"Conditional digits: one z per row, the class across ({after})")
+
+
+def register(sub) -> None:
+    """Add the conditional stage's subcommand to ``sub``."""
+    p = sub.add_parser("conditional-figure", help="one z decoded under the paper's grid of conditions")
+    add_config(p)
+    p.add_argument("--models", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_conditional_figure)

@@ -1,0 +1,124 @@
+"""The config's contract: the JSON schema, validation that fills in its defaults, and the typed
+conversion of a validated mapping into the config dataclasses (``ali_bench/config.py``).
+
+Why here and not in Snakemake alone: the workflow validates the config with this same code before
+any job starts (``workflow/rules/common.smk``), and a command run by hand gets the same checks, each
+refusal one line that names the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft7Validator, validators
+from jsonschema.exceptions import best_match
+
+SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased as one line that names the offending key."""
+
+
+def _with_defaults(validator_class):
+    """Extend a jsonschema validator so that validating also fills in every ``default``."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": set_defaults})
+
+
+_DefaultingValidator = _with_defaults(Draft7Validator)
+
+
+def load_schema() -> dict:
+    with open(SCHEMA_PATH) as handle:
+        return yaml.safe_load(handle)
+
+
+def _describe(error) -> str:
+    path = ".".join(str(part) for part in error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        where = f"{path}." if path else ""
+        return (
+            f"config key '{where}{unknown[0]}' is not allowed; "
+            f"allowed keys{' under ' + repr(path) if path else ''}: {', '.join(allowed)}"
+        )
+    return f"config key '{path or '<root>'}': {error.message}"
+
+
+def validate(raw: dict | None) -> dict:
+    """Return a copy of ``raw`` with every default filled in, or raise a one-line ConfigError."""
+    instance = copy.deepcopy(raw) if raw is not None else {}
+    if not isinstance(instance, dict):
+        raise ConfigError(f"the configuration must be a mapping, got {type(instance).__name__}")
+    errors = list(_DefaultingValidator(load_schema()).iter_errors(instance))
+    if errors:
+        raise ConfigError(_describe(best_match(errors)))
+    return instance
+
+
+def _convert(value: Any, annotation: Any, path: str) -> Any:
+    origin = typing.get_origin(annotation)
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{path}': expected a mapping, got {value!r}")
+        return build(annotation, value, path)
+    if origin is tuple:
+        (item_type, _ellipsis) = typing.get_args(annotation)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config key '{path}': expected a list, got {value!r}")
+        return tuple(_convert(item, item_type, f"{path}[{i}]") for i, item in enumerate(value))
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"config key '{path}': expected true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"config key '{path}': expected an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"config key '{path}': expected a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config key '{path}': expected a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config annotation {annotation!r} at {path}")  # programming error
+
+
+def build(cls, data: dict, path: str):
+    hints = typing.get_type_hints(cls)
+    names = [field.name for field in dataclasses.fields(cls)]
+    prefix = f"{path}." if path else ""
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ConfigError(f"config key '{prefix}{unknown[0]}' is not allowed; allowed: {', '.join(names)}")
+    missing = [name for name in names if name not in data]
+    if missing:
+        raise ConfigError(f"config key '{prefix}{missing[0]}' is missing")
+    kwargs = {name: _convert(data[name], hints[name], prefix + name) for name in names}
+    try:
+        return cls(**kwargs)
+    except ConfigError as error:
+        message = str(error)
+        raise ConfigError(message if message.startswith("config key") else f"config key '{path}': {message}") from None
+
+
+def from_dict(cls, data: dict, path: str = ""):
+    """Build the config dataclass ``cls`` from an already validated mapping (e.g. one saved in a result)."""
+    return build(cls, data, path)

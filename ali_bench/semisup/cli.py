@@ -1,0 +1,84 @@
+"""The semi-supervised stage's commands (``workflow/rules/semisup.smk``): one K+1-class run, and the table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from functools import partial
+from pathlib import Path
+
+from ali_bench import trained_with
+from ali_bench.command_line import (add_config, add_data_manifests, add_data_options, config_from, data_location,
+                                   data_provenance, non_negative_int, positive_int, training_device)
+from ali_bench.trained_with import SEMISUP_DATASETS
+
+
+def cmd_semisup_train(args: argparse.Namespace) -> None:
+    from ali_bench.data.images import load_split
+    from ali_bench.semisup.settings import settings_for
+    from ali_bench.semisup.train import train_semisup
+
+    cfg = config_from(args)
+    run = cfg.semisup.run(args.dataset)
+    settings = settings_for(cfg, args.dataset, args.labels, args.seed, args.supervised_only)
+    load = partial(load_split, args.dataset, **data_location(cfg, args))
+    unlabelled = load(run.unlabelled_split)
+    labelled = unlabelled if run.labelled_split == run.unlabelled_split else load(run.labelled_split)
+    train_semisup(settings, unlabelled, labelled, load(run.test_split), args.out, args.log,
+                  args.out.with_name(args.out.stem + ".checkpoint.pt"), training_device(cfg, args), progress=not args.no_progress,
+                  record=data_provenance(args), cuda_graphs=cfg.cuda_graphs)
+
+
+def cmd_semisup_table(args: argparse.Namespace) -> None:
+    from ali_bench import provenance
+    from ali_bench.config import as_dict, config_hash
+    from ali_bench.semisup.settings import check_result
+    from ali_bench.semisup.table import semisup_table
+    from ali_bench.tables import write_csv, write_markdown
+
+    cfg = config_from(args)
+    results = [json.loads(Path(path).read_text()) for path in args.results]
+    for path, result in zip(args.results, results):
+        check_result(path, result, cfg)
+    table = semisup_table(results, cfg.batchnorm.statistics)
+    write_csv(table, args.out)
+    write_markdown(table, args.out.with_suffix(".md"), "K+1-class semi-supervised ALI: test error", [
+        "A reconstruction: the authors never released this code; losses from improved-GAN's script (see README).",
+        "test_error_*: K-way prediction of the averaged discriminator (EMA of its weights) on the full test split, "
+        "one run per seed; std is the sample std (ddof=1), 3std is three times it (the paper's CIFAR-10 convention).",
+        f"Batch-norm statistics: {cfg.batchnorm.statistics} (bn_statistics; the other kind in test_error_*_bn_mean_pct). "
+        "train_error: the labelled training set, evaluated like the test; no_average: the live weights; "
+        "posterior_mean / prior_z: mu(x) or z ~ N(0, I) in place of the sampled z-hat beside x (what the encoder adds).",
+        "supervised-only rows: the same discriminator trained on the labelled examples alone (computed here).",
+        "paper_* columns are the ALI paper's Tables 1-2, never computed here; GAN-FM = Salimans et al. with feature matching.",
+        "Every run's labelled indices are in its results/semisup/<dataset>_<labels>_seed<seed>.json.",
+    ])
+    sections = {"semisup": trained_with.semisup_listed(as_dict(cfg.semisup)), "images": {"variant": cfg.images.variant}, "batchnorm": as_dict(cfg.batchnorm)}
+    provenance.write(args.out, provenance.build(
+        config=sections, config_hash=config_hash(sections), seeds=sorted({r["seed"] for r in results}),
+        device=", ".join(sorted({r.get("device", "") for r in results} - {""})) or "see per-run results",
+        wall_time_s=sum(r["wall_time_s"] for r in results), inputs=[str(p) for p in args.results],
+    ))
+
+
+def register(sub) -> None:
+    """Add the semi-supervised stage's subcommands to ``sub``."""
+    p = sub.add_parser("semisup-train", help="one K+1-class semi-supervised run (dataset, labels, seed), evaluated")
+    add_config(p)
+    add_data_options(p)
+    add_data_manifests(p)
+    p.add_argument("--dataset", choices=SEMISUP_DATASETS, required=True)
+    p.add_argument("--labels", type=positive_int, required=True, help="labelled examples, a multiple of the class count")
+    p.add_argument("--seed", type=non_negative_int, required=True)
+    p.add_argument("--supervised-only", action="store_true", help="the baseline: D on the labelled examples alone")
+    p.add_argument("--out", type=Path, required=True, help="result (.json), with the labelled indices")
+    p.add_argument("--log", type=Path, required=True)
+    p.add_argument("--threads", type=positive_int)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_semisup_train)
+
+    p = sub.add_parser("semisup-table", help="the semi-supervised table from per-run results")
+    add_config(p)
+    p.add_argument("--results", type=Path, nargs="+", required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_semisup_table)

@@ -1,0 +1,153 @@
+"""One (dataset, labels, seed) run of K+1-class semi-supervised ALI, resumable, evaluated at the end.
+
+Adam(3e-4, β1 0.5) for D and for the encoder and decoder, updated simultaneously from one forward
+pass (``model.semisup_step``); the learning rate decays linearly to 0 over the last third of
+training; D's weights are averaged as training goes (``average.py``) and evaluated at the end
+(``evaluate.py``). On a GPU the step is replayed as a CUDA graph.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import partial
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ali_bench.atomic import write_text
+from ali_bench.config import config_hash
+from ali_bench.cuda_graphs import StepRunner
+from ali_bench.data.images import ImageSplit
+from ali_bench.device import device_name
+from ali_bench.nets.image import ImageALI
+from ali_bench.resumable import run_epochs, write_log
+from ali_bench.seeding import generator_for, seed_for
+from ali_bench.semisup.average import DiscriminatorAverage, warn_if_average_cannot_move, weight_on_first_half
+from ali_bench.semisup.evaluate import evaluate_all
+from ali_bench.semisup.model import MONITORS, build, semisup_step
+from ali_bench.semisup.settings import LABELLED_ORDER, NOISE, ORDER, SemisupSettings, balanced_labels
+from ali_bench.training import TrainingDiverged, checkpoint_note
+
+
+def make_optimisers(model: ImageALI, settings: SemisupSettings, device: torch.device, use_graph: bool):
+    """Adam for D and for G with the learning rate as a tensor (``set_learning_rate`` moves it in
+    place, so a captured step sees the schedule): on the GPU a float32 device tensor for the fused,
+    capturable update; on the CPU a float64 one, whose value the update reads exactly as it read the
+    Python float before."""
+    on_gpu = device.type == "cuda"
+    lr = partial(torch.tensor, settings.lr, dtype=torch.float32 if on_gpu else torch.float64, device=device)
+    adam = partial(torch.optim.Adam, betas=(settings.beta1, 0.999), fused=True if on_gpu else None, capturable=use_graph)
+    return adam(model.discriminator_parameters(), lr=lr()), adam(model.generator_parameters(), lr=lr())
+
+
+def semisup_train_step(model: ImageALI, opt_d, opt_g, average: DiscriminatorAverage, x_lab: torch.Tensor,
+                       y_lab: torch.Tensor, x_unl: torch.Tensor, **options) -> torch.Tensor:
+    """One training step as the loop runs it: ``semisup_step`` and the update of D's average.
+
+    This is the function ``StepRunner`` replays as a CUDA graph on a GPU and calls directly on the
+    CPU: everything that changes from step to step is a device tensor updated in place (the
+    learning rate in the optimisers' param groups, the average's count), so the graph needs no
+    Python number. ``options``: semisup_step's switches.
+    """
+    monitors = semisup_step(model, opt_d, opt_g, x_lab, y_lab, x_unl, **options)
+    average.update(model)
+    return monitors
+
+
+def set_learning_rate(optimisers, lr: float) -> None:
+    """Write ``lr`` into the optimisers' tensor learning rates in place (a captured step reads them)."""
+    for opt in optimisers:
+        for group in opt.param_groups:
+            group["lr"].fill_(lr)
+
+
+def lr_factor(epoch: int, epochs: int, decay_fraction: float) -> float:
+    """1 until the last ``decay_fraction`` of training, then linearly to 0 (improved-GAN: min(3 − 3e/E, 1))."""
+    if decay_fraction <= 0:
+        return 1.0
+    return float(min(1.0, (1.0 - epoch / epochs) / decay_fraction))
+
+
+def train_semisup(
+    settings: SemisupSettings, unlabelled: ImageSplit, labelled_pool: ImageSplit, test: ImageSplit,
+    out_path: str | Path, log_path: str | Path, checkpoint_path: str | Path, device: torch.device, progress: bool = True,
+    record: dict | None = None, cuda_graphs: bool = True,
+) -> dict:
+    """Train one (dataset, labels, seed) run, resumably; evaluate it; write its result and log.
+    ``record``: more keys for the result file (the CLI's data manifests). ``cuda_graphs``: on a GPU,
+    replay the step (``semisup_train_step``) as a captured graph."""
+    n_classes = int(labelled_pool.labels.max()) + 1
+    if settings.n_labels % n_classes:
+        raise ValueError(f"{settings.n_labels} labels do not split evenly over {n_classes} classes")
+    chosen = balanced_labels(labelled_pool.labels.numpy(), settings.n_labels // n_classes, settings.seed)
+    model = build(settings, n_classes, unlabelled).to(device)
+    opt_d, opt_g = make_optimisers(model, settings, device, use_graph=cuda_graphs and device.type == "cuda")
+    average = DiscriminatorAverage(model, settings.ema_decay, settings.ema_warmup)
+    x_lab = labelled_pool.images[chosen].to(device)
+    y_lab = labelled_pool.labels[chosen].to(device)
+    data = unlabelled.images.to(device)
+    batch = settings.batch_size
+    steps = len(data) // batch
+    warn_if_average_cannot_move(settings.ema_decay, steps * settings.epochs, settings.ema_warmup)
+    step_fn = StepRunner(partial(semisup_train_step, model, opt_d, opt_g, average, supervised_only=settings.supervised_only,
+                                 separate=settings.d_batchnorm == "separate", unlabelled_weight=settings.unlabelled_weight),
+                         use_graph=cuda_graphs and device.type == "cuda")
+    torch.manual_seed(seed_for(settings.seed, NOISE))
+
+    def run_epoch(epoch: int) -> tuple[list[dict], dict]:
+        factor = lr_factor(epoch, settings.epochs, settings.decay_fraction)
+        set_learning_rate((opt_d, opt_g), settings.lr * factor)
+        order = torch.randperm(len(data), generator=generator_for(settings.seed, ORDER, epoch)).to(device)
+        labelled_order = torch.cat([torch.randperm(len(x_lab), generator=generator_for(settings.seed, LABELLED_ORDER, epoch, k))
+                                    for k in range(steps * batch // len(x_lab) + 1)]).to(device)
+        total = torch.zeros(len(MONITORS), device=device)
+        for step in tqdm(range(steps), desc=f"epoch {epoch + 1}", leave=False, disable=not progress, mininterval=2):
+            pick = labelled_order[step * batch : (step + 1) * batch]
+            total += step_fn(x_lab[pick], y_lab[pick], data[order[step * batch : (step + 1) * batch]])
+        means = dict(zip(MONITORS, (total / steps).tolist()))
+        if not all(math.isfinite(v) for v in means.values()):
+            raise TrainingDiverged(f"semi-supervised run {settings.dataset}, {settings.n_labels} labels, seed {settings.seed} "
+                                   f"diverged in epoch {epoch + 1}; {checkpoint_note(checkpoint_path)}")
+        return [{"epoch": epoch + 1, "lr": settings.lr * factor, **means}], {"loss_d": means["loss_d"], "train_error": means["train_error"]}
+
+    def get_state() -> dict:
+        state = {"model": model.state_dict(), "opt_d": opt_d.state_dict(), "opt_g": opt_g.state_dict(),
+                 "average": average.shadow, "average_updates": average.updates, "rng": torch.get_rng_state()}
+        if device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(device)
+        return state
+
+    def set_state(state: dict) -> None:
+        model.load_state_dict(state["model"])
+        groups = [group for opt in (opt_d, opt_g) for group in opt.param_groups]
+        lrs = [group["lr"] for group in groups]  # the tensors the step reads (a captured step holds them)
+        opt_d.load_state_dict(state["opt_d"])
+        opt_g.load_state_dict(state["opt_g"])
+        for group, lr in zip(groups, lrs):
+            group["lr"] = lr
+        with torch.no_grad():
+            for mine, saved in zip(average.shadow, state["average"]):
+                mine.copy_(saved)
+        average.updates = state["average_updates"]
+        torch.set_rng_state(state["rng"])
+        if "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
+
+    fingerprint = config_hash({**settings.__dict__, "n": len(data)})
+    kind = "supervised-only" if settings.supervised_only else "ALI K+1"
+    rows, wall = run_epochs(run_epoch, epochs=settings.epochs, checkpoint_path=checkpoint_path, checkpoint_every=1,
+                            fingerprint=fingerprint, get_state=get_state, set_state=set_state,
+                            desc=f"{kind} {settings.dataset} {settings.n_labels} labels seed {settings.seed}", progress=progress,
+                            on_rows=partial(write_log, log_path, columns=("epoch", "lr", *MONITORS, "wall_time_s")))
+    evaluations = evaluate_all(model, average, settings, test, x_lab, y_lab, data, device)
+    result = {
+        **settings.__dict__, "model": kind, "evaluations": evaluations,
+        "average_weight_on_first_half": weight_on_first_half(settings.ema_decay, steps * settings.epochs, settings.ema_warmup),
+        "test_examples": len(test), "unlabelled_examples": len(data), "labelled_indices": chosen.tolist(),
+        "steps_per_epoch": steps, "steps": steps * settings.epochs, "wall_time_s": wall, "device": device_name(device),
+        **(record or {}),
+    }
+    write_text(out_path, json.dumps(result, indent=1) + "\n")
+    return result

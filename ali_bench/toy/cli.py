@@ -1,0 +1,140 @@
+"""The toy stage's commands (``workflow/rules/toy.smk``): train, evaluate, tabulate and draw the 25-mode comparison."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from ali_bench import trained_with
+from ali_bench.command_line import add_config, config_from, non_negative_int, positive_int, training_device
+
+
+def cmd_toy_train(args: argparse.Namespace) -> None:
+    import torch
+
+    from ali_bench.device import device_name
+    from ali_bench.toy.train import train_toy
+
+    cfg = config_from(args)
+    device = training_device(cfg, args)
+    checkpoint_path = args.checkpoint or args.out.with_name(args.out.stem + ".checkpoint.pt")
+    train_toy(
+        cfg.toy, args.hyperparameters, args.out, args.log, checkpoint_path, device, device_name(device), cfg.batchnorm,
+        seeds=tuple(args.seeds) if args.seeds else None, dtype=getattr(torch, args.dtype),
+        cuda_graphs=cfg.cuda_graphs, progress=not args.no_progress,
+    )
+
+
+def cmd_toy_evaluate(args: argparse.Namespace) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from ali_bench import provenance
+    from ali_bench.atomic import atomic_path
+    from ali_bench.config import as_dict, config_hash
+    from ali_bench.data.mixture import GridMixture
+    from ali_bench.tables import write_csv
+    from ali_bench.toy.evaluate import coverage_rows, generate
+    from ali_bench.toy.train import load_models
+
+    cfg = config_from(args)
+    started = time.perf_counter()
+    mixture = GridMixture.from_config(cfg.toy.mixture)
+    rows, all_samples, trainings = [], {}, []
+    trained_config = {}  # what each models file says its runs were trained with (checked against this config)
+    for path in args.models:
+        payload, models = load_models(path, cfg.batchnorm.statistics, toy=cfg.toy, bn=cfg.batchnorm)
+        trained_config[payload["hyperparameter_set"]] = trained_with.toy_training(payload["config"], payload["hyperparameter_set"])
+        samples = generate(models, payload, cfg.toy.coverage.n_samples, cfg.toy.network.latent_dim)
+        rows += coverage_rows(payload, samples, mixture, cfg.toy.coverage.high_quality_stds)
+        all_samples.update(samples)
+        trainings.append({"models": str(path), "hyperparameter_set": payload["hyperparameter_set"],
+                          "device": payload["device"], "wall_time_s": round(payload["wall_time_s"], 3),
+                          "config_hash": payload["config_hash"]})
+    coverage = pd.DataFrame(rows)
+    write_csv(coverage, args.out_coverage)
+    with atomic_path(args.out_samples) as tmp:
+        np.savez_compressed(tmp, **all_samples)
+    evaluation_s = time.perf_counter() - started
+    config = {"trained": trained_config, "coverage": as_dict(cfg.toy.coverage)}
+    provenance.write(args.out_coverage, provenance.build(
+        config=config, config_hash=config_hash(config), seeds=coverage["seed"],
+        device=", ".join(sorted({t["device"] for t in trainings})),
+        wall_time_s=sum(t["wall_time_s"] for t in trainings) + evaluation_s,
+        stages={"training": trainings, "evaluation_s": round(evaluation_s, 3)},
+        batchnorm_statistics=cfg.batchnorm.statistics,
+    ))
+
+
+def cmd_toy_table(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from ali_bench import provenance
+    from ali_bench.tables import write_csv, write_markdown
+    from ali_bench.toy.table import toy_table
+
+    coverage = pd.read_csv(args.coverage)
+    table = toy_table(coverage)
+    write_csv(table, args.out)
+    write_markdown(table, args.out.with_suffix(".md"), "Toy 25-Gaussian mixture: modes covered", [
+        "modes: modes that received at least one of 10,000 p(x) samples (argmax responsibility), the paper's count.",
+        "modes_std is the sample std (ddof=1), modes_sem the standard error; the ALI paper does not say which std it used.",
+        "high-quality samples lie within 3 std of their assigned mean (VEEGAN/PacGAN convention).",
+        "paper_* columns are reported numbers, never computed here; paper_source names where each was printed.",
+    ])
+    upstream = provenance.read(args.coverage)
+    record = dict(upstream)
+    record.update({key: value for key, value in provenance.build(
+        config=upstream["config"], config_hash=upstream["config_hash"], seeds=upstream["seeds"],
+        device=upstream["device"], wall_time_s=upstream["wall_time_s"]).items()
+        if key in ("created_utc", "command", "git", "versions", "machine")})
+    record["inputs"] = [str(args.coverage)]
+    provenance.write(args.out, record)
+
+
+def cmd_toy_figure(args: argparse.Namespace) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from ali_bench.data.mixture import GridMixture
+    from ali_bench.toy.figures import toy_samples
+
+    cfg = config_from(args)
+    with np.load(args.samples) as archive:
+        samples = {name: archive[name] for name in archive.files}
+    toy_samples(pd.read_csv(args.coverage), samples, GridMixture.from_config(cfg.toy.mixture), args.out)
+
+
+def register(sub) -> None:
+    """Add the toy stage's subcommands to ``sub``."""
+    p = sub.add_parser("toy-train", help="train every toy run of one hyperparameter set, batched")
+    add_config(p)
+    p.add_argument("--hyperparameters", choices=["random", "released"], required=True)
+    p.add_argument("--out", type=Path, required=True, help="models file (.pt)")
+    p.add_argument("--log", type=Path, required=True, help="per-epoch, per-run training log (.csv)")
+    p.add_argument("--checkpoint", type=Path, help="in-progress checkpoint (default: beside --out)")
+    p.add_argument("--seeds", type=non_negative_int, nargs="+", help="train only these seeds (default: the config's)")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_toy_train)
+
+    p = sub.add_parser("toy-evaluate", help="sample every trained run and measure its mode coverage")
+    add_config(p)
+    p.add_argument("--models", type=Path, nargs="+", required=True)
+    p.add_argument("--out-coverage", type=Path, required=True)
+    p.add_argument("--out-samples", type=Path, required=True)
+    p.set_defaults(func=cmd_toy_evaluate)
+
+    p = sub.add_parser("toy-table", help="aggregate coverage per model, beside the reported numbers")
+    p.add_argument("--coverage", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_toy_table)
+
+    p = sub.add_parser("toy-figure", help="draw every run's samples over the mixture")
+    add_config(p)
+    p.add_argument("--coverage", type=Path, required=True)
+    p.add_argument("--samples", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_toy_figure)
