@@ -4,6 +4,9 @@ Why two layers: the JSON schema (``config.schema.yaml``) is the contract Snakema
 any job starts, and it holds every default, so defaults live in exactly one place. The frozen
 dataclasses below give the Python side typed attribute access and refuse any key the schema does not
 know, so a CLI run by hand gets the same checks as one run by the workflow.
+
+Here: the dataclasses, their cross-key checks, ``load_config``, ``as_dict`` and ``config_hash``.
+Validation with defaults and the conversion of a mapping into the dataclasses: ``config_schema.py``.
 """
 
 from __future__ import annotations

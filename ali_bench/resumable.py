@@ -1,4 +1,5 @@
-"""An epoch loop that checkpoints as it goes and resumes after a kill, for every trainer.
+"""An epoch loop that checkpoints as it goes and resumes after a kill, for every trainer, and the
+per-epoch CSV log every trainer writes (``write_log``).
 
 The caller supplies how to run one epoch and how to get and set its whole training state (models,
 optimisers, anything else that changes); randomness must be a function of the epoch (as every

@@ -1,4 +1,5 @@
-"""Network architectures, one module per paper model."""
+"""Network architectures, one module per paper model; ``batched.py``: layers and Adam on a model axis (the toy's
+runs trained as one)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The toy table: modes covered per (model, hyperparameter set), the paper's Table 3 numbers beside."""
+"""The toy table: modes covered per (model, hyperparameter set), the reported numbers beside
+(the ALI paper's Sec. 4.5 and PacGAN's rerun of its code, ``ali_bench/paper.py``)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from snakemake.exceptions import WorkflowError
 # ali_bench/config.schema.yaml, linked as workflow/schemas/config.schema.yaml, fills every
 # default; then the typed dataclasses' cross-key checks), so the
 # workflow refuses exactly what a job would refuse, before any job starts, in one line that
-# names the key. That module imports no torch, so this stays cheap.
+# names the key. These modules import no torch, so this stays cheap.
 sys.path.insert(0, workflow.basedir)
 from ali_bench.config import load_config  # noqa: E402
 from ali_bench.config_schema import ConfigError, validate  # noqa: E402
@@ -47,8 +47,8 @@ def train_threads(on_gpu):
 ENV = "../../environment.yml"  # one shared environment for every rule (--sdm conda, --lint)
 
 # Every rule runs the ali_bench of this checkout, whatever environment the job runs in. Where the
-# image data lives reaches the jobs as environment variables (read by ali_bench.cli, over the
-# config's images.data_root / images.download), not in a training job's params: moving the data
+# image data lives reaches the jobs as environment variables (read by ali_bench/command_line.py and, for the sample grids,
+# ali_bench/images/cli.py, over the config's images.data_root / images.download), not in a training job's params: moving the data
 # must not retrain, and Snakemake reruns a job whose params change.
 # ALI_BENCH_PREPARED_ONLY: jobs read only what the prepare_data jobs made (data.smk); they never
 # download or convert images (prepare-data itself ignores it). ALI_BENCH_SAMPLE_GRID_EVERY: image

@@ -2,7 +2,7 @@
 
 TOY_CODE = code(
     "nets/toy.py", "nets/batched.py", "toy/runs.py", "toy/train.py", "training.py", "objectives.py",
-    "data/mixture.py", "batchnorm.py",
+    "data/mixture.py", "batchnorm.py", "resumable.py",
 )
 
 

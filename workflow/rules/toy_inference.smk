@@ -2,7 +2,8 @@
 # inference vs VAE, on the best-covering runs of one hyperparameter set.
 
 SELECTED_MODELS = result(f"toy/{config['toy_inference']['select_from']}/models.pt")
-INFERENCE_CODE = code("toy_inference/methods.py", "toy_inference/train.py", "nets/toy.py", "objectives.py", "training.py", "toy/train.py", "batchnorm.py")
+INFERENCE_CODE = code("toy_inference/methods.py", "toy_inference/train.py", "nets/toy.py", "objectives.py", "training.py",
+                      "toy/train.py", "batchnorm.py", "resumable.py")
 
 
 # Seconds-long steps run where Snakemake runs (a cluster's login node), never queued as jobs.
