@@ -69,6 +69,13 @@ def environment(name: str, parse):
         raise ConfigError(f"environment variable {name}: {error}") from None
 
 
+def add_training_options(parser: argparse.ArgumentParser) -> None:
+    """The options every training command takes: its CPU threads (read by ``training_device``) and
+    whether to show progress bars."""
+    parser.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: torch's choice)")
+    parser.add_argument("--no-progress", action="store_true")
+
+
 def training_device(cfg: Config, args: argparse.Namespace):
     """A training command's device, with its CPU threads and GPU algorithm choice (config key
     ``deterministic``) set before the first kernel runs."""

@@ -7,8 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
-from ali_bench.command_line import (add_config, add_data_manifests, add_data_options, config_from, data_location,
-                                   data_provenance, environment, non_negative_int, positive_int, training_device)
+from ali_bench.command_line import (add_config, add_data_manifests, add_data_options, add_training_options, config_from,
+                                   data_location, data_provenance, environment, non_negative_int, training_device)
 from ali_bench.config import Config, ConfigError
 from ali_bench.trained_with import IMAGE_DATASETS
 
@@ -92,8 +92,7 @@ def register(sub) -> None:
                    f"${SAMPLE_GRID_VARIABLE} and config key images.figures.sample_grid_every")
     p.add_argument("--out", type=Path, required=True, help="models file (.pt)")
     p.add_argument("--log", type=Path, required=True, help="per-epoch training log (.csv)")
-    p.add_argument("--threads", type=positive_int)
-    p.add_argument("--no-progress", action="store_true")
+    add_training_options(p)
     p.set_defaults(func=cmd_image_train)
 
     p = sub.add_parser("image-figures", help="samples, reconstructions and interpolations of a trained model")

@@ -8,8 +8,8 @@ from functools import partial
 from pathlib import Path
 
 from ali_bench import trained_with
-from ali_bench.command_line import (add_config, add_data_manifests, add_data_options, config_from, data_location,
-                                   data_provenance, non_negative_int, positive_int, training_device)
+from ali_bench.command_line import (add_config, add_data_manifests, add_data_options, add_training_options, config_from,
+                                   data_location, data_provenance, non_negative_int, positive_int, training_device)
 from ali_bench.trained_with import SEMISUP_DATASETS
 
 
@@ -73,8 +73,7 @@ def register(sub) -> None:
     p.add_argument("--supervised-only", action="store_true", help="the baseline: D on the labelled examples alone")
     p.add_argument("--out", type=Path, required=True, help="result (.json), with the labelled indices")
     p.add_argument("--log", type=Path, required=True)
-    p.add_argument("--threads", type=positive_int)
-    p.add_argument("--no-progress", action="store_true")
+    add_training_options(p)
     p.set_defaults(func=cmd_semisup_train)
 
     p = sub.add_parser("semisup-table", help="the semi-supervised table from per-run results")

@@ -109,7 +109,6 @@ def cmd_svm_table(args: argparse.Namespace) -> None:
         notes.append(f"{dataset}: no paper number exists; the pixels row is the raw-pixel baseline computed here.")
     write_markdown(table, args.out.with_suffix(".md"), f"{dataset}: L2-SVM test error on ALI encoder features", notes)
     upstream = [provenance.read(path) for path in args.model_provenance]
-    dataset = results[0]["dataset"]  # one dataset per table: the provenance names its model settings only
     sections = {"svm": as_dict(cfg.svm), "images": trained_with.images_training(as_dict(cfg.images), dataset)}
     provenance.write(args.out, provenance.build(
         config=sections, config_hash=config_hash(sections), seeds=[cfg.svm.seed, cfg.images.seed],

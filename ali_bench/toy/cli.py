@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from ali_bench import trained_with
-from ali_bench.command_line import add_config, config_from, non_negative_int, positive_int, training_device
+from ali_bench.command_line import add_config, add_training_options, config_from, non_negative_int, training_device
 
 
 def cmd_toy_train(args: argparse.Namespace) -> None:
@@ -116,8 +116,7 @@ def register(sub) -> None:
     p.add_argument("--checkpoint", type=Path, help="in-progress checkpoint (default: beside --out)")
     p.add_argument("--seeds", type=non_negative_int, nargs="+", help="train only these seeds (default: the config's)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: torch's choice)")
-    p.add_argument("--no-progress", action="store_true")
+    add_training_options(p)
     p.set_defaults(func=cmd_toy_train)
 
     p = sub.add_parser("toy-evaluate", help="sample every trained run and measure its mode coverage")

@@ -8,7 +8,7 @@ import json
 import time
 from pathlib import Path
 
-from ali_bench.command_line import add_config, config_from, positive_int, training_device
+from ali_bench.command_line import add_config, add_training_options, config_from, training_device
 
 
 def cmd_toy_select(args: argparse.Namespace) -> None:
@@ -107,8 +107,7 @@ def register(sub) -> None:
     p.add_argument("--gan-models", type=Path, required=True, help="models file holding the selected GAN run")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--log", type=Path, required=True)
-    p.add_argument("--threads", type=positive_int)
-    p.add_argument("--no-progress", action="store_true")
+    add_training_options(p)
     p.set_defaults(func=cmd_toy_infer)
 
     p = sub.add_parser("toy-inference-evaluate", help="reconstruct held-out data with every method; the table")
