@@ -15,8 +15,6 @@ from ali_bench.images import train as image_train
 from ali_bench.seeding import generator_for
 from conftest import run_cli
 
-pytestmark = pytest.mark.xdist_group("test_batchnorm_images")  # on one worker: the module fixture runs once
-
 TINY = {"epochs": 1, "width": 0.125, "lr": 0.0003}
 BN = {"batches": 3, "batch_size": 200}
 

@@ -9,8 +9,6 @@ from ali_bench.nets import image_architecture
 from ali_bench.nets.image import BN_EPS, BN_MOMENTUM, ChannelMaxout, ImageALI, UntiedBias
 from ali_bench.training import adversarial_step
 
-pytestmark = pytest.mark.xdist_group("test_image_architectures")  # on one worker: the module fixture runs once
-
 # (kernel, stride, out_channels, bias, bn, expected output spatial size), transcribed from reference §3.
 TABLES = {
     "svhn": {

@@ -21,8 +21,6 @@ import torch
 from ali_bench.semisup import evaluate as semisup_evaluate, settings as semisup_settings, train as semisup_train
 from ali_bench.data.images import load_split
 
-pytestmark = pytest.mark.xdist_group("learning")  # toy and K+1 learning tests share a worker; digits has another
-
 TEST_ERROR_BELOW = 0.40
 LAST_UNLABELLED_LOSS_ABOVE = 0.1
 

@@ -32,8 +32,6 @@ from ali_bench.toy.train import load_models, train_toy
 from ali_bench.data.mixture import train_and_test
 from ali_bench.seeding import generator_for
 
-pytestmark = pytest.mark.xdist_group("learning")  # toy and K+1 learning tests share a worker; digits has another
-
 SMALL_RELEASED = {
     "hyperparameter_sets": ["released"],
     "seeds": [0],

@@ -14,8 +14,6 @@ from ali_bench import trained_with
 from ali_bench.config import load_config
 from ali_bench.trained_with import ModelMismatch, first_difference
 
-pytestmark = pytest.mark.xdist_group("test_trained_with")  # on one worker: the module fixture runs once
-
 
 def test_first_difference_names_the_first_differing_dotted_key():
     trained = {"mixture": {"std": 0.05, "grid": [-4, 4]}, "seeds": (0, 1)}

@@ -8,8 +8,6 @@ import yaml
 
 from conftest import REPO, TINY_INFERENCE, TINY_TOY, snakemake
 
-pytestmark = pytest.mark.xdist_group("test_workflow")  # on one worker: the module fixture runs once
-
 
 def _config_file(tmp_path, **top):
     path = tmp_path / "config.yaml"
