@@ -69,6 +69,11 @@ def git_state(repo: Path = _REPO_ROOT) -> dict[str, Any]:
     try:
         return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
     except (OSError, subprocess.SubprocessError):
+        # A copy of the checkout without .git (a GPU box the tree was sent to) can be told its commit;
+        # the record says it was told, not read.
+        told = os.environ.get("ALI_BENCH_GIT_COMMIT", "").strip()
+        if told:
+            return {"commit": told, "dirty": None, "source": "ALI_BENCH_GIT_COMMIT (not a git checkout)"}
         return {"commit": "unknown (not a git checkout)", "dirty": None}
 
 

@@ -1,0 +1,76 @@
+"""The GPU session kit (benchmarks/gpu_device_run.sh) on the CPU: its slices plan the whole reference
+run, it packs what a device call brings back, and a copy without .git can be told its commit."""
+
+import os
+import re
+import subprocess
+import tarfile
+
+import pytest
+
+from ali_bench.provenance import git_state
+from conftest import REPO, snakemake_env
+
+KIT = REPO / "benchmarks/gpu_device_run.sh"
+
+
+def _kit(tmp_path, *steps, **env):
+    work, out = tmp_path / "work", tmp_path / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(["bash", str(KIT), *steps], capture_output=True, text=True, timeout=300,
+                            env=dict(snakemake_env(), ALI_BENCH_GPU_WORK=str(work), OUT=str(out),
+                                     ALI_BENCH_GPU_WHEELS=str(tmp_path / "no-wheels"), **env))  # this env's snakemake
+    return result, work, out
+
+
+def _planned_jobs(log: str) -> dict[str, int]:
+    """Snakemake's dry-run job table: rule -> count."""
+    table = log.split("Job stats:")[1].split("total")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+@pytest.mark.slow
+def test_the_three_slices_plan_every_job_of_the_reference_run(tmp_path):
+    result, work, out = _kit(tmp_path, "start:toy,toy_inference,digits", "wait:200", SNAKEMAKE_ARGS="--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    status = (out / "status.txt").read_text()
+    assert "run: finished" in status and "slices: toy,toy_inference,digits" in status
+    sliced = _planned_jobs((out / "snakemake.log").read_text())
+    everything, _, out_all = _kit(tmp_path / "all", "start:all", "wait:200", SNAKEMAKE_ARGS="--dry-run")
+    assert everything.returncode == 0, everything.stdout + everything.stderr
+    planned = _planned_jobs((out_all / "snakemake.log").read_text())
+    assert planned.pop("all") == 1 and sliced == planned  # the slices leave nothing of rule all out
+    assert sliced["toy_train"] == 2 and sliced["semisup_run"] == 20 and sliced["toy_infer"] == 3
+
+
+def test_a_call_packs_the_results_without_weights_and_says_how_the_run_stands(tmp_path):
+    results = tmp_path / "work/run/results/reference/gpu"
+    (results / "toy").mkdir(parents=True)
+    (results / "toy_table.csv").write_text("model\nALI\n")
+    (results / "toy/models.pt").write_bytes(b"weights")
+    (tmp_path / "work/bench").mkdir()
+    (tmp_path / "work/bench/toy_throughput.txt").write_text("ratio 60x\n")
+    result, _, out = _kit(tmp_path, ALI_BENCH_GIT_COMMIT="0123abc")
+    assert result.returncode == 0, result.stdout + result.stderr
+    with tarfile.open(out / "reference-gpu.tar.gz") as tar:
+        names = set(tar.getnames())
+    assert {"results/reference/gpu/toy_table.csv", "bench/toy_throughput.txt"} <= names
+    assert not any(name.endswith(".pt") for name in names)
+    status = (out / "status.txt").read_text()
+    assert "run: none" in status and "device: " in status and "wall seconds: " in status
+
+
+def test_an_unknown_step_or_slice_is_named(tmp_path):
+    result, _, _ = _kit(tmp_path, "train")
+    assert result.returncode == 1 and "unknown step 'train'" in result.stderr
+    result, _, _ = _kit(tmp_path, "start:svhn")
+    assert result.returncode == 1 and "unknown slice 'svhn'" in result.stderr
+
+
+def test_a_copy_without_git_records_the_commit_it_was_told(tmp_path, monkeypatch):
+    monkeypatch.delenv("ALI_BENCH_GIT_COMMIT", raising=False)
+    assert git_state(tmp_path)["commit"] == "unknown (not a git checkout)"
+    monkeypatch.setenv("ALI_BENCH_GIT_COMMIT", "0123abc")
+    state = git_state(tmp_path)
+    assert state["commit"] == "0123abc" and "ALI_BENCH_GIT_COMMIT" in state["source"]
+    assert git_state(REPO)["commit"] != "0123abc"  # a real checkout is read, never told
