@@ -15,8 +15,8 @@
 # Every call ends by packing into $OUT (at most 8 files come back; each <= 16 MiB):
 #   status.txt          running / finished / failed, Snakemake's exit code, wall time, the device
 #   snakemake.log       the run's Snakemake log
-#   reference-gpu.tar.gz  results/reference/gpu/ without model weights and arrays, and bench/
-#                         (unpack in the repository root: tar xzf reference-gpu.tar.gz)
+#   reference-gpu.tar.gz  results/reference/gpu/ without model weights and arrays, and the bench
+#                         outputs as benchmarks/gpu-<date>/ (unpack in the repository root: tar xzf)
 #
 # State lives in $ALI_BENCH_GPU_WORK (default /tmp/ali-bench-gpu), outside the copied working tree,
 # so it survives the next call while the machine stays warm (30 s after a call on the H200: make
@@ -118,7 +118,9 @@ pack() {
   [ -d "$work/run/$results" ] && parts+=(-C "$work/run" "$results")
   [ -d "$work/bench" ] && parts+=(-C "$work" bench)
   if [ ${#parts[@]} -gt 0 ]; then
-    tar czf "$out/reference-gpu.tar.gz" --exclude='*.pt' --exclude='*.npy' --exclude='*.npz' "${parts[@]}"
+    # bench/ lands where RESULTS.md keeps each GPU session's benchmark outputs
+    tar czf "$out/reference-gpu.tar.gz" --exclude='*.pt' --exclude='*.npy' --exclude='*.npz' \
+      --transform "s,^bench,benchmarks/gpu-$(date -u +%F)," "${parts[@]}"
   fi
   cat "$out/status.txt"
 }
@@ -126,7 +128,10 @@ pack() {
 status=0
 for step in "$@"; do
   case $step in
-    bench) timeout "$(left)" bash benchmarks/gpu_session.sh "$work/bench" || { echo "!! bench failed or ran out of time"; status=1; } ;;
+    bench)
+      if [ "$(left)" -lt 60 ]; then echo "!! bench skipped: under a minute left in this call"; status=1
+      else timeout "$(left)" bash benchmarks/gpu_session.sh "$work/bench" || { echo "!! bench failed or ran out of time"; status=1; }
+      fi ;;
     start:*) start "${step#start:}" || status=1 ;;
     wait:*) wait_for "${step#wait:}" ;;
     stop) stop ;;
