@@ -108,7 +108,8 @@ pack() {
     echo "run: $state"
     echo "slices: $(cat "$work/slices" 2>/dev/null)"
     echo "wall seconds: $elapsed"
-    echo "commit: ${ALI_BENCH_GIT_COMMIT:-$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)}"
+    # the commit the provenance records name (git first, then ALI_BENCH_GIT_COMMIT)
+    echo "commit: $(python -c 'from ali_bench.provenance import git_state; print(git_state()["commit"])' 2>/dev/null || echo unknown)"
     echo "device: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo none)"
     python -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" 2>/dev/null
     echo "packed: $(date -u +%FT%TZ)"

@@ -12,12 +12,15 @@ pinned() {  # the lock file's "name==version" of each named package
     grep -i -E "^${name}==" "$lock" || { echo "gpu_wheels.sh: '$name' is not pinned in $lock" >&2; exit 1; }
   done
 }
+# assignments, so that set -e stops here when a pin is missing (a failing $(...) inside an argument would not)
+sdist_only=$(pinned connection_pool)
+wanted=$(pinned snakemake snakemake-executor-plugin-slurm jsonschema)
 rm -rf .whl
 # connection_pool (a snakemake dependency) is published only as an sdist: build its wheel here
-pip wheel -q --no-deps -w .whl "$(pinned connection_pool)"
+pip wheel -q --no-deps -w .whl "$sdist_only"
 pip download -q --only-binary=:all: --python-version 3.12 --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform any \
-  --find-links .whl -d .whl $(pinned snakemake snakemake-executor-plugin-slurm jsonschema)
+  --find-links .whl -d .whl $wanted
 # The box's own numpy and pandas stay: they were built beside its torch, and ours would shadow them
 # (benchmarks/gpu_device_run.sh puts these wheels first on PYTHONPATH). Each is ~15 MB of the
 # 64 MiB a device call may carry.

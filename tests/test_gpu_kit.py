@@ -1,7 +1,6 @@
 """The GPU session kit (benchmarks/gpu_device_run.sh) on the CPU: its slices plan the whole reference
 run, it packs what a device call brings back, and a copy without .git can be told its commit."""
 
-import os
 import re
 import subprocess
 import tarfile
@@ -31,7 +30,7 @@ def _planned_jobs(log: str) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_the_three_slices_plan_every_job_of_the_reference_run(tmp_path):
-    result, work, out = _kit(tmp_path, "start:toy,toy_inference,digits", "wait:200", SNAKEMAKE_ARGS="--dry-run")
+    result, _, out = _kit(tmp_path, "start:toy,toy_inference,digits", "wait:200", SNAKEMAKE_ARGS="--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
     status = (out / "status.txt").read_text()
     assert "run: finished" in status and "slices: toy,toy_inference,digits" in status
