@@ -57,7 +57,34 @@ def _describe(error) -> str:
             f"config key '{where}{unknown[0]}' is not allowed; "
             f"allowed keys{' under ' + repr(path) if path else ''}: {', '.join(allowed)}"
         )
-    return f"config key '{path or '<root>'}': {error.message}"
+    return f"config key '{path or '<root>'}': {error.message}{_command_line_hint(error)}"
+
+
+def _reads_as(text: str, json_type: str) -> bool:
+    """Whether ``text`` is how a user would write a value of ``json_type`` by hand."""
+    if json_type == "boolean":
+        return text.lower() in ("true", "false", "yes", "no", "on", "off")
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return json_type == "number" or value.is_integer()
+
+
+def _command_line_hint(error) -> str:
+    """Why a typed value arrived as a string, when it did: Snakemake's ``--config`` parses only
+    ``True``/``False`` (capitalised) as booleans and leaves every value inside a mapping a string
+    (``--config toy='{training: {epochs: 20}}'`` gives ``'20'``), so the bare schema message would
+    send a user looking for a typo that is not there."""
+    expected = error.validator_value if error.validator == "type" else None
+    expected = [expected] if isinstance(expected, str) else list(expected or [])
+    if not isinstance(error.instance, str) or not any(_reads_as(error.instance, kind) for kind in expected):
+        return ""
+    if "boolean" in expected and len(error.absolute_path) == 1:
+        fix = f"write {error.absolute_path[0]}={error.instance.lower() in ('true', 'yes', 'on')}"
+    else:
+        fix = "put the value in a --configfile"
+    return f" (Snakemake's --config reads only True/False as booleans and leaves values inside a mapping strings: {fix})"
 
 
 def validate(raw: dict | None) -> dict:

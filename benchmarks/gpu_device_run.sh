@@ -22,8 +22,9 @@
 # so it survives the next call while the machine stays warm (30 s after a call on the H200: make
 # the next call at once). Carry .whl/ (benchmarks/gpu_wheels.sh) so that snakemake installs;
 # ALI_BENCH_GPU_WHEELS names another folder of wheels.
-# SNAKEMAKE_ARGS adds options to the run (e.g. --dry-run); GPU_JOBS (default 2) is how many
-# trainings share the card (the profile's gpu token: the two toy sets train side by side).
+# SNAKEMAKE_ARGS adds options at the end (e.g. --dry-run, or --config cuda_graphs=False); GPU_JOBS
+# (default 2) is how many trainings share the card (the profile's gpu token: the two toy sets train
+# side by side).
 # ALI_BENCH_GIT_COMMIT names the commit when the copy has no .git (provenance records it).
 # CALL_SECONDS (default 540) is when this call must be packing: bench and wait stop short of it, so
 # a call under the device tool's 600 s limit always brings its files back.
@@ -76,9 +77,10 @@ start() {  # comma-separated slices
   date +%s > "$work/start"
   echo "$1" > "$work/slices"
   echo "== start: snakemake $targets"
-  # setsid: the run outlives this call; it writes its exit code when it ends
-  setsid bash -c "cd '$work/run' && python -m snakemake --snakefile '$repo/Snakefile' --configfile '$repo/config/reference-gpu.yaml' \
-      --cores 16 --resources gpu=${GPU_JOBS:-2} ${SNAKEMAKE_ARGS:-} $targets > '$work/snakemake.log' 2>&1; \
+  # setsid: the run outlives this call; it writes its exit code when it ends. The targets come first:
+  # --configfile, --resources and --config each take a list, which would swallow targets after them.
+  setsid bash -c "cd '$work/run' && python -m snakemake $targets --snakefile '$repo/Snakefile' --configfile '$repo/config/reference-gpu.yaml' \
+      --cores 16 --resources gpu=${GPU_JOBS:-2} ${SNAKEMAKE_ARGS:-} > '$work/snakemake.log' 2>&1; \
       echo \$? > '$work/rc'; date +%s > '$work/end'" < /dev/null > /dev/null 2>&1 &
   echo $! > "$work/pid"
 }

@@ -112,3 +112,30 @@ def test_empty_comment_only_or_binary_config_files_are_refused_in_one_line(tmp_p
     with pytest.raises(ConfigError, match=expected) as caught:
         load_config(path)
     assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "argument, key, fix",
+    [
+        ("cuda_graphs=false", "cuda_graphs", "write cuda_graphs=False"),
+        ("deterministic=yes", "deterministic", "write deterministic=True"),
+        ("toy={training: {epochs: 20}}", "toy.training.epochs", "put the value in a --configfile"),
+        ("toy={released: {lr: 1e-4}}", "toy.released.lr", "put the value in a --configfile"),
+    ],
+)
+def test_a_command_line_value_that_snakemake_left_a_string_says_how_to_write_it(argument, key, fix):
+    from snakemake.cli import parse_config  # what `snakemake --config ARGUMENT` hands the workflow
+
+    with pytest.raises(ConfigError) as caught:
+        validate(parse_config([argument]))
+    message = str(caught.value)
+    assert "\n" not in message and f"'{key}'" in message and message.endswith(f"{fix})")
+
+
+def test_the_written_fix_is_accepted_and_a_typo_gets_no_command_line_hint():
+    from snakemake.cli import parse_config
+
+    assert validate(parse_config(["cuda_graphs=False"]))["cuda_graphs"] is False
+    with pytest.raises(ConfigError) as caught:
+        validate({"toy": {"training": {"epochs": "ten"}}})
+    assert "--config" not in str(caught.value)

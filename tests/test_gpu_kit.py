@@ -42,6 +42,19 @@ def test_the_three_slices_plan_every_job_of_the_reference_run(tmp_path):
     assert sliced["toy_train"] == 2 and sliced["semisup_run"] == 20 and sliced["toy_infer"] == 3
 
 
+@pytest.mark.slow
+def test_the_eager_fallback_of_the_recipe_reaches_every_training(tmp_path):
+    """RESULTS.md's fallback when graph capture fails. ``--config`` and ``--resources`` take lists:
+    targets after either are read as entries and the run does not start (the kit's first version put
+    them after ``--resources``; only the slices test's ``--dry-run`` between them hid it)."""
+    result, _, out = _kit(tmp_path, "start:toy", "wait:200", SNAKEMAKE_ARGS="--dry-run -p --config cuda_graphs=False")
+    assert result.returncode == 0, result.stdout + result.stderr
+    log = (out / "snakemake.log").read_text()
+    assert "run: finished" in (out / "status.txt").read_text(), log
+    commands = [line for line in log.splitlines() if "ali_bench toy-train" in line]
+    assert len(commands) == 2 and all('"cuda_graphs": false' in line for line in commands), log
+
+
 def test_a_call_packs_the_results_without_weights_and_says_how_the_run_stands(tmp_path):
     results = tmp_path / "work/run/results/reference/gpu"
     (results / "toy").mkdir(parents=True)
