@@ -38,3 +38,19 @@ def load(path: str | Path, expected_format: str) -> dict[str, Any]:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise CheckpointError(f"checkpoint '{path}' has format {found!r}, expected {expected_format!r}")
     return payload
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    """Load the moments and step counts of ``state`` into ``optimizer``, keeping its own group settings.
+
+    Why: torch's ``load_state_dict`` takes every group setting from the file, so a checkpoint that an
+    eager or CPU run wrote would switch a resumed GPU run's Adam to ``capturable=False`` (its graph
+    capture then fails) or unfused, and would replace a tensor learning rate that a captured step
+    reads with a copy. The live settings go in before the load (torch places the step counts on the
+    device by them) and the live objects back after it (torch deep-copies the groups it loads).
+    """
+    live = [{key: value for key, value in group.items() if key != "params"} for group in optimizer.param_groups]
+    groups = [{**saved, **mine} for saved, mine in zip(state["param_groups"], live)]
+    optimizer.load_state_dict({**state, "param_groups": groups})
+    for group, mine in zip(optimizer.param_groups, live):
+        group.update(mine)

@@ -70,3 +70,25 @@ def test_a_long_reason_is_shortened_at_a_word_boundary(tmp_path, monkeypatch):
         checkpoint.load(path, "x/1")
     reason = str(caught.value).split("(", 1)[1].rsplit(")", 1)[0]
     assert reason.endswith(" ...") and all(w in words.split() for w in reason.removesuffix(" ...").split())
+
+
+def test_a_loaded_optimiser_keeps_its_own_settings_and_learning_rate_tensor():
+    """A checkpoint an eager run wrote (capturable off, a float learning rate) resumed by a graphed
+    run: torch's own load would switch capture off and swap the learning-rate tensor the captured
+    step reads for a copy."""
+    from ali_bench.checkpoint import load_optimizer_state
+
+    weights = torch.nn.Parameter(torch.randn(3))
+    eager = torch.optim.Adam([weights], lr=1e-3, capturable=False)
+    weights.grad = torch.ones(3)
+    eager.step()
+    saved = eager.state_dict()
+    lr = torch.tensor(2e-4)
+    graphed = torch.optim.Adam([weights], lr=lr, capturable=True)
+    load_optimizer_state(graphed, saved)
+    group = graphed.param_groups[0]
+    assert group["capturable"] is True and group["lr"] is lr
+    assert torch.equal(graphed.state[weights]["exp_avg"], eager.state[weights]["exp_avg"])
+    plain = torch.optim.Adam([weights], lr=torch.tensor(2e-4), capturable=True)
+    plain.load_state_dict(saved)
+    assert plain.param_groups[0]["capturable"] is False  # what the helper is for

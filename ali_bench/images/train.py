@@ -125,8 +125,8 @@ class ImageTrainer:
 
     def load(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.opt_g.load_state_dict(state["opt_g"])
+        checkpoint.load_optimizer_state(self.opt_d, state["opt_d"])
+        checkpoint.load_optimizer_state(self.opt_g, state["opt_g"])
         _set_rng_state(state["rng"], self.device)
 
 

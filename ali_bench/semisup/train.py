@@ -22,6 +22,7 @@ from ali_bench.cuda_graphs import StepRunner
 from ali_bench.data.images import ImageSplit
 from ali_bench.device import device_name
 from ali_bench.nets.image import ImageALI
+from ali_bench.checkpoint import load_optimizer_state
 from ali_bench.resumable import run_epochs, write_log
 from ali_bench.seeding import generator_for, seed_for
 from ali_bench.semisup.average import DiscriminatorAverage, warn_if_average_cannot_move, weight_on_first_half
@@ -121,12 +122,8 @@ def train_semisup(
 
     def set_state(state: dict) -> None:
         model.load_state_dict(state["model"])
-        groups = [group for opt in (opt_d, opt_g) for group in opt.param_groups]
-        lrs = [group["lr"] for group in groups]  # the tensors the step reads (a captured step holds them)
-        opt_d.load_state_dict(state["opt_d"])
-        opt_g.load_state_dict(state["opt_g"])
-        for group, lr in zip(groups, lrs):
-            group["lr"] = lr
+        load_optimizer_state(opt_d, state["opt_d"])  # keeps the tensor learning rates a captured step reads
+        load_optimizer_state(opt_g, state["opt_g"])
         with torch.no_grad():
             for mine, saved in zip(average.shadow, state["average"]):
                 mine.copy_(saved)
