@@ -55,6 +55,28 @@ def test_the_eager_fallback_of_the_recipe_reaches_every_training(tmp_path):
     assert len(commands) == 2 and all('"cuda_graphs": false' in line for line in commands), log
 
 
+# A box that never ran `pip install -e .` (the lent GPU box): the editable install hidden again.
+NO_INSTALL = f"""
+import os, sys
+told = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+sys.meta_path[:] = [f for f in sys.meta_path if not str(getattr(f, "__module__", "")).startswith("__editable__")]
+sys.path[:] = [p for p in sys.path if os.path.realpath(p) != {str(REPO)!r} or p in told]
+"""
+
+
+def test_every_gpu_session_command_starts_where_ali_bench_is_not_installed(tmp_path):
+    """The benchmarks ran as `python benchmarks/x.py`, which puts only benchmarks/ on sys.path:
+    without the session script's PYTHONPATH each stopped at `import ali_bench` on the box."""
+    (tmp_path / "sitecustomize.py").write_text(NO_INSTALL)
+    env = dict(snakemake_env(), PYTHONPATH=str(tmp_path))
+    hidden = subprocess.run(["python", "-c", "import ali_bench"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert "No module named 'ali_bench'" in hidden.stderr  # the simulation holds
+    result = subprocess.run(["bash", str(REPO / "benchmarks/gpu_session.sh"), "--check"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("\nok ") + result.stdout.startswith("ok ") == 6, result.stdout
+
+
 def test_a_call_packs_the_results_without_weights_and_says_how_the_run_stands(tmp_path):
     results = tmp_path / "work/run/results/reference/gpu"
     (results / "toy").mkdir(parents=True)
