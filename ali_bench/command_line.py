@@ -16,6 +16,7 @@ from ali_bench.config import Config, ConfigError, load_config
 
 DATA_ROOT_VARIABLE, DOWNLOAD_VARIABLE = "ALI_BENCH_DATA_ROOT", "ALI_BENCH_DOWNLOAD"
 PREPARED_ONLY_VARIABLE = "ALI_BENCH_PREPARED_ONLY"
+CHECKPOINT_SECONDS_VARIABLE = "ALI_BENCH_CHECKPOINT_SECONDS"
 
 
 def config_from(args: argparse.Namespace) -> Config:
@@ -76,6 +77,13 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true")
 
 
+def checkpoint_seconds(cfg: Config) -> float:
+    """At most how often a training checkpoints: ${CHECKPOINT_SECONDS_VARIABLE} (what the workflow sets, so
+    that changing it never retrains) over config key checkpoint_seconds."""
+    value = environment(CHECKPOINT_SECONDS_VARIABLE, non_negative_float)
+    return cfg.checkpoint_seconds if value is None else value
+
+
 def training_device(cfg: Config, args: argparse.Namespace):
     """A training command's device, with its CPU threads and GPU algorithm choice (config key
     ``deterministic``) set before the first kernel runs."""
@@ -112,6 +120,17 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: a number >= 0 (seconds)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
     return value
 
 

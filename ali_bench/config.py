@@ -246,6 +246,7 @@ class Config:
     results_dir: str
     device: str
     cuda_graphs: bool
+    checkpoint_seconds: float
     deterministic: bool
     batchnorm: BatchNormConfig
     toy: ToyConfig

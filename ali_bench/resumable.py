@@ -57,6 +57,7 @@ def run_epochs(
     desc: str,
     progress: bool = True,
     on_rows: Callable[[list[dict]], None] | None = None,
+    checkpoint_seconds: float = 0.0,
 ) -> tuple[list[dict], float]:
     """Run epochs [resume point, epochs); return every epoch's log rows and the total wall time.
 
@@ -64,8 +65,10 @@ def run_epochs(
     ``on_rows(rows)``, if given, gets every row so far after an epoch, at most every ``ROWS_EVERY_S``
     seconds, and all of them once the loop ends (the trainers write their CSV log with it, atomically,
     so the log grows while training runs and is complete at the end, even when a rerun found every
-    epoch done; after a resume the rows are those of the checkpoint, so no epoch appears twice). The checkpoint, the final one included, is
-    left in place (see the module docstring).
+    epoch done; after a resume the rows are those of the checkpoint, so no epoch appears twice).
+    A checkpoint is written every ``checkpoint_every`` epochs once ``checkpoint_seconds`` have passed
+    since the last one (or since the loop started), and after the last epoch. The checkpoint, the
+    final one included, is left in place (see the module docstring).
     """
     checkpoint_path = Path(checkpoint_path)
     fingerprint = f"{fingerprint}/code-{code_fingerprint()}"
@@ -82,6 +85,7 @@ def run_epochs(
 
     started = time.perf_counter()
     rows_written = float("-inf")
+    checkpointed = started
     bar = tqdm(range(start, epochs), desc=desc, unit="epoch", disable=not progress, initial=start, total=epochs)
     for epoch in bar:
         epoch_rows, postfix = run_epoch(epoch)
@@ -92,11 +96,13 @@ def run_epochs(
         if on_rows is not None and done < epochs and time.perf_counter() - rows_written >= ROWS_EVERY_S:
             on_rows(rows)
             rows_written = time.perf_counter()
-        if done == epochs or done % checkpoint_every == 0:
+        due = done % checkpoint_every == 0 and time.perf_counter() - checkpointed >= checkpoint_seconds
+        if done == epochs or due:
             checkpoint.save(checkpoint_path, {
                 "format": CHECKPOINT_FORMAT, "fingerprint": fingerprint, "epoch": done,
                 "state": get_state(), "log_rows": rows, "wall_time_s": wall,
             })
+            checkpointed = time.perf_counter()
     bar.close()
     if on_rows is not None:  # every row, once more at the end: also when a rerun found every epoch done
         on_rows(rows)

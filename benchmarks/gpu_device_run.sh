@@ -41,10 +41,19 @@ export PYTHONUNBUFFERED=1
 
 # --- set-up, once per machine: the carried wheels on PYTHONPATH, `python` on PATH
 wheels=${ALI_BENCH_GPU_WHEELS:-.whl}
+# Only the wheels the box lacks (or has at a version they refuse): a copy of one it has would shadow
+# the one its torch, pandas and matplotlib came with (benchmarks/gpu_wheels_needed.py).
 if [ -d "$wheels" ] && [ ! -e "$work/site/.installed" ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$work/site" "$wheels"/*.whl \
-    && touch "$work/site/.installed" \
-    || { echo "gpu_device_run.sh: installing $wheels/ into $(python3 -V) failed (benchmarks/gpu_wheels.sh builds them for 3.12)" >&2; exit 1; }
+  needed=$(python3 benchmarks/gpu_wheels_needed.py "$wheels") \
+    || { echo "gpu_device_run.sh: could not read the wheels in $wheels/" >&2; exit 1; }
+  mkdir -p "$work/site"
+  if [ -n "$needed" ]; then
+    # shellcheck disable=SC2086  # one path per line, none with spaces (wheel file names)
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$work/site" $needed \
+      || { echo "gpu_device_run.sh: installing $wheels/ into $(python3 -V) failed (benchmarks/gpu_wheels.sh builds them for 3.12)" >&2; exit 1; }
+  fi
+  echo "== installed $(echo "$needed" | grep -c . ) of $(ls "$wheels"/*.whl | wc -l) wheels (the others are on this Python already)"
+  touch "$work/site/.installed"
 fi
 [ -d "$work/site" ] && export PYTHONPATH="$work/site${PYTHONPATH:+:$PYTHONPATH}" PATH="$work/site/bin:$PATH"
 # The rules call `python`. A wrapper, not a symlink: a symlink to a venv's python3 (the box's is

@@ -6,7 +6,7 @@ import subprocess
 
 import torch
 
-from conftest import TINY_TOY, run_cli
+from conftest import REPO, TINY_TOY, run_cli
 
 
 def _toy_train(config: str, out) -> subprocess.CompletedProcess:
@@ -90,3 +90,46 @@ def test_log_lines_carry_timestamps(tmp_path):
     rerun = _toy_train(config, tmp_path)
     line = next(line for line in rerun.stderr.splitlines() if "resuming" in line)
     assert __import__("re").match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO ", line), line
+
+
+def test_checkpoints_come_at_most_once_per_checkpoint_seconds_and_after_the_last_epoch(tmp_path, monkeypatch):
+    """Each epoch takes 1 s of a fake clock; checkpoint_seconds 2.5 with a cadence of one epoch saves
+    after epochs 3 and 6 (2.5 s passed each time) and 7 (the last); 0 saves after every epoch."""
+    from ali_bench import resumable
+
+    clock = [0.0]
+    monkeypatch.setattr(resumable.time, "perf_counter", lambda: clock[0])
+    saved_epochs = []
+    monkeypatch.setattr(resumable.checkpoint, "save", lambda path, payload: saved_epochs.append(payload["epoch"]))
+
+    def epoch(e):
+        clock[0] += 1.0
+        return [{"epoch": e + 1}], {}
+
+    def run(seconds):
+        saved_epochs.clear()
+        resumable.run_epochs(epoch, epochs=7, checkpoint_path=tmp_path / "none.pt", checkpoint_every=1, fingerprint="f",
+                             get_state=dict, set_state=dict, desc="t", progress=False, checkpoint_seconds=seconds)
+        return list(saved_epochs)
+
+    assert run(2.5) == [3, 6, 7]
+    assert run(0.0) == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_the_workflow_sets_checkpoint_seconds_for_the_jobs_over_the_config(monkeypatch):
+    """The environment variable (what common.smk exports from the run's config) wins over the job's
+    --config-json, which holds only what shapes the weights (so the key never retrains)."""
+    import pytest
+
+    from ali_bench.command_line import CHECKPOINT_SECONDS_VARIABLE, checkpoint_seconds
+    from ali_bench.config import ConfigError, load_config
+
+    cfg = load_config({})
+    assert cfg.checkpoint_seconds == 30
+    monkeypatch.setenv(CHECKPOINT_SECONDS_VARIABLE, "0")
+    assert checkpoint_seconds(cfg) == 0.0
+    monkeypatch.setenv(CHECKPOINT_SECONDS_VARIABLE, "-1")
+    with pytest.raises(ConfigError, match=CHECKPOINT_SECONDS_VARIABLE):
+        checkpoint_seconds(cfg)
+    common = (REPO / "workflow/rules/common.smk").read_text()
+    assert "ALI_BENCH_CHECKPOINT_SECONDS={float(config['checkpoint_seconds'])}" in common

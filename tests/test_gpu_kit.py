@@ -109,3 +109,29 @@ def test_a_copy_without_git_records_the_commit_it_was_told(tmp_path, monkeypatch
     state = git_state(tmp_path)
     assert state["commit"] == "0123abc" and "ALI_BENCH_GIT_COMMIT" in state["source"]
     assert git_state(REPO)["commit"] != "0123abc"  # a real checkout is read, never told
+
+
+def _wheel(folder, name: str, version: str, *requires: str) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(folder / f"{name}-{version}-py3-none-any.whl", "w") as wheel:
+        lines = [f"Name: {name}", f"Version: {version}", *(f"Requires-Dist: {r}" for r in requires)]
+        wheel.writestr(f"{name}-{version}.dist-info/METADATA", "\n".join(["Metadata-Version: 2.1", *lines]) + "\n")
+
+
+def test_only_the_wheels_the_box_lacks_or_needs_newer_are_installed(tmp_path, capsys):
+    """A carried copy of a package the box has would shadow the box's own (its pandas imports
+    python-dateutil): it is installed only when a needed wheel refuses the box's version."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_wheels_needed", REPO / "benchmarks/gpu_wheels_needed.py")
+    needed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(needed)
+    _wheel(tmp_path, "alpha", "1.0", "beta>=2", "gamma", "epsilon; python_version < '3'", "zeta>=1")
+    _wheel(tmp_path, "beta", "2.5")    # the box has 1.0, which alpha refuses
+    _wheel(tmp_path, "gamma", "3.0")   # the box has 2.0, which alpha accepts
+    _wheel(tmp_path, "delta", "1.0")   # the box has it and nothing needed asks for it
+    box = {"beta": "1.0", "gamma": "2.0", "delta": "0.5"}
+    assert [p.name for p in needed.needed_wheels(tmp_path, box)] == ["alpha-1.0-py3-none-any.whl", "beta-2.5-py3-none-any.whl"]
+    warning = capsys.readouterr().err
+    assert "alpha requires zeta>=1" in warning and "epsilon" not in warning  # a marker that does not apply is no need

@@ -20,7 +20,8 @@ TINY_IMAGES = {"digits": {"epochs": 4, "width": 0.125, "lr": 0.0003}}
 
 def _config_file(tmp_path, **digits):
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({"device": "cpu", "images": {"digits": {**TINY_IMAGES["digits"], **digits}}}))
+    # checkpoint_seconds 0: a checkpoint every epoch, so the resume test kills at the first one
+    path.write_text(json.dumps({"device": "cpu", "checkpoint_seconds": 0, "images": {"digits": {**TINY_IMAGES["digits"], **digits}}}))
     return path
 
 

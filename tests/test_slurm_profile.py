@@ -63,7 +63,8 @@ def _run(tmp_path: Path, *, job_path: Path | None = None, target: str = TARGET, 
     ``device`` and ``toy`` go in the config, ``extra_env`` into the environment (FAKE_SLURM_* settings)."""
     config = tmp_path / "config.yaml"
     # device auto by default, as on a GPU cluster: the training rule asks for its card (the stand-in runs it on the CPU)
-    config.write_text(yaml.safe_dump({"device": device, "results_dir": "res", "toy": toy}))
+    # checkpoint_seconds 0: the time-limit test ends the job at its first checkpoint, after epoch 1
+    config.write_text(yaml.safe_dump({"device": device, "results_dir": "res", "toy": toy, "checkpoint_seconds": 0}))
     state = tmp_path / "fake_slurm_state"
     # The stand-in cluster knows the partition and account the profile names, if a user set them.
     defaults = yaml.safe_load((PROFILE / "config.yaml").read_text()).get("default-resources") or {}

@@ -14,7 +14,8 @@ from ali_bench.toy.table import toy_table
 
 
 def _write_config(path, **toy_overrides):
-    path.write_text(json.dumps({"device": "cpu", "toy": {**TINY_TOY, **toy_overrides}}))
+    # checkpoint_seconds 0: every cadence point, so the resume tests kill at the first one
+    path.write_text(json.dumps({"device": "cpu", "checkpoint_seconds": 0, "toy": {**TINY_TOY, **toy_overrides}}))
     return path
 
 

@@ -143,7 +143,7 @@ def test_killed_workflow_resumes_from_the_checkpoint_and_matches_an_uninterrupte
         folder.mkdir()
         config = folder / "config.yaml"
         config.write_text(yaml.safe_dump({"device": "cpu", "toy": toy, "toy_inference": {"select_from": "random"},
-                                          "results_dir": "res"}))
+                                          "results_dir": "res", "checkpoint_seconds": 0}))
         args = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "res/toy/random/models.pt",
                 "--cores", "1", "--configfile", str(config), "--directory", str(folder)]
         if name == "killed":  # Snakemake and its job killed together, as a kill -9 or a lost node would
@@ -179,6 +179,7 @@ TRAINING_RULES = ("toy_train", "toy_infer", "image_train", "conditional_train", 
 @pytest.mark.parametrize("change", [
     {"images": {"figures": {"interpolation_pairs": 3}}},
     {"images": {"figures": {"sample_grid_every": 1}}},  # reaches training through the environment
+    {"checkpoint_seconds": 5},  # so does this
     {"toy": {"coverage": {"n_samples": 300}}},
     {"conditional": {"figure_seed": 5}},
     {"images": {"data_root": "elsewhere/data files"}},

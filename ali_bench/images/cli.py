@@ -7,8 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
-from ali_bench.command_line import (add_config, add_data_manifests, add_data_options, add_training_options, config_from,
-                                   data_location, data_provenance, environment, non_negative_int, training_device)
+from ali_bench.command_line import (add_config, add_data_manifests, add_data_options, add_training_options, checkpoint_seconds,
+                                   config_from, data_location, data_provenance, environment, non_negative_int, training_device)
 from ali_bench.config import Config, ConfigError
 from ali_bench.trained_with import IMAGE_DATASETS
 
@@ -42,7 +42,8 @@ def cmd_image_train(args: argparse.Namespace) -> None:
     train = load_split(args.dataset, run.train_split, **data_location(cfg, args))
     payload = train_images(args.dataset, cfg.images, train, args.out, args.log, args.out.with_name(args.out.stem + ".checkpoint.pt"),
                            device, device_name(device), cuda_graphs=cfg.cuda_graphs, progress=not args.no_progress,
-                           conditioning=conditioning, bn=cfg.batchnorm, sample_grid_every=_sample_grid_every(cfg, args))
+                           conditioning=conditioning, bn=cfg.batchnorm, sample_grid_every=_sample_grid_every(cfg, args),
+                           checkpoint_seconds=checkpoint_seconds(cfg))
     from ali_bench import provenance
     from ali_bench.config import config_hash
 

@@ -237,8 +237,9 @@ def train_images(
     dataset: str, cfg: ImagesConfig, train: ImageSplit, out_path: str | Path, log_path: str | Path,
     checkpoint_path: str | Path, device: torch.device, device_label: str, cuda_graphs: bool = True, progress: bool = True,
     conditioning: Conditioning | None = None, bn: BatchNormConfig | None = None, sample_grid_every: int = 0,
+    checkpoint_seconds: float = 0.0,
 ) -> dict:
-    """Train, checkpointing every epoch, recompute the BN statistics of the final weights, and write
+    """Train, checkpointing every epoch (at most every ``checkpoint_seconds``), recompute the BN statistics of the final weights, and write
     the models file and the per-epoch CSV log. ``bn``: the config's ``batchnorm`` section (default:
     the schema's). ``sample_grid_every``: write a sample grid every this many epochs to
     ``<out folder>/samples/epoch_<n>.png`` (0: never)."""
@@ -275,7 +276,7 @@ def train_images(
     rows, wall = run_epochs(
         run_epoch, epochs=run.epochs, checkpoint_path=checkpoint_path, checkpoint_every=1, fingerprint=fingerprint,
         get_state=trainer.state, set_state=trainer.load, desc=f"ALI {dataset}", progress=progress,
-        on_rows=partial(write_log, log_path, columns=LOG_COLUMNS),
+        on_rows=partial(write_log, log_path, columns=LOG_COLUMNS), checkpoint_seconds=checkpoint_seconds,
     )
     recomputed = recomputed_statistics(trainer.model, data, conditions, bn, cfg.seed, cfg.channels_last)
     payload = {

@@ -8,8 +8,8 @@ from functools import partial
 from pathlib import Path
 
 from ali_bench import trained_with
-from ali_bench.command_line import (add_config, add_data_manifests, add_data_options, add_training_options, config_from,
-                                   data_location, data_provenance, non_negative_int, positive_int, training_device)
+from ali_bench.command_line import (add_config, add_data_manifests, add_data_options, add_training_options, checkpoint_seconds,
+                                   config_from, data_location, data_provenance, non_negative_int, positive_int, training_device)
 from ali_bench.trained_with import SEMISUP_DATASETS
 
 
@@ -26,7 +26,7 @@ def cmd_semisup_train(args: argparse.Namespace) -> None:
     labelled = unlabelled if run.labelled_split == run.unlabelled_split else load(run.labelled_split)
     train_semisup(settings, unlabelled, labelled, load(run.test_split), args.out, args.log,
                   args.out.with_name(args.out.stem + ".checkpoint.pt"), training_device(cfg, args), progress=not args.no_progress,
-                  record=data_provenance(args), cuda_graphs=cfg.cuda_graphs)
+                  record=data_provenance(args), cuda_graphs=cfg.cuda_graphs, checkpoint_seconds=checkpoint_seconds(cfg))
 
 
 def cmd_semisup_table(args: argparse.Namespace) -> None:

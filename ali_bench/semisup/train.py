@@ -74,7 +74,7 @@ def lr_factor(epoch: int, epochs: int, decay_fraction: float) -> float:
 def train_semisup(
     settings: SemisupSettings, unlabelled: ImageSplit, labelled_pool: ImageSplit, test: ImageSplit,
     out_path: str | Path, log_path: str | Path, checkpoint_path: str | Path, device: torch.device, progress: bool = True,
-    record: dict | None = None, cuda_graphs: bool = True,
+    record: dict | None = None, cuda_graphs: bool = True, checkpoint_seconds: float = 0.0,
 ) -> dict:
     """Train one (dataset, labels, seed) run, resumably; evaluate it; write its result and log.
     ``record``: more keys for the result file (the CLI's data manifests). ``cuda_graphs``: on a GPU,
@@ -137,7 +137,8 @@ def train_semisup(
     rows, wall = run_epochs(run_epoch, epochs=settings.epochs, checkpoint_path=checkpoint_path, checkpoint_every=1,
                             fingerprint=fingerprint, get_state=get_state, set_state=set_state,
                             desc=f"{kind} {settings.dataset} {settings.n_labels} labels seed {settings.seed}", progress=progress,
-                            on_rows=partial(write_log, log_path, columns=("epoch", "lr", *MONITORS, "wall_time_s")))
+                            on_rows=partial(write_log, log_path, columns=("epoch", "lr", *MONITORS, "wall_time_s")),
+                            checkpoint_seconds=checkpoint_seconds)
     evaluations = evaluate_all(model, average, settings, test, x_lab, y_lab, data, device)
     result = {
         **settings.__dict__, "model": kind, "evaluations": evaluations,

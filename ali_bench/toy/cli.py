@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from ali_bench import trained_with
-from ali_bench.command_line import add_config, add_training_options, config_from, non_negative_int, training_device
+from ali_bench.command_line import (add_config, add_training_options, checkpoint_seconds, config_from, non_negative_int,
+                                    training_device)
 
 
 def cmd_toy_train(args: argparse.Namespace) -> None:
@@ -22,7 +23,7 @@ def cmd_toy_train(args: argparse.Namespace) -> None:
     train_toy(
         cfg.toy, args.hyperparameters, args.out, args.log, checkpoint_path, device, device_name(device), cfg.batchnorm,
         seeds=tuple(args.seeds) if args.seeds else None, dtype=getattr(torch, args.dtype),
-        cuda_graphs=cfg.cuda_graphs, progress=not args.no_progress,
+        cuda_graphs=cfg.cuda_graphs, progress=not args.no_progress, checkpoint_seconds=checkpoint_seconds(cfg),
     )
 
 

@@ -112,6 +112,7 @@ def train_toy(
     dtype: torch.dtype = torch.float32,
     cuda_graphs: bool = True,
     progress: bool = True,
+    checkpoint_seconds: float = 0.0,
 ) -> dict:
     """Train, checkpointing as it goes, and write the final models file and the training log.
 
@@ -147,6 +148,7 @@ def train_toy(
         fingerprint=fingerprint, get_state=lambda: [group.state() for group in groups],
         set_state=lambda states: [group.load(state) for group, state in zip(groups, states)],
         desc=f"toy {hyperparameter_set}", progress=progress, on_rows=partial(write_log, log_path, columns=LOG_COLUMNS),
+        checkpoint_seconds=checkpoint_seconds,
     )
     diverged = _first_nonfinite_epoch(log_rows)
     payload = {

@@ -8,7 +8,7 @@ import json
 import time
 from pathlib import Path
 
-from ali_bench.command_line import add_config, add_training_options, config_from, training_device
+from ali_bench.command_line import add_config, add_training_options, checkpoint_seconds, config_from, training_device
 
 
 def cmd_toy_select(args: argparse.Namespace) -> None:
@@ -29,7 +29,7 @@ def cmd_toy_infer(args: argparse.Namespace) -> None:
     selection = json.loads(args.selection.read_text())
     train_method(args.method, cfg.toy, cfg.toy_inference, selection, args.gan_models, args.out, args.log,
                  args.out.with_name(args.out.stem + ".checkpoint.pt"), device, device_name(device), cfg.batchnorm,
-                 progress=not args.no_progress)
+                 progress=not args.no_progress, checkpoint_seconds=checkpoint_seconds(cfg))
 
 
 def cmd_toy_inference_evaluate(args: argparse.Namespace) -> None:

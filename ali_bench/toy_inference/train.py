@@ -71,7 +71,7 @@ def recomputed_statistics(method: str, model: nn.Module, data: torch.Tensor, lat
 def train_method(
     method: str, toy: ToyConfig, settings: InferenceConfig, selection: dict, gan_models: str | Path,
     out_path: str | Path, log_path: str | Path, checkpoint_path: str | Path, device: torch.device, device_label: str,
-    batchnorm_settings: BatchNormConfig, progress: bool = True,
+    batchnorm_settings: BatchNormConfig, progress: bool = True, checkpoint_seconds: float = 0.0,
 ) -> dict:
     """Train one of inverse / posthoc / vae and write its model and per-epoch log.
 
@@ -108,7 +108,7 @@ def train_method(
     rows, wall = run_epochs(
         run_epoch, epochs=settings.epochs, checkpoint_path=checkpoint_path, checkpoint_every=1,
         fingerprint=fingerprint, get_state=trainer.state, set_state=trainer.load, desc=f"toy {method}", progress=progress,
-        on_rows=partial(write_log, log_path, columns=LOG_COLUMNS),
+        on_rows=partial(write_log, log_path, columns=LOG_COLUMNS), checkpoint_seconds=checkpoint_seconds,
     )
     payload = {
         "format": MODEL_FORMAT, "method": method, "state": {k: v.cpu() for k, v in model.state_dict().items()},

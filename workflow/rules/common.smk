@@ -53,13 +53,15 @@ ENV = "../../environment.yml"  # one shared environment for every rule (--sdm co
 # ALI_BENCH_PREPARED_ONLY: jobs read only what the prepare_data jobs made (data.smk); they never
 # download or convert images (prepare-data itself ignores it). ALI_BENCH_SAMPLE_GRID_EVERY: image
 # trainings write a sample grid every this many epochs (images.figures.sample_grid_every), for
-# watching only, so it travels here and not in a training's params.
+# watching only, so it travels here and not in a training's params. ALI_BENCH_CHECKPOINT_SECONDS:
+# at most how often trainings checkpoint (config key checkpoint_seconds), for the same reason.
 shell.prefix(
     f"export PYTHONPATH={shlex.quote(workflow.basedir)}:$PYTHONPATH"
     f" ALI_BENCH_DATA_ROOT={shlex.quote(str(config['images']['data_root']))}"
     f" ALI_BENCH_DOWNLOAD={'true' if config['images']['download'] else 'false'}"
     " ALI_BENCH_PREPARED_ONLY=true"
-    f" ALI_BENCH_SAMPLE_GRID_EVERY={int(config['images']['figures']['sample_grid_every'])}; "
+    f" ALI_BENCH_SAMPLE_GRID_EVERY={int(config['images']['figures']['sample_grid_every'])}"
+    f" ALI_BENCH_CHECKPOINT_SECONDS={float(config['checkpoint_seconds'])}; "
 )
 
 

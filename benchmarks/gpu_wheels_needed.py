@@ -1,0 +1,68 @@
+"""Which of the carried wheels (benchmarks/gpu_wheels.sh) a box still needs: prints their paths.
+
+Why: the kit installs the wheels into a folder that goes first on PYTHONPATH, so a wheel of a
+package the box already has (python-dateutil, typing-extensions, packaging, pyyaml, ...) would
+shadow the copy the box's own torch, pandas and matplotlib were installed and tested with. So, as
+pip would: a wheel is needed when its project is missing here, or when a needed wheel requires a
+version of it that the installed one is not.
+
+    python3 benchmarks/gpu_wheels_needed.py .whl        # run by benchmarks/gpu_device_run.sh
+"""
+
+from __future__ import annotations
+
+import sys
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+try:
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name, parse_wheel_filename
+except ImportError:  # a Python with pip alone: pip carries its own copy
+    from pip._vendor.packaging.requirements import Requirement
+    from pip._vendor.packaging.utils import canonicalize_name, parse_wheel_filename
+
+
+def wheel_requirements(path: Path) -> list[Requirement]:
+    """The requirements a wheel declares for this interpreter (markers evaluated, extras left out)."""
+    with zipfile.ZipFile(path) as wheel:
+        name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+        lines = wheel.read(name).decode("utf-8").splitlines()
+    requirements = [Requirement(line.split(":", 1)[1].strip()) for line in lines if line.startswith("Requires-Dist:")]
+    return [r for r in requirements if r.marker is None or r.marker.evaluate({"extra": ""})]
+
+
+def installed_versions() -> dict[str, str]:
+    return {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions() if d.metadata["Name"]}
+
+
+def needed_wheels(folder: Path, installed: dict[str, str]) -> list[Path]:
+    wheels = {canonicalize_name(parse_wheel_filename(p.name)[0]): p for p in sorted(folder.glob("*.whl"))}
+    requirements = {name: wheel_requirements(path) for name, path in wheels.items()}
+    needed = {name for name in wheels if name not in installed}
+    while True:  # a needed wheel may refuse an installed version: then that project's wheel is needed too
+        refused = {canonicalize_name(r.name) for name in needed for r in requirements[name]
+                   if canonicalize_name(r.name) in installed and canonicalize_name(r.name) in wheels
+                   and not r.specifier.contains(installed[canonicalize_name(r.name)], prereleases=True)}
+        if refused <= needed:
+            break
+        needed |= refused
+    for name in sorted(needed):
+        for r in requirements[name]:
+            project = canonicalize_name(r.name)
+            if project not in wheels and (project not in installed or not r.specifier.contains(installed[project], prereleases=True)):
+                print(f"gpu_wheels_needed.py: {name} requires {r}, which neither this Python "
+                      f"({installed.get(project, 'not installed')}) nor {folder}/ provides", file=sys.stderr)
+    return [wheels[name] for name in sorted(needed)]
+
+
+def main() -> None:
+    if len(sys.argv) != 2 or not Path(sys.argv[1]).is_dir():
+        sys.exit("usage: gpu_wheels_needed.py WHEEL_FOLDER")
+    for path in needed_wheels(Path(sys.argv[1]), installed_versions()):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
