@@ -19,9 +19,11 @@ from pathlib import Path
 try:
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name, parse_wheel_filename
+    from packaging.version import InvalidVersion
 except ImportError:  # a Python with pip alone: pip carries its own copy
     from pip._vendor.packaging.requirements import Requirement
     from pip._vendor.packaging.utils import canonicalize_name, parse_wheel_filename
+    from pip._vendor.packaging.version import InvalidVersion
 
 
 def wheel_requirements(path: Path) -> list[Requirement]:
@@ -34,7 +36,21 @@ def wheel_requirements(path: Path) -> list[Requirement]:
 
 
 def installed_versions() -> dict[str, str]:
-    return {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions() if d.metadata["Name"]}
+    """Project -> version of the copy Python imports: the first on sys.path, where one is there twice."""
+    versions: dict[str, str] = {}
+    for distribution in metadata.distributions():
+        if distribution.metadata["Name"]:
+            versions.setdefault(canonicalize_name(distribution.metadata["Name"]), distribution.version)
+    return versions
+
+
+def _accepts(requirement: Requirement, version: str) -> bool:
+    """Whether ``version`` meets ``requirement``; a version that is not PEP 440 (a distribution's
+    own patch suffix) counts as refused, so the carried wheel is installed."""
+    try:
+        return requirement.specifier.contains(version, prereleases=True)
+    except InvalidVersion:
+        return False
 
 
 def needed_wheels(folder: Path, installed: dict[str, str]) -> list[Path]:
@@ -44,14 +60,14 @@ def needed_wheels(folder: Path, installed: dict[str, str]) -> list[Path]:
     while True:  # a needed wheel may refuse an installed version: then that project's wheel is needed too
         refused = {canonicalize_name(r.name) for name in needed for r in requirements[name]
                    if canonicalize_name(r.name) in installed and canonicalize_name(r.name) in wheels
-                   and not r.specifier.contains(installed[canonicalize_name(r.name)], prereleases=True)}
+                   and not _accepts(r, installed[canonicalize_name(r.name)])}
         if refused <= needed:
             break
         needed |= refused
     for name in sorted(needed):
         for r in requirements[name]:
             project = canonicalize_name(r.name)
-            if project not in wheels and (project not in installed or not r.specifier.contains(installed[project], prereleases=True)):
+            if project not in wheels and (project not in installed or not _accepts(r, installed[project])):
                 print(f"gpu_wheels_needed.py: {name} requires {r}, which neither this Python "
                       f"({installed.get(project, 'not installed')}) nor {folder}/ provides", file=sys.stderr)
     return [wheels[name] for name in sorted(needed)]

@@ -65,8 +65,7 @@ def main() -> None:
     cfg = config.semisup
     run = cfg.run(args.dataset)
     device = resolve_device(args.device)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    if device.type == "cuda":  # as semisup-train runs: torch's TF32 defaults, autotuned convolutions (determinism.py)
         torch.backends.cudnn.benchmark = True
     settings = SemisupSettings(args.dataset, run.labels[0], 0, run.epochs, cfg.batch_size, cfg.lr, cfg.beta1,
                                cfg.decay_fraction, cfg.ema_decay, run.width, config.images.variant, False,

@@ -22,7 +22,7 @@ import torch
 from ali_bench.config import load_config
 from ali_bench.device import device_name, resolve_device
 from ali_bench.nets.toy import TOY_MODELS
-from ali_bench.toy.runs import plan_runs
+from ali_bench.toy.runs import epoch_draws, plan_runs
 from ali_bench.toy.train import build_group, initial_state
 from ali_bench.training import adversarial_step
 
@@ -33,21 +33,43 @@ def _sync(device: torch.device) -> None:
 
 
 def time_batched(cfg, device, steps: int, warmup: int, cuda_graphs: bool) -> float:
-    """Seconds per training step of all runs of one hyperparameter set."""
+    """Seconds per training step of all runs of one hyperparameter set, as toy-train's epoch loop runs
+    it: each group's batch gathered from the resident data by its runs' orders, the step, the
+    monitors summed on the device. The epoch's CPU draws are timed apart (``time_epoch_draws``)."""
     runs = plan_runs(cfg, "random")
     groups = [build_group(cfg, [r for r in runs if r.model == kind], device, torch.float32, cuda_graphs) for kind in cfg.models]
-    batch, latent = cfg.training.batch_size, cfg.network.latent_dim
-    inputs = [tuple(torch.randn(len(g.runs), batch, d, device=device) for d in (2, latent, latent)) for g in groups]
-    for _ in range(warmup):
-        for group, args in zip(groups, inputs):
-            group.step(*args)
+    batch, latent, n = cfg.training.batch_size, cfg.network.latent_dim, cfg.mixture.n_train
+    warmup = max(warmup, 4)  # the graph is captured on call 4
+    data = torch.randn(n, 2, device=device)  # (N, 2), resident
+    inputs = [(torch.randint(n, (len(g.runs), (steps + warmup) * batch), device=device),  # order (M, S·B)
+               torch.randn(len(g.runs), batch, latent, device=device), torch.randn(len(g.runs), batch, latent, device=device))
+              for g in groups]
+    totals = [torch.zeros(4, len(g.runs), device=device) for g in groups]
+
+    def step(i: int) -> None:
+        for group, (order, z, eps), total in zip(groups, inputs, totals):
+            total += group.step(data[order[:, i * batch : (i + 1) * batch]], z, eps)
+
+    for i in range(warmup):
+        step(i)
     _sync(device)
     start = time.perf_counter()
-    for _ in range(steps):
-        for group, args in zip(groups, inputs):
-            group.step(*args)
+    for i in range(warmup, warmup + steps):
+        step(i)
     _sync(device)
     return (time.perf_counter() - start) / steps
+
+
+def time_epoch_draws(cfg, device) -> float:
+    """Seconds for one epoch's draws of every seed (data order, z, ε on the CPU, then to the device),
+    which toy-train makes once per epoch for both groups of a set."""
+    start = time.perf_counter()
+    for seed in cfg.seeds:
+        draws = epoch_draws(seed, 0, cfg.mixture.n_train, cfg.mixture.n_train // cfg.training.batch_size,
+                            cfg.training.batch_size, cfg.network.latent_dim)
+        [draw.to(device) for draw in draws]
+    _sync(device)
+    return time.perf_counter() - start
 
 
 def time_naive(cfg, device, steps: int, warmup: int) -> float:
@@ -89,12 +111,15 @@ def main() -> None:
     n_sets, n_runs = len(cfg.hyperparameter_sets), len(cfg.models) * len(cfg.seeds)
 
     batched = time_batched(cfg, device, args.steps, args.warmup, graphs)
+    draws = time_epoch_draws(cfg, device)
     naive = time_naive(cfg, device, args.steps, args.warmup)
-    batched_set = batched * total_steps  # one hyperparameter set: the issue's "20 paper-scale runs"
+    # one hyperparameter set (the issue's "20 paper-scale runs"): its steps and its epochs' draws
+    batched_set = batched * total_steps + draws * cfg.training.epochs
     naive_set = naive * total_steps * n_runs
     print(f"device: {device_name(device)}; torch {torch.__version__}; cuda graphs: {graphs}")
     print(f"scale: {n_sets} hyperparameter sets x {n_runs} runs, {cfg.training.epochs} epochs x {steps_per_epoch} steps, "
           f"hidden {cfg.network.decoder_hidden[0]}")
+    print(f"epoch draws: {draws * 1e3:.1f} ms per epoch ({len(cfg.seeds)} seeds, CPU, then to the device)")
     print(f"batched: {batched * 1e3:.2f} ms per step of {n_runs} runs -> {n_runs / batched:,.0f} run-steps/s; "
           f"projected {batched_set / 60:.1f} min per set of {n_runs} runs, {batched_set * n_sets / 60:.1f} min for all {n_sets}")
     print(f"naive:   {naive * 1e3:.2f} ms per step of 1 run   -> {1 / naive:,.0f} run-steps/s; "

@@ -131,7 +131,10 @@ def test_only_the_wheels_the_box_lacks_or_needs_newer_are_installed(tmp_path, ca
     _wheel(tmp_path, "beta", "2.5")    # the box has 1.0, which alpha refuses
     _wheel(tmp_path, "gamma", "3.0")   # the box has 2.0, which alpha accepts
     _wheel(tmp_path, "delta", "1.0")   # the box has it and nothing needed asks for it
-    box = {"beta": "1.0", "gamma": "2.0", "delta": "0.5"}
-    assert [p.name for p in needed.needed_wheels(tmp_path, box)] == ["alpha-1.0-py3-none-any.whl", "beta-2.5-py3-none-any.whl"]
+    _wheel(tmp_path, "eta", "1.0", "theta>=1")
+    _wheel(tmp_path, "theta", "1.5")   # the box's 1.2-2ubuntu1 is no PEP 440 version: refused, not a crash
+    box = {"beta": "1.0", "gamma": "2.0", "delta": "0.5", "theta": "1.2-2ubuntu1"}
+    assert [p.name for p in needed.needed_wheels(tmp_path, box)] == [
+        f"{name}-py3-none-any.whl" for name in ("alpha-1.0", "beta-2.5", "eta-1.0", "theta-1.5")]
     warning = capsys.readouterr().err
     assert "alpha requires zeta>=1" in warning and "epsilon" not in warning  # a marker that does not apply is no need

@@ -84,8 +84,9 @@ class BatchedAdam:
     tensor is ~10 kernels per tensor (548 of the 890 kernels of a paper-scale toy step went to the
     two sets of optimisers). Here every parameter is re-pointed at its own contiguous block of one
     buffer (``param.data`` becomes a view: each tensor keeps its shape and layout), the gradients
-    are gathered into one matching buffer, and the update is a dozen kernels over all of them,
-    whatever the number of tensors. The per-model β1 and step size reach each element through
+    are gathered into one matching buffer, and the update is 18 kernels over all of them, whatever
+    the number of tensors, plus one copy for each gradient autograd hands back transposed (a
+    BatchedLinear weight's is: its forward multiplies by ``weight.transpose(1, 2)``). The per-model β1 and step size reach each element through
     the element's model index (P,). Build the optimiser after the model is on its device and dtype:
     a later ``.to()`` gives the model new tensors, which ``step`` refuses.
     """
