@@ -23,8 +23,8 @@
 # the next call at once). Carry .whl/ (benchmarks/gpu_wheels.sh) so that snakemake installs;
 # ALI_BENCH_GPU_WHEELS names another folder of wheels.
 # SNAKEMAKE_ARGS adds options at the end (e.g. --dry-run, or --config cuda_graphs=False); GPU_JOBS
-# (default 2) is how many trainings share the card (the profile's gpu token: the two toy sets train
-# side by side).
+# (default 2) is how many trainings share the card (the profile's gpu token). Processes on one card
+# take turns on it: 2 hides short jobs' time off the card, 1 finishes long ones (the toy sets) one by one.
 # ALI_BENCH_GIT_COMMIT names the commit when the copy has no .git (provenance records it).
 # CALL_SECONDS (default 540) is when this call must be packing: bench and wait stop short of it, so
 # a call under the device tool's 600 s limit always brings its files back.
