@@ -44,11 +44,13 @@ def installed_versions() -> dict[str, str]:
     return versions
 
 
-def _accepts(requirement: Requirement, version: str) -> bool:
-    """Whether ``version`` meets ``requirement``; a version that is not PEP 440 (a distribution's
-    own patch suffix) counts as refused, so the carried wheel is installed."""
+def _met(requirement: Requirement, installed: dict[str, str]) -> bool:
+    """Whether this Python's copy of the project meets ``requirement``; a missing one does not, nor
+    a version that is not PEP 440 (a distribution's own patch suffix): then the carried wheel is
+    installed."""
+    version = installed.get(canonicalize_name(requirement.name))
     try:
-        return requirement.specifier.contains(version, prereleases=True)
+        return version is not None and requirement.specifier.contains(version, prereleases=True)
     except InvalidVersion:
         return False
 
@@ -58,16 +60,14 @@ def needed_wheels(folder: Path, installed: dict[str, str]) -> list[Path]:
     requirements = {name: wheel_requirements(path) for name, path in wheels.items()}
     needed = {name for name in wheels if name not in installed}
     while True:  # a needed wheel may refuse an installed version: then that project's wheel is needed too
-        refused = {canonicalize_name(r.name) for name in needed for r in requirements[name]
-                   if canonicalize_name(r.name) in installed and canonicalize_name(r.name) in wheels
-                   and not _accepts(r, installed[canonicalize_name(r.name)])}
-        if refused <= needed:
+        unmet = {canonicalize_name(r.name) for name in needed for r in requirements[name] if not _met(r, installed)}
+        if unmet & wheels.keys() <= needed:
             break
-        needed |= refused
+        needed |= unmet & wheels.keys()
     for name in sorted(needed):
         for r in requirements[name]:
             project = canonicalize_name(r.name)
-            if project not in wheels and (project not in installed or not _accepts(r, installed[project])):
+            if project not in wheels and not _met(r, installed):
                 print(f"gpu_wheels_needed.py: {name} requires {r}, which neither this Python "
                       f"({installed.get(project, 'not installed')}) nor {folder}/ provides", file=sys.stderr)
     return [wheels[name] for name in sorted(needed)]

@@ -239,8 +239,8 @@ def train_images(
     conditioning: Conditioning | None = None, bn: BatchNormConfig | None = None, sample_grid_every: int = 0,
     checkpoint_seconds: float = 0.0,
 ) -> dict:
-    """Train, checkpointing every epoch (at most every ``checkpoint_seconds``), recompute the BN statistics of the final weights, and write
-    the models file and the per-epoch CSV log. ``bn``: the config's ``batchnorm`` section (default:
+    """Train, checkpointing every epoch (at most every ``checkpoint_seconds``), recompute the BN
+    statistics of the final weights, and write the models file and the per-epoch CSV log. ``bn``: the config's ``batchnorm`` section (default:
     the schema's). ``sample_grid_every``: write a sample grid every this many epochs to
     ``<out folder>/samples/epoch_<n>.png`` (0: never)."""
     bn = bn if bn is not None else load_config({}).batchnorm

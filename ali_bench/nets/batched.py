@@ -86,9 +86,10 @@ class BatchedAdam:
     buffer (``param.data`` becomes a view: each tensor keeps its shape and layout), the gradients
     are gathered into one matching buffer, and the update is 18 kernels over all of them, whatever
     the number of tensors, plus one copy for each gradient autograd hands back transposed (a
-    BatchedLinear weight's is: its forward multiplies by ``weight.transpose(1, 2)``). The per-model β1 and step size reach each element through
-    the element's model index (P,). Build the optimiser after the model is on its device and dtype:
-    a later ``.to()`` gives the model new tensors, which ``step`` refuses.
+    BatchedLinear weight's is: its forward multiplies by ``weight.transpose(1, 2)``). The per-model
+    β1 and step size reach each element through the element's model index (P,). Build the
+    optimiser after the model is on its device and dtype: a later ``.to()`` gives the model new
+    tensors, which ``step`` refuses.
     """
 
     def __init__(self, params, lr: list[float], beta1: list[float], beta2: float = 0.999, eps: float = 1e-8):

@@ -18,11 +18,11 @@ from tqdm import tqdm
 
 from ali_bench.atomic import write_text
 from ali_bench.config import config_hash
+from ali_bench.checkpoint import load_optimizer_state
 from ali_bench.cuda_graphs import StepRunner
 from ali_bench.data.images import ImageSplit
 from ali_bench.device import device_name
 from ali_bench.nets.image import ImageALI
-from ali_bench.checkpoint import load_optimizer_state
 from ali_bench.resumable import run_epochs, write_log
 from ali_bench.seeding import generator_for, seed_for
 from ali_bench.semisup.average import DiscriminatorAverage, warn_if_average_cannot_move, weight_on_first_half
