@@ -13,7 +13,8 @@
 #   stop             end the started run (SIGTERM: Snakemake marks the jobs incomplete; each
 #                    training resumes from its last checkpoint when started again)
 # Every call ends by packing into $OUT (at most 8 files come back; each <= 16 MiB):
-#   status.txt          running / finished / failed, Snakemake's exit code, wall time, the device
+#   status.txt          running / finished / failed, Snakemake's exit code, wall time, the run's
+#                       commit, the device
 #   snakemake.log       the run's Snakemake log
 #   reference-gpu.tar.gz  results/reference/gpu/ without model weights and arrays, and the bench
 #                         outputs as benchmarks/gpu-<date>/ (unpack in the repository root: tar xzf)
@@ -76,6 +77,9 @@ slice_targets() {  # slice name -> Snakemake targets under $results
   esac
 }
 
+# the commit provenance records name here (git first, then ALI_BENCH_GIT_COMMIT)
+this_commit() { python -c 'from ali_bench.provenance import git_state; print(git_state()["commit"])'; }
+
 running() { [ -f "$work/pid" ] && kill -0 "$(cat "$work/pid")" 2>/dev/null; }
 
 start() {  # comma-separated slices
@@ -85,6 +89,9 @@ start() {  # comma-separated slices
   rm -f "$work/rc" "$work/end"
   date +%s > "$work/start"
   echo "$1" > "$work/slices"
+  # the commit the run's provenance records name (git first, then ALI_BENCH_GIT_COMMIT), kept so
+  # that a later call's status names it too, told or not
+  this_commit > "$work/commit" 2>/dev/null || rm -f "$work/commit"
   echo "== start: snakemake $targets"
   # setsid: the run outlives this call; it writes its exit code when it ends. The targets come first:
   # --configfile, --resources and --config each take a list, which would swallow targets after them.
@@ -119,8 +126,8 @@ pack() {
     echo "run: $state"
     echo "slices: $(cat "$work/slices" 2>/dev/null)"
     echo "wall seconds: $elapsed"
-    # the commit the provenance records name (git first, then ALI_BENCH_GIT_COMMIT)
-    echo "commit: $(python -c 'from ali_bench.provenance import git_state; print(git_state()["commit"])' 2>/dev/null || echo unknown)"
+    # the started run's commit; before any start, this copy's
+    echo "commit: $(cat "$work/commit" 2>/dev/null || this_commit 2>/dev/null || echo unknown)"
     echo "device: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo none)"
     python -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" 2>/dev/null
     echo "packed: $(date -u +%FT%TZ)"

@@ -55,6 +55,19 @@ def test_the_eager_fallback_of_the_recipe_reaches_every_training(tmp_path):
     assert len(commands) == 2 and all('"cuda_graphs": false' in line for line in commands), log
 
 
+@pytest.mark.slow
+def test_a_later_call_names_the_commit_of_the_run_it_reports_on(tmp_path):
+    """RESULTS.md's second call is told no commit: its status named "unknown" on a copy without
+    .git, though the run it reports on was started, told, by the first call."""
+    first, work, _ = _kit(tmp_path, "start:toy", "wait:200", SNAKEMAKE_ARGS="--dry-run")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert (work / "commit").read_text().strip() == git_state(REPO)["commit"]  # what the run stamps
+    (work / "commit").write_text("0123abc\n")  # a run started on a copy without .git, told its commit
+    later, _, out = _kit(tmp_path, "wait:1")
+    assert later.returncode == 0, later.stdout + later.stderr
+    assert "commit: 0123abc\n" in (out / "status.txt").read_text()
+
+
 # A box that never ran `pip install -e .` (the lent GPU box): the editable install hidden again.
 NO_INSTALL = f"""
 import os, sys
