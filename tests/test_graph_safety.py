@@ -7,10 +7,16 @@ first GPU run. The CPU runs the very functions a GPU captures, so a dispatch tra
 step here finds each such read (ATen's ``_local_scalar_dense``) before a GPU session does.
 torch.optim.Adam is left out of the trace: its CPU path reads its step count on the host by design,
 and on a GPU the harness builds it fused and capturable (``capturable=True``), which reads none.
+
+The same step runs with the default device set to ``meta``, which catches a second GPU-only fault:
+a tensor the step makes without naming a device. On a GPU that tensor is a CPU one among CUDA
+tensors (an error, or for a 0-d one a value that capture freezes into the graph); here it is a meta
+tensor, and meeting the CPU inputs raises "Tensor on device meta is not on the expected device".
 """
 
 from functools import partial
 
+import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
 
@@ -55,16 +61,19 @@ def _untraced(*optimizers: torch.optim.Optimizer) -> None:
 
 
 def _host_reads(step, *inputs) -> list[str]:
+    """The host reads of a second step, made on the default device ``meta`` (module docstring)."""
     step(*inputs)  # a first step outside the trace, as the GPU's warm-up steps are
-    with HostReads() as trace:
+    with HostReads() as trace, torch.device("meta"):
         step(*inputs)
     return trace.seen
 
 
-def test_the_toy_step_reads_nothing_on_the_host(tiny_config):
-    """The whole toy step, its BatchedAdam update included (the harness's own optimiser)."""
+@pytest.mark.parametrize("kind", ["ali", "gan"])
+def test_the_toy_step_reads_nothing_on_the_host(tiny_config, kind):
+    """The whole toy step of each model's group, its BatchedAdam update included (the harness's own
+    optimiser)."""
     cfg = tiny_config.toy
-    runs = [run for run in plan_runs(cfg, "random") if run.model == "ali"]
+    runs = [run for run in plan_runs(cfg, "random") if run.model == kind]
     group = build_group(cfg, runs, torch.device("cpu"), torch.float32, cuda_graphs=False)
     inputs = [torch.randn(len(runs), cfg.training.batch_size, d) for d in (2, cfg.network.latent_dim, cfg.network.latent_dim)]
     assert _host_reads(group.step, *inputs) == []
@@ -83,24 +92,35 @@ def test_the_image_and_conditional_steps_read_nothing_on_the_host():
         assert _host_reads(trainer.step, *inputs) == []
 
 
-def test_the_k_plus_1_step_and_its_average_read_nothing_on_the_host():
-    """The average's update once handed torch._foreach_lerp_ a 0-d tensor weight: no overload takes
-    one, so it became a Python number (a host read) on every step."""
+@pytest.mark.parametrize("options", [{}, {"supervised_only": True}, {"separate": True}],
+                         ids=["k_plus_1", "supervised_only", "separate_batchnorm"])
+def test_the_k_plus_1_step_and_its_average_read_nothing_on_the_host(options):
+    """Every switch a semi-supervised run sets graphs its own step: the supervised-only baseline
+    (half of every table's runs) and D's separate batch-norm passes as well. The average's update
+    once handed torch._foreach_lerp_ a 0-d tensor weight: no overload takes one, so it became a
+    Python number (a host read) on every step."""
     torch.manual_seed(0)
     model = ImageALI(image_architecture("svhn", width=0.125), n_classes=10).train()
     settings = semisup_settings.SemisupSettings("digits", 10, 0, 1, 4, 3e-4, 0.5, 0.0, 0.9999, 0.125, "code", False)
     opt_d, opt_g = semisup_train.make_optimisers(model, settings, torch.device("cpu"), use_graph=False)
     _untraced(opt_d, opt_g)
     average = semisup_average.DiscriminatorAverage(model, 0.9999, warmup=True)
-    step = partial(semisup_train.semisup_train_step, model, opt_d, opt_g, average)
+    step = partial(semisup_train.semisup_train_step, model, opt_d, opt_g, average, **options)
     x_lab, y_lab = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8), torch.arange(4) % 10
     x_unl = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
     assert _host_reads(step, x_lab, y_lab, x_unl) == []
 
 
 def test_the_trace_sees_a_host_read():
-    """Guards the three tests above against a trace that records nothing."""
+    """Guards the step tests above against a trace that records nothing."""
     with HostReads() as trace:
         float(torch.ones(3).sum())
         torch._foreach_lerp_([torch.zeros(2)], [torch.ones(2)], torch.tensor(0.5))
     assert trace.seen == ["aten._local_scalar_dense.default"] * 2
+
+
+def test_a_tensor_made_without_a_device_in_a_step_is_caught():
+    """Guards the meta default device of the step tests: a step that makes one raises."""
+    weight = torch.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="meta is not on the expected device"):
+        _host_reads(lambda x: (weight * x * torch.tensor(2.0)).sum().backward(), torch.ones(2))
