@@ -89,8 +89,7 @@ start() {  # comma-separated slices
   rm -f "$work/rc" "$work/end"
   date +%s > "$work/start"
   echo "$1" > "$work/slices"
-  # the commit the run's provenance records name (git first, then ALI_BENCH_GIT_COMMIT), kept so
-  # that a later call's status names it too, told or not
+  # kept, so that a later call's status names the run's commit, told ALI_BENCH_GIT_COMMIT or not
   this_commit > "$work/commit" 2>/dev/null || rm -f "$work/commit"
   echo "== start: snakemake $targets"
   # setsid: the run outlives this call; it writes its exit code when it ends. The targets come first:
