@@ -22,8 +22,8 @@ import torch
 from ali_bench.config import load_config
 from ali_bench.device import device_name, resolve_device
 from ali_bench.nets.toy import TOY_MODELS
-from ali_bench.toy.runs import epoch_draws, plan_runs
-from ali_bench.toy.train import build_group, initial_state
+from ali_bench.toy.runs import plan_runs
+from ali_bench.toy.train import RunGroup, build_group, epoch_inputs, initial_state
 from ali_bench.training import adversarial_step
 
 
@@ -32,12 +32,10 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def time_batched(cfg, device, steps: int, warmup: int, cuda_graphs: bool) -> float:
+def time_batched(cfg, groups: list[RunGroup], device, steps: int, warmup: int) -> float:
     """Seconds per training step of all runs of one hyperparameter set, as toy-train's epoch loop runs
     it: each group's batch gathered from the resident data by its runs' orders, the step, the
     monitors summed on the device. The epoch's CPU draws are timed apart (``time_epoch_draws``)."""
-    runs = plan_runs(cfg, "random")
-    groups = [build_group(cfg, [r for r in runs if r.model == kind], device, torch.float32, cuda_graphs) for kind in cfg.models]
     batch, latent, n = cfg.training.batch_size, cfg.network.latent_dim, cfg.mixture.n_train
     warmup = max(warmup, 4)  # the graph is captured on call 4
     data = torch.randn(n, 2, device=device)  # (N, 2), resident
@@ -60,14 +58,11 @@ def time_batched(cfg, device, steps: int, warmup: int, cuda_graphs: bool) -> flo
     return (time.perf_counter() - start) / steps
 
 
-def time_epoch_draws(cfg, device) -> float:
-    """Seconds for one epoch's draws of every seed (data order, z, ε on the CPU, then to the device),
-    which toy-train makes once per epoch for both groups of a set."""
+def time_epoch_draws(cfg, groups: list[RunGroup], device) -> float:
+    """Seconds for one epoch's draws (toy-train's ``epoch_inputs``: every seed's data order, z and ε
+    on the CPU, stacked per group, then to the device), which toy-train makes once per epoch."""
     start = time.perf_counter()
-    for seed in cfg.seeds:
-        draws = epoch_draws(seed, 0, cfg.mixture.n_train, cfg.mixture.n_train // cfg.training.batch_size,
-                            cfg.training.batch_size, cfg.network.latent_dim)
-        [draw.to(device) for draw in draws]
+    epoch_inputs(groups, cfg, 0, cfg.mixture.n_train // cfg.training.batch_size, device, torch.float32)
     _sync(device)
     return time.perf_counter() - start
 
@@ -110,8 +105,10 @@ def main() -> None:
     total_steps = steps_per_epoch * cfg.training.epochs
     n_sets, n_runs = len(cfg.hyperparameter_sets), len(cfg.models) * len(cfg.seeds)
 
-    batched = time_batched(cfg, device, args.steps, args.warmup, graphs)
-    draws = time_epoch_draws(cfg, device)
+    runs = plan_runs(cfg, "random")
+    groups = [build_group(cfg, [r for r in runs if r.model == kind], device, torch.float32, graphs) for kind in cfg.models]
+    batched = time_batched(cfg, groups, device, args.steps, args.warmup)
+    draws = time_epoch_draws(cfg, groups, device)
     naive = time_naive(cfg, device, args.steps, args.warmup)
     # one hyperparameter set (the issue's "20 paper-scale runs"): its steps and its epochs' draws
     batched_set = batched * total_steps + draws * cfg.training.epochs

@@ -69,7 +69,7 @@ def build_group(cfg: ToyConfig, runs: list[RunSpec], device: torch.device, dtype
     return RunGroup(runs, model, opt_d, opt_g, step)
 
 
-def _epoch_inputs(groups: list[RunGroup], cfg: ToyConfig, epoch: int, steps: int, device, dtype):
+def epoch_inputs(groups: list[RunGroup], cfg: ToyConfig, epoch: int, steps: int, device, dtype):
     """Each group's epoch draws stacked on the model axis: order (M, N), z and ε (M, S, B, L)."""
     seeds = sorted({run.seed for group in groups for run in group.runs})
     t = cfg.training
@@ -128,7 +128,7 @@ def train_toy(
     steps = cfg.mixture.n_train // batch  # a partial last batch is dropped; the order changes every epoch
 
     def run_epoch(epoch: int) -> tuple[list[dict], dict]:
-        inputs = _epoch_inputs(groups, cfg, epoch, steps, device, dtype)
+        inputs = epoch_inputs(groups, cfg, epoch, steps, device, dtype)
         sums = [torch.zeros(len(MONITORS), len(group.runs), device=device, dtype=dtype) for group in groups]
         for step in range(steps):
             for group, (order, z, eps), total in zip(groups, inputs, sums):
