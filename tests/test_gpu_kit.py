@@ -90,6 +90,30 @@ def test_every_gpu_session_command_starts_where_ali_bench_is_not_installed(tmp_p
     assert result.stdout.count("\nok ") + result.stdout.startswith("ok ") == 6, result.stdout
 
 
+# A box whose Python has no torch: every command must be reported as not starting.
+NO_TORCH = """
+import sys
+class _NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch hidden by the test")
+sys.meta_path.insert(0, _NoTorch())
+"""
+
+
+def test_the_check_reports_the_gpu_tests_when_they_cannot_be_collected(tmp_path):
+    """The check probed the pytest command with --help (its pattern test stripped the prefix from
+    each word alone, never matching), and pytest --help exits 0 even when conftest cannot import:
+    the GPU tests were reported ok on a box without torch."""
+    (tmp_path / "sitecustomize.py").write_text(NO_TORCH)
+    env = dict(snakemake_env(), PYTHONPATH=str(tmp_path))
+    result = subprocess.run(["bash", str(REPO / "benchmarks/gpu_session.sh"), "--check"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "!! gpu_parity_tests does not start" in result.stdout and "--collect-only" in result.stdout, result.stdout
+    assert "\nok " not in "\n" + result.stdout, result.stdout
+
+
 def test_a_call_packs_the_results_without_weights_and_says_how_the_run_stands(tmp_path):
     results = tmp_path / "work/run/results/reference/gpu"
     (results / "toy").mkdir(parents=True)
