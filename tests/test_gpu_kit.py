@@ -77,15 +77,21 @@ sys.path[:] = [p for p in sys.path if os.path.realpath(p) != {str(REPO)!r} or p 
 """
 
 
+def _session_check(tmp_path, sitecustomize: str) -> subprocess.CompletedProcess:
+    """``gpu_session.sh --check`` on a box that ``sitecustomize`` simulates."""
+    (tmp_path / "sitecustomize.py").write_text(sitecustomize)
+    env = dict(snakemake_env(), PYTHONPATH=str(tmp_path))
+    return subprocess.run(["bash", str(REPO / "benchmarks/gpu_session.sh"), "--check"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
 def test_every_gpu_session_command_starts_where_ali_bench_is_not_installed(tmp_path):
     """The benchmarks ran as `python benchmarks/x.py`, which puts only benchmarks/ on sys.path:
     without the session script's PYTHONPATH each stopped at `import ali_bench` on the box."""
-    (tmp_path / "sitecustomize.py").write_text(NO_INSTALL)
+    result = _session_check(tmp_path, NO_INSTALL)
     env = dict(snakemake_env(), PYTHONPATH=str(tmp_path))
     hidden = subprocess.run(["python", "-c", "import ali_bench"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert "No module named 'ali_bench'" in hidden.stderr  # the simulation holds
-    result = subprocess.run(["bash", str(REPO / "benchmarks/gpu_session.sh"), "--check"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("\nok ") + result.stdout.startswith("ok ") == 6, result.stdout
 
@@ -105,10 +111,7 @@ def test_the_check_reports_the_gpu_tests_when_they_cannot_be_collected(tmp_path)
     """The check probed the pytest command with --help (its pattern test stripped the prefix from
     each word alone, never matching), and pytest --help exits 0 even when conftest cannot import:
     the GPU tests were reported ok on a box without torch."""
-    (tmp_path / "sitecustomize.py").write_text(NO_TORCH)
-    env = dict(snakemake_env(), PYTHONPATH=str(tmp_path))
-    result = subprocess.run(["bash", str(REPO / "benchmarks/gpu_session.sh"), "--check"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = _session_check(tmp_path, NO_TORCH)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "!! gpu_parity_tests does not start" in result.stdout and "--collect-only" in result.stdout, result.stdout
     assert "\nok " not in "\n" + result.stdout, result.stdout
