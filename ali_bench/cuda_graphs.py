@@ -16,11 +16,14 @@ from typing import Callable
 
 import torch
 
+EAGER_WARMUP = 3  # eager calls before the capture (the PyTorch docs' pattern warms up on a side stream)
+CALLS_BEFORE_REPLAY = EAGER_WARMUP + 1  # the warm-up and the capturing call: a timing starts after these
+
 
 class StepRunner:
     """Call ``fn(*tensors) -> tensor`` eagerly, or through a CUDA graph when ``use_graph``."""
 
-    def __init__(self, fn: Callable[..., torch.Tensor], use_graph: bool, warmup: int = 3):
+    def __init__(self, fn: Callable[..., torch.Tensor], use_graph: bool, warmup: int = EAGER_WARMUP):
         self.fn, self.use_graph, self.warmup = fn, use_graph, warmup
         self.calls = 0
         self.graph: torch.cuda.CUDAGraph | None = None

@@ -22,6 +22,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from ali_bench.config import load_config
+from ali_bench.cuda_graphs import CALLS_BEFORE_REPLAY
 from ali_bench.data.images import ImageSplit
 from ali_bench.device import device_name, resolve_device
 from ali_bench.images.train import image_step, make_trainer
@@ -75,7 +76,7 @@ def main() -> None:
         return resident[i * batch : (i + 1) * batch]
 
     fast = make_trainer(args.dataset, cfg, split, device, cuda_graphs=True)
-    fast_s = _timed(fast.step, batch_fn, args.steps, max(args.warmup, 4), device)  # the graph is captured on call 4
+    fast_s = _timed(fast.step, batch_fn, args.steps, max(args.warmup, CALLS_BEFORE_REPLAY), device)  # time replays, not the capture
 
     if device.type == "cuda":  # the naive step: plain fp32, no autotuned convolutions (make_trainer turned both on)
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False

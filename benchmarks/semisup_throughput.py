@@ -20,7 +20,7 @@ from functools import partial
 import torch
 
 from ali_bench.config import load_config
-from ali_bench.cuda_graphs import StepRunner
+from ali_bench.cuda_graphs import CALLS_BEFORE_REPLAY, StepRunner
 from ali_bench.data.images import ImageSplit
 from ali_bench.device import device_name, resolve_device
 from ali_bench.semisup.average import DiscriminatorAverage
@@ -76,8 +76,8 @@ def main() -> None:
     print(f"device: {device_name(device)}; torch {torch.__version__}; {args.dataset}, batch {batch} labelled + {batch} "
           f"unlabelled, width {run.width}, D batch norm {cfg.d_batchnorm}")
     timings = {"eager": time_step(settings, device, False, args.steps, args.warmup)}
-    if device.type == "cuda":
-        timings["graphed"] = time_step(settings, device, True, args.steps, max(args.warmup, 4))
+    if device.type == "cuda":  # time replays, not the capture
+        timings["graphed"] = time_step(settings, device, True, args.steps, max(args.warmup, CALLS_BEFORE_REPLAY))
     for name, per_step in timings.items():
         print(f"{name:8s} {per_step * 1e3:8.2f} ms/step = {2 * batch / per_step:9,.0f} real images/s; one run "
               f"({run.epochs} epochs x {UNLABELLED[args.dataset] // batch} steps = {steps_per_run:,} steps): "

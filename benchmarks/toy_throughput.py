@@ -20,6 +20,7 @@ from functools import partial
 import torch
 
 from ali_bench.config import load_config
+from ali_bench.cuda_graphs import CALLS_BEFORE_REPLAY
 from ali_bench.device import device_name, resolve_device
 from ali_bench.nets.toy import TOY_MODELS
 from ali_bench.toy.runs import plan_runs
@@ -37,7 +38,7 @@ def time_batched(cfg, groups: list[RunGroup], device, steps: int, warmup: int) -
     it: each group's batch gathered from the resident data by its runs' orders, the step, the
     monitors summed on the device. The epoch's CPU draws are timed apart (``time_epoch_draws``)."""
     batch, latent, n = cfg.training.batch_size, cfg.network.latent_dim, cfg.mixture.n_train
-    warmup = max(warmup, 4)  # the graph is captured on call 4
+    warmup = max(warmup, CALLS_BEFORE_REPLAY)  # time replays, not the capture
     data = torch.randn(n, 2, device=device)  # (N, 2), resident
     inputs = [(torch.randint(n, (len(g.runs), (steps + warmup) * batch), device=device),  # order (M, S·B)
                torch.randn(len(g.runs), batch, latent, device=device), torch.randn(len(g.runs), batch, latent, device=device))
