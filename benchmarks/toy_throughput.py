@@ -25,7 +25,7 @@ from ali_bench.device import device_name, resolve_device
 from ali_bench.nets.toy import TOY_MODELS
 from ali_bench.toy.runs import plan_runs
 from ali_bench.toy.train import RunGroup, build_group, epoch_inputs, initial_state
-from ali_bench.training import adversarial_step
+from ali_bench.training import MONITORS, adversarial_step
 
 
 def _sync(device: torch.device) -> None:
@@ -43,7 +43,7 @@ def time_batched(cfg, groups: list[RunGroup], device, steps: int, warmup: int) -
     inputs = [(torch.randint(n, (len(g.runs), (steps + warmup) * batch), device=device),  # order (M, S·B)
                torch.randn(len(g.runs), batch, latent, device=device), torch.randn(len(g.runs), batch, latent, device=device))
               for g in groups]
-    totals = [torch.zeros(4, len(g.runs), device=device) for g in groups]
+    totals = [torch.zeros(len(MONITORS), len(g.runs), device=device) for g in groups]
 
     def step(i: int) -> None:
         for group, (order, z, eps), total in zip(groups, inputs, totals):
