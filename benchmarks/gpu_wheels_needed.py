@@ -60,10 +60,11 @@ def needed_wheels(folder: Path, installed: dict[str, str]) -> list[Path]:
     requirements = {name: wheel_requirements(path) for name, path in wheels.items()}
     needed = {name for name in wheels if name not in installed}
     while True:  # a needed wheel may refuse an installed version: then that project's wheel is needed too
-        unmet = {canonicalize_name(r.name) for name in needed for r in requirements[name] if not _met(r, installed)}
-        if unmet & wheels.keys() <= needed:
+        carried_unmet = {canonicalize_name(r.name) for name in needed for r in requirements[name]
+                         if not _met(r, installed)} & wheels.keys()
+        if carried_unmet <= needed:
             break
-        needed |= unmet & wheels.keys()
+        needed |= carried_unmet
     for name in sorted(needed):
         for r in requirements[name]:
             project = canonicalize_name(r.name)

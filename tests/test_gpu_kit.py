@@ -77,10 +77,14 @@ sys.path[:] = [p for p in sys.path if os.path.realpath(p) != {str(REPO)!r} or p 
 """
 
 
-def _session_check(tmp_path, sitecustomize: str) -> subprocess.CompletedProcess:
-    """``gpu_session.sh --check`` on a box that ``sitecustomize`` simulates."""
+def _box_env(tmp_path, sitecustomize: str) -> dict[str, str]:
+    """The environment of a box that ``sitecustomize`` simulates (it runs at every Python start)."""
     (tmp_path / "sitecustomize.py").write_text(sitecustomize)
-    env = dict(snakemake_env(), PYTHONPATH=str(tmp_path))
+    return dict(snakemake_env(), PYTHONPATH=str(tmp_path))
+
+
+def _session_check(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """``gpu_session.sh --check`` in ``env``."""
     return subprocess.run(["bash", str(REPO / "benchmarks/gpu_session.sh"), "--check"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)
 
@@ -88,8 +92,8 @@ def _session_check(tmp_path, sitecustomize: str) -> subprocess.CompletedProcess:
 def test_every_gpu_session_command_starts_where_ali_bench_is_not_installed(tmp_path):
     """The benchmarks ran as `python benchmarks/x.py`, which puts only benchmarks/ on sys.path:
     without the session script's PYTHONPATH each stopped at `import ali_bench` on the box."""
-    result = _session_check(tmp_path, NO_INSTALL)
-    env = dict(snakemake_env(), PYTHONPATH=str(tmp_path))
+    env = _box_env(tmp_path, NO_INSTALL)
+    result = _session_check(env)
     hidden = subprocess.run(["python", "-c", "import ali_bench"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert "No module named 'ali_bench'" in hidden.stderr  # the simulation holds
     assert result.returncode == 0, result.stdout + result.stderr
@@ -111,7 +115,7 @@ def test_the_check_reports_the_gpu_tests_when_they_cannot_be_collected(tmp_path)
     """The check probed the pytest command with --help (its pattern test stripped the prefix from
     each word alone, never matching), and pytest --help exits 0 even when conftest cannot import:
     the GPU tests were reported ok on a box without torch."""
-    result = _session_check(tmp_path, NO_TORCH)
+    result = _session_check(_box_env(tmp_path, NO_TORCH))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "!! gpu_parity_tests does not start" in result.stdout and "--collect-only" in result.stdout, result.stdout
     assert "\nok " not in "\n" + result.stdout, result.stdout
