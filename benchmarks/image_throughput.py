@@ -76,7 +76,8 @@ def main() -> None:
         return resident[i * batch : (i + 1) * batch]
 
     fast = make_trainer(args.dataset, cfg, split, device, cuda_graphs=True)
-    fast_s = _timed(fast.step, batch_fn, args.steps, max(args.warmup, CALLS_BEFORE_REPLAY), device)  # time replays, not the capture
+    # time replays, not the capture
+    fast_s = _timed(fast.step, batch_fn, args.steps, max(args.warmup, CALLS_BEFORE_REPLAY), device)
 
     if device.type == "cuda":  # the naive step: plain fp32, no autotuned convolutions (make_trainer turned both on)
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False

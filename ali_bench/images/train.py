@@ -240,9 +240,9 @@ def train_images(
     checkpoint_seconds: float = 0.0,
 ) -> dict:
     """Train, checkpointing every epoch (at most every ``checkpoint_seconds``), recompute the BN
-    statistics of the final weights, and write the models file and the per-epoch CSV log. ``bn``: the config's ``batchnorm`` section (default:
-    the schema's). ``sample_grid_every``: write a sample grid every this many epochs to
-    ``<out folder>/samples/epoch_<n>.png`` (0: never)."""
+    statistics of the final weights, and write the models file and the per-epoch CSV log.
+    ``bn``: the config's ``batchnorm`` section (default: the schema's). ``sample_grid_every``: write
+    a sample grid every this many epochs to ``<out folder>/samples/epoch_<n>.png`` (0: never)."""
     bn = bn if bn is not None else load_config({}).batchnorm
     run = _run(dataset, cfg, conditioning)
     trainer = make_trainer(dataset, cfg, train, device, cuda_graphs, conditioning)
