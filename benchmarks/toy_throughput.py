@@ -59,11 +59,11 @@ def time_batched(cfg, groups: list[RunGroup], device, steps: int, warmup: int) -
     return (time.perf_counter() - start) / steps
 
 
-def time_epoch_draws(cfg, groups: list[RunGroup], device) -> float:
+def time_epoch_draws(cfg, groups: list[RunGroup], steps_per_epoch: int, device) -> float:
     """Seconds for one epoch's draws (toy-train's ``epoch_inputs``: every seed's data order, z and ε
     on the CPU, stacked per group, then to the device), which toy-train makes once per epoch."""
     start = time.perf_counter()
-    epoch_inputs(groups, cfg, 0, cfg.mixture.n_train // cfg.training.batch_size, device, torch.float32)
+    epoch_inputs(groups, cfg, 0, steps_per_epoch, device, torch.float32)
     _sync(device)
     return time.perf_counter() - start
 
@@ -109,7 +109,7 @@ def main() -> None:
     runs = plan_runs(cfg, "random")
     groups = [build_group(cfg, [r for r in runs if r.model == kind], device, torch.float32, graphs) for kind in cfg.models]
     batched = time_batched(cfg, groups, device, args.steps, args.warmup)
-    draws = time_epoch_draws(cfg, groups, device)
+    draws = time_epoch_draws(cfg, groups, steps_per_epoch, device)
     naive = time_naive(cfg, device, args.steps, args.warmup)
     # one hyperparameter set (the issue's "20 paper-scale runs"): its steps and its epochs' draws
     batched_set = batched * total_steps + draws * cfg.training.epochs
