@@ -25,6 +25,7 @@ include: "workflow/rules/images.smk"
 include: "workflow/rules/svm.smk"
 include: "workflow/rules/semisup.smk"
 include: "workflow/rules/conditional.smk"
+include: "workflow/rules/verdict.smk"
 
 
 localrules:
@@ -35,3 +36,7 @@ rule all:
     input:
         all_targets(),
     default_target: True
+
+
+onsuccess:
+    refresh_verdict()

@@ -29,10 +29,12 @@ from ali_bench.svm.fit import FeatureFileError
 from ali_bench.toy import cli as toy_cli
 from ali_bench.toy_inference import cli as toy_inference_cli
 from ali_bench.training import TrainingDiverged
+from ali_bench.verdict import cli as verdict_cli
 
 EXPECTED_ERRORS = (ConfigError, CheckpointError, FileNotFoundError, TrainingDiverged, FeatureFileError, DatasetCorrupt,
                    DownloadFailed)
-STAGE_COMMANDS = (data_cli, toy_cli, toy_inference_cli, images_cli, conditional_cli, svm_cli, semisup_cli)  # --help's order
+STAGE_COMMANDS = (data_cli, toy_cli, toy_inference_cli, images_cli, conditional_cli, svm_cli, semisup_cli,
+                  verdict_cli)  # --help's order
 
 
 def cmd_show_config(args: argparse.Namespace) -> None:

@@ -91,7 +91,8 @@ class RandomSearch:
 
 @dataclass(frozen=True)
 class CoverageConfig:
-    n_samples: int
+    n_samples: int  # the ALI paper's samples per run
+    pacgan_n_samples: int  # PacGAN's samples per run (its Table 1), drawn from a stream of their own
     high_quality_stds: float
 
 
@@ -242,6 +243,14 @@ class BatchNormConfig:
 
 
 @dataclass(frozen=True)
+class VerdictConfig:
+    """Thresholds of the decision rule (ali_bench/verdict/statistics.py)."""
+
+    alpha: float
+    min_runs: int
+
+
+@dataclass(frozen=True)
 class Config:
     results_dir: str
     device: str
@@ -255,6 +264,7 @@ class Config:
     svm: SvmConfig
     semisup: SemisupConfig
     conditional: ConditionalConfig
+    verdict: VerdictConfig
 
     def __post_init__(self) -> None:
         if not self.results_dir.strip() or Path(self.results_dir).resolve() == Path("/"):

@@ -9,7 +9,7 @@ from pathlib import Path
 from conftest import REPO
 
 PACKAGE = REPO / "ali_bench"
-STAGES = ("toy", "toy_inference", "images", "conditional", "svm", "semisup")
+STAGES = ("toy", "toy_inference", "images", "conditional", "svm", "semisup", "verdict")
 SHARED_PACKAGES = ("nets", "data")
 COLLECTOR = "ali_bench.cli"  # collects every stage's subcommands: the one shared module that imports stages
 CONSUMES = {  # stage -> the stages whose output it reads

@@ -85,6 +85,8 @@ def test_toy_table_aggregates_hand_made_coverage():
     assert table.loc["GAN", "diverged_runs"] == 1
     assert table.loc["GAN", "reverse_kl_median"] == pytest.approx(3.0)
     assert (table.loc["ALI", "paper_modes_mean"], table.loc["ALI", "paper_modes_pm"]) == (13.4, 5.8)
+    assert table["paper_pacgan_modes_mean"].isna().all()  # PacGAN's numbers sit beside the released rows only
+    assert table["pacgan_modes_mean"].isna().all()  # this coverage file has no PacGAN-protocol columns
     assert (table.loc["GAN", "paper_modes_min"], table.loc["GAN", "paper_modes_max"]) == (1, 22)
     assert "Sec. 4.5" in table.loc["ALI", "paper_source"]
 
@@ -103,7 +105,9 @@ def test_evaluate_table_and_figure_steps_write_outputs_with_provenance(tmp_path)
 
     coverage = pd.read_csv(tmp_path / "coverage.csv")
     assert len(coverage) == 8  # 2 sets x 2 models x 2 seeds
-    assert set(coverage.columns) >= {"model", "seed", "lr", "beta1", "init_std", "modes", "high_quality_share"}
+    assert set(coverage.columns) >= {"model", "seed", "lr", "beta1", "init_std", "modes", "high_quality_share",
+                                     "pacgan_modes", "pacgan_high_quality_share", "pacgan_reverse_kl"}
+    assert coverage["pacgan_modes"].between(0, 25).all() and coverage["pacgan_high_quality_share"].between(0, 1).all()
     released = coverage[coverage["hyperparameter_set"] == "released"]
     assert (released["lr"] == 1e-4).all() and (released["beta1"] == 0.2).all()  # Blocks-2016 0.8, converted
     with np.load(tmp_path / "samples.npz") as archive:
@@ -113,7 +117,13 @@ def test_evaluate_table_and_figure_steps_write_outputs_with_provenance(tmp_path)
         assert key in record
     assert record["batchnorm_statistics"] == "recomputed"
     assert record["seeds"] == [0, 1] and record["wall_time_s"] > 0
-    assert (tmp_path / "toy_table.md").read_text().startswith("# Toy")
+    markdown = (tmp_path / "toy_table.md").read_text()
+    assert markdown.startswith("# Toy") and "one of 500 p(x) samples" in markdown  # the notes say what was scored
+    table = pd.read_csv(tmp_path / "toy_table.csv").set_index(["model", "hyperparameter_set"])
+    assert table.loc[("ALI", "released"), "paper_pacgan_modes_mean"] == 24.1
+    assert pd.isna(table.loc[("ALI", "released"), "paper_modes_mean"])  # not the ALI paper's protocol
+    assert table.loc[("GAN", "released"), "pacgan_high_quality_pct_mean"] == pytest.approx(
+        100 * released[released["model"] == "gan"]["pacgan_high_quality_share"].mean())
     assert (tmp_path / "toy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

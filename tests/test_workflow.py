@@ -79,8 +79,12 @@ def test_tiny_real_run_of_the_toy_dag(tiny_run):
     assert (table["runs"] == 2).all() and (table["epochs"] == 3).all()
     assert table["modes_mean"].between(0, 25).all() and table["modes_min"].ge(0).all() and table["modes_max"].le(25).all()
     assert table["high_quality_share_mean"].between(0, 1).all()
-    for column in ("paper_modes_mean", "paper_modes_pm", "paper_source"):
-        assert table[column].notna().all()
+    random, released = table[table["hyperparameter_set"] == "random"], table[table["hyperparameter_set"] == "released"]
+    for column in ("paper_modes_mean", "paper_modes_pm", "paper_source"):  # the ALI paper's, beside the random rows
+        assert random[column].notna().all() and (released[column].isna() | (released[column] == "")).all()
+    for column in ("paper_pacgan_modes_mean", "paper_pacgan_reverse_kl_se", "pacgan_modes_mean"):  # PacGAN's, beside the released
+        assert released[column].notna().all()
+    assert random["paper_pacgan_modes_mean"].isna().all()
     coverage = pd.read_csv(tmp_path / "res/toy/coverage.csv")
     assert len(coverage) == 8
     for name in ("toy_table.provenance.json", "toy_table.md", "figures/toy_samples.png",
@@ -116,15 +120,33 @@ def test_tiny_real_run_of_the_toy_dag(tiny_run):
     assert len(run["labelled_indices"]) == 100
     metrics = json.loads((tmp_path / "res/images/digits/reconstruction_metrics.json").read_text())
     assert 0 <= metrics["label_agreement"] <= 1 and metrics["mse"] > 0
+    # the verdict of every table it built: at this scale nothing is comparable, and each row says why
+    verdict = pd.read_csv(tmp_path / "res/verdict.csv")
+    assert set(verdict["table"]) == {"toy_table", "digits_svm_table", "semisup_table"}
+    measured = verdict[verdict["verdict"] != "not measured"]
+    assert len(measured) == 6 + 2 + 1 and set(measured["verdict"]) == {"not comparable"}
+    assert measured["reason"].str.contains("epochs|width").all()
+    assert (tmp_path / "res/verdict.md").read_text().startswith("# Verdict")
     # the HTML report, with every table and figure and its caption
     snakemake("--configfile", str(config), "--directory", str(tmp_path), "--report", str(tmp_path / "report.html"))
     html = (tmp_path / "report.html").read_text()
     for needle in ("Reproduces the mode-coverage numbers", "toy_inference_table.csv", "digits_svm_table.provenance.json",
-                   "digits_reconstructions.png"):
+                   "digits_reconstructions.png", "verdict.csv", "One row per reported number"):
         assert needle in html, needle
     # a second invocation has nothing left to do
     again = snakemake("--cores", "2", "--configfile", str(config), "--directory", str(tmp_path))
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_a_run_of_one_target_gets_the_verdict_of_the_tables_that_exist(tmp_path):
+    toy = {**TINY_TOY, "hyperparameter_sets": ["released"], "seeds": [0]}
+    config = _config_file(tmp_path, results_dir="res", toy=toy, toy_inference={**TINY_INFERENCE, "select_from": "released"})
+    result = snakemake("res/toy_table.csv", "--cores", "2", "--configfile", str(config), "--directory", str(tmp_path))
+    assert "verdict of the tables that exist: res/verdict.md" in result.stdout + result.stderr
+    verdict = pd.read_csv(tmp_path / "res/verdict.csv")
+    assert set(verdict["table"]) == {"toy_table"} and len(verdict[verdict["verdict"] == "not comparable"]) == 3 * 2
+    assert "Tables judged: `res/toy_table.csv`" in (tmp_path / "res/verdict.md").read_text()
 
 
 @pytest.mark.slow
@@ -241,3 +263,11 @@ def test_a_checkout_that_restores_identical_code_reruns_nothing(tiny_run):
     finally:
         for path, times in saved.items():
             os.utime(path, ns=times)
+
+
+def test_dry_run_of_pacgans_toy_setup_builds_the_toy_and_its_verdict_alone(tmp_path):
+    result = snakemake("--dry-run", "--cores", "8", "--configfile", str(REPO / "config/toy-pacgan.yaml"),
+                       "--directory", str(tmp_path))
+    out = result.stdout + result.stderr
+    assert out.count("rule toy_train:") == 1 and "rule verdict:" in out and "rule image_train:" not in out
+    assert "toy-pacgan/toy/released/models.pt" in out and '"epochs": 400' in out

@@ -45,7 +45,9 @@ def cmd_semisup_table(args: argparse.Namespace) -> None:
     write_markdown(table, args.out.with_suffix(".md"), "K+1-class semi-supervised ALI: test error", [
         "A reconstruction: the authors never released this code; losses from improved-GAN's script (see README).",
         "test_error_*: K-way prediction of the averaged discriminator (EMA of its weights) on the full test split, "
-        "one run per seed; std is the sample std (ddof=1), 3std is three times it (the paper's CIFAR-10 convention).",
+        "one run per seed; std is the sample std (ddof=1) over training seeds, 3std is three times it. The paper's "
+        "CIFAR-10 +- is 3 std (compare test_error_3std_pct), its SVHN +- is not said to be 1 or 3 std, and neither "
+        "says over how many runs; verdict.md judges each with the conservative rule that this calls for.",
         f"Batch-norm statistics: {cfg.batchnorm.statistics} (bn_statistics; the other kind in test_error_*_bn_mean_pct). "
         "train_error: the labelled training set, evaluated like the test; no_average: the live weights; "
         "posterior_mean / prior_z: mu(x) or z ~ N(0, I) in place of the sampled z-hat beside x (what the encoder adds).",

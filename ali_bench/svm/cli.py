@@ -99,14 +99,16 @@ def cmd_svm_table(args: argparse.Namespace) -> None:
         f"{results[0]['sampling']} labels; C chosen among exp(linspace({cfg.svm.log_c_low:g}, {cfg.svm.log_c_high:g}, {cfg.svm.n_c})) "
         f"on {results[0]['validation_examples']:,} validation examples.",
         f"test_error_*: mean and population std over {cfg.svm.n_svms} SVMs on fresh training sets, each scored on "
-        f"all {results[0]['test_examples']:,} test examples.",
+        f"all {results[0]['test_examples']:,} test examples: the spread over label draws for this one trained encoder, "
+        "the protocol of the paper's Table 1 +- (experiments/semi_supervised_svhn.py), not a spread over training seeds.",
         "paper: our construction of the paper's 8,960-d features (conv4 BN + conv4 activation + conv5 BN + mu); "
         "released-code: mu + BN outputs of conv4, conv5, conv6 (5,376-d). Both at the paper's width; feature_dim is what ran.",
     ]
     if svhn:
-        notes.append("paper_* columns are the ALI paper's Table 1 numbers, never computed here.")
+        notes.append("paper_* columns are the ALI paper's Table 1 numbers, never computed here; verdict.md judges them.")
     else:
-        notes.append(f"{dataset}: no paper number exists; the pixels row is the raw-pixel baseline computed here.")
+        notes.append(f"{dataset}: no paper number exists (verdict.md sets SVHN's beside it as not comparable); "
+                     "the pixels row is the raw-pixel baseline computed here.")
     write_markdown(table, args.out.with_suffix(".md"), f"{dataset}: L2-SVM test error on ALI encoder features", notes)
     upstream = [provenance.read(path) for path in args.model_provenance]
     sections = {"svm": as_dict(cfg.svm), "images": trained_with.images_training(as_dict(cfg.images), dataset)}

@@ -37,6 +37,7 @@ def cmd_toy_evaluate(args: argparse.Namespace) -> None:
     from ali_bench.data.mixture import GridMixture
     from ali_bench.tables import write_csv
     from ali_bench.toy.evaluate import coverage_rows, generate
+    from ali_bench.toy.runs import PACGAN_EVALUATION
     from ali_bench.toy.train import load_models
 
     cfg = config_from(args)
@@ -48,7 +49,8 @@ def cmd_toy_evaluate(args: argparse.Namespace) -> None:
         payload, models = load_models(path, cfg.batchnorm.statistics, toy=cfg.toy, bn=cfg.batchnorm)
         trained_config[payload["hyperparameter_set"]] = trained_with.toy_training(payload["config"], payload["hyperparameter_set"])
         samples = generate(models, payload, cfg.toy.coverage.n_samples, cfg.toy.network.latent_dim)
-        rows += coverage_rows(payload, samples, mixture, cfg.toy.coverage.high_quality_stds)
+        pacgan = generate(models, payload, cfg.toy.coverage.pacgan_n_samples, cfg.toy.network.latent_dim, PACGAN_EVALUATION)
+        rows += coverage_rows(payload, samples, pacgan, mixture, cfg.toy.coverage.high_quality_stds)
         all_samples.update(samples)
         trainings.append({"models": str(path), "hyperparameter_set": payload["hyperparameter_set"],
                           "device": payload["device"], "wall_time_s": round(payload["wall_time_s"], 3),
@@ -73,18 +75,14 @@ def cmd_toy_table(args: argparse.Namespace) -> None:
 
     from ali_bench import provenance
     from ali_bench.tables import write_csv, write_markdown
-    from ali_bench.toy.table import toy_table
+    from ali_bench.toy.table import toy_table, toy_table_notes
 
     coverage = pd.read_csv(args.coverage)
     table = toy_table(coverage)
-    write_csv(table, args.out)
-    write_markdown(table, args.out.with_suffix(".md"), "Toy 25-Gaussian mixture: modes covered", [
-        "modes: modes that received at least one of 10,000 p(x) samples (argmax responsibility), the paper's count.",
-        "modes_std is the sample std (ddof=1), modes_sem the standard error; the ALI paper does not say which std it used.",
-        "high-quality samples lie within 3 std of their assigned mean (VEEGAN/PacGAN convention).",
-        "paper_* columns are reported numbers, never computed here; paper_source names where each was printed.",
-    ])
     upstream = provenance.read(args.coverage)
+    write_csv(table, args.out)
+    write_markdown(table, args.out.with_suffix(".md"), "Toy 25-Gaussian mixture: modes covered",
+                   toy_table_notes(upstream.get("config", {}).get("coverage", {})))
     record = dict(upstream)
     record.update({key: value for key, value in provenance.build(
         config=upstream["config"], config_hash=upstream["config_hash"], seeds=upstream["seeds"],

@@ -9,6 +9,8 @@ which runs are trained or of the device, so a seed reruns alone exactly as it ra
 - epoch e's data order, prior draws z and encoder noise ε: from (seed, EPOCH, e), shared by ALI and
   GAN and by both hyperparameter sets of that seed.
 - the 10,000 evaluation samples: from (seed, EVALUATION).
+- the 2,500 samples scored under PacGAN's protocol: from (seed, PACGAN_EVALUATION), a stream of their
+  own, as PacGAN drew its one fixed z per trial apart from anything else.
 - the batches that recompute batch-norm statistics after training: from (seed, BATCHNORM, k).
 
 Draws are made on the CPU and moved to the training device, so CPU and GPU runs see the same data.
@@ -26,6 +28,7 @@ from ali_bench.seeding import generator_for, seed_for
 
 HYPERPARAMETERS, INIT, EPOCH, EVALUATION = 1, 2, 3, 4
 BATCHNORM = 8  # 5-7 are the inference comparison's (ali_bench.toy_inference.methods)
+PACGAN_EVALUATION = 9
 MODEL_CODES = {"ali": 0, "gan": 1}
 
 

@@ -1,0 +1,67 @@
+"""The verdict stage's command (``workflow/rules/verdict.smk``): judge every reported number in the
+given result tables and write ``verdict.csv`` and ``verdict.md``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ali_bench.command_line import add_config, config_from
+from ali_bench.config import ConfigError
+
+
+def table_kind(path: Path) -> str:
+    """What a table is, from its file name (``toy_table.csv`` -> ``toy_table``); one line if unknown."""
+    from ali_bench.verdict.comparisons import JUDGED_TABLES
+
+    if path.suffix != ".csv" or path.stem not in JUDGED_TABLES:
+        raise ConfigError(f"--tables '{path}': not a table the verdict judges; expected one of "
+                          f"{', '.join(t + '.csv' for t in JUDGED_TABLES)}")
+    return path.stem
+
+
+def cmd_verdict(args: argparse.Namespace) -> None:
+    import hashlib
+
+    import pandas as pd
+
+    from ali_bench import provenance
+    from ali_bench.atomic import write_text
+    from ali_bench.config import as_dict, config_hash
+    from ali_bench.tables import write_csv
+    from ali_bench.verdict.comparisons import table_comparisons
+    from ali_bench.verdict.decide import judge
+    from ali_bench.verdict.statistics import Thresholds
+    from ali_bench.verdict.table import verdict_frame, verdict_markdown
+
+    cfg = config_from(args)
+    thresholds = Thresholds(cfg.verdict.alpha, cfg.verdict.min_runs)
+    judged, inputs, upstream = [], [], []
+    for path in args.tables:
+        kind = table_kind(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"table '{path}' does not exist; build it first (snakemake {path})")
+        record = provenance.read(path)
+        table = pd.read_csv(path)
+        judged += [(c, judge(c, thresholds)) for c in table_comparisons(kind, table, record)]
+        inputs.append({"table": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+        upstream.append({"table": str(path), "git": record.get("git"), "config_hash": record.get("config_hash"),
+                         "device": record.get("device")})
+    frame = verdict_frame(judged)
+    write_csv(frame, args.out)
+    write_text(args.out.with_suffix(".md"), verdict_markdown(frame, thresholds, [str(p) for p in args.tables]))
+    section = {"verdict": as_dict(cfg.verdict)}
+    provenance.write(args.out, provenance.build(
+        config=section, config_hash=config_hash(section), seeds=[], device="cpu", wall_time_s=0.0,
+        inputs=inputs, upstream=upstream))
+
+
+def register(sub) -> None:
+    """Add the verdict stage's subcommand to ``sub``."""
+    p = sub.add_parser("verdict", help="judge every reported number in the given tables: verdict.csv and .md")
+    add_config(p)
+    p.add_argument("--tables", type=Path, nargs="*", default=[],
+                   help="result tables (toy_table.csv, svhn_table.csv, digits_svm_table.csv, semisup_table.csv), "
+                        "each with its .provenance.json")
+    p.add_argument("--out", type=Path, required=True, help="verdict.csv (verdict.md and its provenance beside it)")
+    p.set_defaults(func=cmd_verdict)
