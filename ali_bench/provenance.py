@@ -59,7 +59,9 @@ def _nvidia_driver() -> str | None:
 
 
 def git_state(repo: Path = _REPO_ROOT) -> dict[str, Any]:
-    """The commit of the ali_bench code that ran (not of the folder the workflow ran in)."""
+    """The commit of the ali_bench code that ran (not of the folder the workflow ran in). ``dirty``
+    counts changes outside ``results/``: regenerating committed reference results in place edits
+    tracked files there, and says nothing about the code that made them."""
 
     def git(*args: str) -> str:
         return subprocess.run(
@@ -67,7 +69,7 @@ def git_state(repo: Path = _REPO_ROOT) -> dict[str, Any]:
         ).stdout.strip()
 
     try:
-        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"))}
     except (OSError, subprocess.SubprocessError):
         # A copy of the checkout without .git (a GPU box the tree was sent to) can be told its commit;
         # the record says it was told, not read.

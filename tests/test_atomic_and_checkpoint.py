@@ -92,3 +92,23 @@ def test_a_loaded_optimiser_keeps_its_own_settings_and_learning_rate_tensor():
     plain = torch.optim.Adam([weights], lr=torch.tensor(2e-4), capturable=True)
     plain.load_state_dict(saved)
     assert plain.param_groups[0]["capturable"] is False  # what the helper is for
+
+
+def test_provenance_dirty_flag_counts_code_not_regenerated_results(tmp_path):
+    import subprocess
+
+    from ali_bench.provenance import git_state
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results/table.csv").write_text("a\n1\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "c")
+    (tmp_path / "results/table.csv").write_text("a\n2\n")  # a committed reference result, regenerated
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_state(tmp_path)["dirty"] is True
