@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 # order; handing these out first keeps both CI workers busy to the end, instead of leaving one to
 # run test_workflow.py (last by name) alone. Files not listed follow in their usual order.
 LONGEST_FIRST = (
-    "test_workflow.py", "test_image_training.py", "test_learning_images.py", "test_toy_batched.py",
+    "test_workflow.py", "test_learning_conditional.py", "test_image_training.py", "test_learning_images.py", "test_toy_batched.py",
     "test_toy_cli.py", "test_slurm_profile.py", "test_learning_toy.py", "test_trained_with.py",
     "test_conditional.py", "test_learning_semisup.py", "test_batchnorm_images.py",
 )

@@ -67,27 +67,48 @@ def test_changing_y_with_z_fixed_changes_the_decoded_image():
     assert torch.equal(condition_vectors("digits", torch.tensor([3])), torch.eye(10)[3:4])
 
 
-@pytest.mark.parametrize("mode", ["trained", "frozen"])
-def test_embedding_trained_by_default_frozen_as_released(mode):
+@pytest.mark.parametrize("mode", ["frozen", "trained", "separate"])
+def test_who_owns_and_trains_the_embedding(mode):
+    """frozen (the released code): one shared embedding in neither optimiser; trained: shared, with the
+    encoder and decoder; separate: theirs with them, and the discriminator's own with it."""
     torch.manual_seed(0)
     model = ConditionalALI(image_architecture("digits", width=0.125), 10, embedding=mode).train()
-    before = model.embed.weight.detach().clone()
-    in_g = any(p is model.embed.weight for p in model.generator_parameters())
-    assert in_g == (mode == "trained")
+    shared = model.embed.weight.detach().clone()
+    assert any(p is model.embed.weight for p in model.generator_parameters()) == (mode != "frozen")
     assert not any(p is model.embed.weight for p in model.discriminator_parameters())
+    assert (model.embed_d is not None) == (mode == "separate")
+    own = model.embed_d.weight.detach().clone() if model.embed_d is not None else None
+    if own is not None:
+        assert any(p is model.embed_d.weight for p in model.discriminator_parameters())
+        assert not any(p is model.embed_d.weight for p in model.generator_parameters())
     y = torch.eye(10)[torch.arange(6) % 10]
     opt = lambda ps: torch.optim.Adam(ps, lr=1e-2)  # noqa: E731
     adversarial_step(model.given(y), opt(model.discriminator_parameters()), opt(model.generator_parameters()),
                      torch.rand(6, 3, 32, 32), torch.randn(6, 256, 1, 1), torch.randn(6, 256, 1, 1))
-    assert torch.equal(before, model.embed.weight) == (mode == "frozen")
+    assert torch.equal(shared, model.embed.weight) == (mode == "frozen")
+    if own is not None:
+        assert not torch.equal(own, model.embed_d.weight)
+
+
+def test_the_separate_mode_leaves_the_other_weights_as_the_shared_modes_draw_them():
+    torch.manual_seed(0)
+    frozen = ConditionalALI(image_architecture("digits", width=0.125), 10, embedding="frozen").state_dict()
+    torch.manual_seed(0)
+    separate = ConditionalALI(image_architecture("digits", width=0.125), 10, embedding="separate").state_dict()
+    assert set(separate) - set(frozen) == {"embed_d.weight", "embed_d.bias"}
+    assert all(torch.equal(frozen[k], separate[k]) for k in frozen)
 
 
 def test_conditional_digits_cli_trains_and_draws_the_grid(tmp_path):
     config = json.dumps({"device": "cpu", "conditional": {"digits": {"epochs": 1, "width": 0.125}}})
     run_cli("image-train", "--config-json", config, "--dataset", "digits", "--conditional", "--no-progress",
             "--out", str(tmp_path / "m.pt"), "--log", str(tmp_path / "l.csv"))
-    run_cli("conditional-figure", "--config-json", config, "--models", str(tmp_path / "m.pt"), "--out", str(tmp_path / "c.png"))
+    run_cli("conditional-figure", "--config-json", config, "--models", str(tmp_path / "m.pt"), "--out", str(tmp_path / "c.png"),
+            "--out-metrics", str(tmp_path / "m.json"))
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["embedding"] == "frozen" and metrics["samples"] == 1000 and metrics["chance"] == 0.1
+    assert 0 <= metrics["label_agreement"] <= 1 and set(metrics["label_agreement_per_class"]) == set("0123456789")
     refused = run_cli("image-train", "--config-json", config, "--dataset", "svhn", "--conditional",
                       "--out", str(tmp_path / "x.pt"), "--log", str(tmp_path / "x.csv"), check=False)
     assert refused.returncode == 2 and "no conditional model for 'svhn'" in refused.stderr
@@ -107,7 +128,12 @@ def test_celeba_paths_run_on_a_celeba_folder_in_the_official_format(tmp_path):
                          "conditional": {"celeba": tiny}})
     train = ("image-train", "--config-json", config, "--dataset", "celeba", "--no-progress")
     run_cli(*train, "--conditional", "--out", str(tmp_path / "c.pt"), "--log", str(tmp_path / "c.csv"))
-    run_cli("conditional-figure", "--config-json", config, "--models", str(tmp_path / "c.pt"), "--out", str(tmp_path / "fig7.png"))
+    run_cli("conditional-figure", "--config-json", config, "--models", str(tmp_path / "c.pt"), "--out", str(tmp_path / "fig7.png"),
+            "--out-metrics", str(tmp_path / "c.json"))
+    metrics = json.loads((tmp_path / "c.json").read_text())
+    assert set(metrics["label_agreement_per_attribute"]) == set(CELEBA_ATTRIBUTES) and metrics["samples"] == 20 * 4
+    judged = [v for v in metrics["label_agreement_per_attribute"].values() if v is not None]
+    assert judged and all(0 <= v <= 1 for v in judged)  # attributes constant in 8 images are left out (None)
     run_cli(*train, "--out", str(tmp_path / "u.pt"), "--log", str(tmp_path / "u.csv"))
     run_cli("image-figures", "--config-json", config, "--models", str(tmp_path / "u.pt"), "--out-samples", str(tmp_path / "s.png"),
             "--out-reconstructions", str(tmp_path / "r.png"), "--out-interpolations", str(tmp_path / "i.png"))
@@ -116,3 +142,32 @@ def test_celeba_paths_run_on_a_celeba_folder_in_the_official_format(tmp_path):
     width, height = Image.open(tmp_path / "fig7.png").size
     assert width > 2 * height  # 12 columns by 4 rows
     assert Image.open(tmp_path / "i.png").size[0] > 0
+
+
+class _Decoder(nn.Module):
+    """A stand-in conditional decoder: the digit's mean training image (``follow``) or one image for all."""
+
+    def __init__(self, means: torch.Tensor, follow: bool):
+        super().__init__()
+        from types import SimpleNamespace
+
+        self.arch, self.means, self.follow = SimpleNamespace(latent_dim=4), means, follow
+        self.w = nn.Parameter(torch.zeros(1))
+
+    def decode_given(self, z, y):
+        base = self.means[y.argmax(1)] if self.follow else self.means[:1].expand(len(y), -1, -1, -1)
+        return (base + 0.02 * z.mean(1, keepdim=True)).clamp(0, 1)
+
+
+def test_conditioning_metrics_tell_a_model_that_follows_y_from_one_that_ignores_it():
+    from ali_bench.conditional.metrics import digits_conditioning
+    from ali_bench.data.images import load_split
+
+    train, valid = load_split("digits", "train", "data"), load_split("digits", "valid", "data")
+    x = train.images.float() / 255.0
+    means = torch.stack([x[train.labels == k].mean(0) for k in range(10)])
+    follows = digits_conditioning(_Decoder(means, True), train, valid, seed=0, n_z=20)
+    ignores = digits_conditioning(_Decoder(means, False), train, valid, seed=0, n_z=20)
+    assert follows["label_agreement"] > 0.9 and follows["conditions_to_z_ratio"] > 10
+    assert ignores["label_agreement"] == pytest.approx(0.1) and ignores["conditions_to_z_ratio"] < 1e-6
+    assert follows["judge_accuracy_on_real_images"] > 0.8

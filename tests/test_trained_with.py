@@ -145,7 +145,7 @@ def test_image_consumers_accept_evaluation_only_changes_and_the_conditional_mode
             "--out-samples", str(tmp_path / "s.png"), "--out-reconstructions", str(tmp_path / "r.png"),
             "--out-interpolations", str(tmp_path / "i.png"))
     conditional = digits_models / "conditional.pt"
-    result = run_cli("conditional-figure", "--config", str(_image_config(tmp_path, conditional={"embedding": "frozen"})),
+    result = run_cli("conditional-figure", "--config", str(_image_config(tmp_path, conditional={"embedding": "trained"})),
                      "--models", str(conditional), "--out", str(tmp_path / "c.png"), check=False)
     _refused(result, conditional, "conditional.embedding")
 

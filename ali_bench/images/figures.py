@@ -59,6 +59,17 @@ def classifier_pixels(images: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.adaptive_avg_pool2d(images, CLASSIFIER_SIDE).flatten(1)
 
 
+def fit_label_judge(train: ImageSplit, seed: int):
+    """A logistic regression from 8×8 area-averaged pixels to the class label, fit on at most
+    CLASSIFIER_IMAGES images of ``train`` (a seeded shuffle): the judge of reconstructions here and of
+    class-conditioned samples (``ali_bench/conditional/metrics.py``)."""
+    from sklearn.linear_model import LogisticRegression
+
+    fit_rows = torch.randperm(len(train), generator=generator_for(seed, FIGURES, 4))[:CLASSIFIER_IMAGES]
+    fit_x = classifier_pixels(train.images[fit_rows].float() / 255.0).numpy()
+    return LogisticRegression(max_iter=2000).fit(fit_x, train.labels[fit_rows].numpy())
+
+
 @torch.no_grad()
 def reconstruction_metrics(model: ImageALI, valid: ImageSplit, seed: int, train: ImageSplit | None = None) -> dict:
     """How faithful reconstructions are, over the whole validation split (the paper reports none).
@@ -76,11 +87,7 @@ def reconstruction_metrics(model: ImageALI, valid: ImageSplit, seed: int, train:
     x_rec = torch.cat([model.decoder(model.encode(chunk, _latent(model, len(chunk), generator))) for chunk in x.split(500)])
     out = {"validation_images": len(x), "mse": float(((x_rec - x) ** 2).mean())}
     if train is not None:
-        from sklearn.linear_model import LogisticRegression
-
-        fit_rows = torch.randperm(len(train), generator=generator_for(seed, FIGURES, 4))[:CLASSIFIER_IMAGES]
-        fit_x = classifier_pixels(train.images[fit_rows].float() / 255.0).numpy()
-        classifier = LogisticRegression(max_iter=2000).fit(fit_x, train.labels[fit_rows].numpy())
+        classifier = fit_label_judge(train, seed)
         labels = valid.labels.numpy()
         out["label_agreement"] = float((classifier.predict(classifier_pixels(x_rec).numpy()) == labels).mean())
         out["classifier_accuracy"] = float((classifier.predict(classifier_pixels(x).numpy()) == labels).mean())

@@ -1,16 +1,20 @@
 """Conditional ALI (paper Sec. 4.4; reference §7; ``experiments/ali_celeba_conditional.py``).
 
-One shared linear embedding e(y) = W y + b (40 binary CelebA attributes, or a 10-way one-hot digit
-class, → 256 channels at 1×1) is concatenated:
+A linear embedding e(y) = W y + b (40 binary CelebA attributes, or a 10-way one-hot digit class,
+→ 256 channels at 1×1) is concatenated:
 - to the encoder's trunk output, before its last 1×1 conv (the μ ‖ log σ head);
 - to z, at the decoder's input;
 - to D(x) ‖ D(z), at the joint discriminator's input (CelebA: 512 + 1024 + 256 = 1,792).
 The same y conditions both halves of the discriminator's batch.
 
-The released code never trains the embedding: it is in neither optimiser's parameter list, so it
-stays at its N(0, 0.01) init. ``embedding="trained"`` (the default here, what the paper's "linearly
-embedded" implies) puts it with the encoder and decoder's parameters; ``"frozen"`` reproduces the
-released code.
+Who owns and trains the embedding (config key ``conditional.embedding``; docs: README, "Conditional ALI"):
+- ``frozen``: the released code. One ``Embedder`` shared by the three nets, in neither
+  optimiser's parameter list (``ConditionalALI.embedding_parameters`` exists but ``ali_algorithm``
+  is given only the generator's and the discriminator's), so it stays at its N(0, 0.01) init.
+- ``trained``: that shared embedding trained with the encoder and decoder. The generator then has
+  every reason to make e(y) carry nothing the discriminator could use against it.
+- ``separate``: the encoder and decoder share one embedding, trained with them; the discriminator
+  has its own, trained with it, so D can learn to tell which y a pair belongs with.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from ali_bench.nets.image import INIT_STD, Architecture, DecoderBiasAndDiscrimin
 
 EMBEDDING = 256  # NEMB in the released code
 CONDITION_SIZES = {"celeba": 40, "digits": 10}
+EMBEDDINGS = ("frozen", "trained", "separate")
 
 
 def condition_size(dataset: str) -> int:
@@ -43,8 +48,8 @@ class ConditionalALI(DecoderBiasAndDiscriminator, nn.Module):
     """The image ALI of ``arch`` whose three nets also see a linear embedding of the condition y."""
 
     def __init__(self, arch: Architecture, n_conditions: int, embedding: str = "trained", image_channels: int = 3):
-        if embedding not in ("trained", "frozen"):
-            raise ValueError(f"unknown embedding mode {embedding!r}; expected trained or frozen")
+        if embedding not in EMBEDDINGS:
+            raise ValueError(f"unknown embedding mode {embedding!r}; expected one of {', '.join(EMBEDDINGS)}")
         super().__init__()
         self.arch, self.n_outputs, self.n_conditions, self.embedding_mode = arch, 1, n_conditions, embedding
         self.embed = nn.Linear(n_conditions, EMBEDDING)
@@ -65,6 +70,12 @@ class ConditionalALI(DecoderBiasAndDiscriminator, nn.Module):
             self.embed.bias.zero_()
         if embedding == "frozen":
             self.embed.requires_grad_(False)
+        # made last, so that the other modes' initial weights are the same draws with or without it
+        self.embed_d = nn.Linear(n_conditions, EMBEDDING) if embedding == "separate" else None
+        if self.embed_d is not None:
+            with torch.no_grad():
+                self.embed_d.weight.normal_(0.0, INIT_STD)
+                self.embed_d.bias.zero_()
 
     @property
     def output_bias(self) -> nn.Parameter:
@@ -77,7 +88,16 @@ class ConditionalALI(DecoderBiasAndDiscriminator, nn.Module):
     def generator_parameters(self) -> list[nn.Parameter]:
         own = [self.encoder_trunk, self.encoder_head, self.decoder_stack]
         params = [p for module in own for p in module.parameters()]
-        return params + (list(self.embed.parameters()) if self.embedding_mode == "trained" else [])
+        return params + (list(self.embed.parameters()) if self.embedding_mode in ("trained", "separate") else [])
+
+    def discriminator_parameters(self) -> list[nn.Parameter]:
+        own = list(self.embed_d.parameters()) if self.embed_d is not None else []
+        return super().discriminator_parameters() + own
+
+    def discriminator_embedding(self, y: torch.Tensor) -> torch.Tensor:
+        """What the joint discriminator sees of y: its own embedding (``separate``) or the shared one."""
+        embed = self.embed_d if self.embed_d is not None else self.embed
+        return embed(y.float()).unsqueeze(-1).unsqueeze(-1)
 
     def posterior_given(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, log_sigma = self.encoder_head(torch.cat([self.encoder_trunk(x), self.embedding(y)], dim=1)).chunk(2, dim=1)
@@ -91,7 +111,7 @@ class ConditionalALI(DecoderBiasAndDiscriminator, nn.Module):
         return self.decoder_stack(torch.cat([z, self.embedding(y)], dim=1))
 
     def discriminate_given(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.joint(torch.cat([self.dx(x), self.dz(z), self.embedding(y)], dim=1)).flatten()
+        return self.joint(torch.cat([self.dx(x), self.dz(z), self.discriminator_embedding(y)], dim=1)).flatten()
 
     def logits_given(self, x, z, eps, y) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits on (x, G_z(x, y), y) and (G_x(z, y), z, y): one discriminator pass, the same y for both."""

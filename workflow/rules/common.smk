@@ -166,6 +166,12 @@ def conditional_train_data(wildcards):
     return [data_manifest(wildcards.cdataset, config["conditional"][wildcards.cdataset]["train_split"])]
 
 
+def conditional_figure_data(wildcards):
+    """The training split (its judge is fit there) and the validation split (the judge's ceiling)."""
+    run = config["conditional"][wildcards.cdataset]
+    return [data_manifest(wildcards.cdataset, split) for split in sorted({run["train_split"], run["valid_split"]})]
+
+
 def semisup_data(wildcards):
     run = config["semisup"][wildcards.dataset]
     splits = {run["unlabelled_split"], run["labelled_split"], run["test_split"]}

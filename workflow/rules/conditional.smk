@@ -34,13 +34,18 @@ rule conditional_train:
 
 
 rule conditional_figure:
-    """One fixed z under the paper's grid of conditions (CelebA: rows I-IV x columns a-l)."""
+    """One fixed z under the paper's grid of conditions (CelebA: rows I-IV x columns a-l), and how much
+    the condition controls the sample (label agreement of a judge trained on the real data)."""
     input:
-        code("conditional/figures.py", "figures.py", "images/train.py", "batchnorm.py"),
+        code("conditional/figures.py", "conditional/metrics.py", "images/figures.py", "figures.py", "images/train.py",
+             "batchnorm.py"),
         models=rules.conditional_train.output.models,
+        data=conditional_figure_data,
     output:
         figure=report(result("figures/{cdataset}_conditional.png"), caption="../report/conditional.rst",
                       category="Conditional"),
+        metrics=report(result("images/{cdataset}_conditional/conditional_metrics.json"),
+                       caption="../report/conditional_metrics.rst", category="Conditional"),
     log:
         result("logs/conditional_figure_{cdataset}.log"),
     benchmark:
@@ -51,4 +56,4 @@ rule conditional_figure:
         ENV
     shell:
         "python -m ali_bench conditional-figure --config-json {params.config:q} --models {input.models}"
-        " --out {output.figure} > {log} 2>&1"
+        " --out {output.figure} --out-metrics {output.metrics} > {log} 2>&1"
