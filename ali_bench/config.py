@@ -244,7 +244,7 @@ class BatchNormConfig:
 
 @dataclass(frozen=True)
 class VerdictConfig:
-    """Thresholds of the decision rule (ali_bench/verdict/statistics.py)."""
+    """Thresholds of the verdict's decision rule (ali_bench/verdict/decide.py)."""
 
     alpha: float
     min_runs: int

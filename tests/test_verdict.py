@@ -14,9 +14,10 @@ from ali_bench import provenance
 from ali_bench.paper import SEMISUP, SVHN_ALI_L2SVM, TOY_MODES
 from ali_bench.verdict.comparisons import semisup_comparisons, svm_comparisons, toy_comparisons
 from ali_bench.verdict.decide import judge
-from ali_bench.verdict.statistics import Summary, Thresholds, compare_means, sample_std
+from ali_bench.config import VerdictConfig
+from ali_bench.verdict.statistics import Summary, compare_means, sample_std
 
-RULE = Thresholds(alpha=0.05, min_runs=5)
+RULE = VerdictConfig(alpha=0.05, min_runs=5)
 
 # A run of the toy under PacGAN's setup (config/toy-pacgan.yaml at its defaults), as its provenance records it.
 PACGAN_TRAINED = {

@@ -6,4 +6,11 @@ table sets beside a measured one: ``consistent``, ``differs``, ``too few runs`` 
 - ``protocol.py``: the protocol check, field by field, ours against the reporter's setup.
 - ``comparisons.py``: which measured column of which table each reported number is judged against.
 - ``table.py``: the verdict table (CSV) and its Markdown page; ``cli.py``: the ``verdict`` command.
+
+``JUDGED_TABLES`` lives here, importing nothing, because the workflow reads it in every job
+(``workflow/rules/common.smk``), where nothing heavy may be imported.
 """
+
+# The result tables that set a reported number beside a measured one, by file stem
+# (ali_bench/verdict/comparisons.py says which number each is judged against).
+JUDGED_TABLES = ("toy_table", "svhn_table", "digits_svm_table", "semisup_table")

@@ -12,7 +12,7 @@ from ali_bench.config import ConfigError
 
 def table_kind(path: Path) -> str:
     """What a table is, from its file name (``toy_table.csv`` -> ``toy_table``); one line if unknown."""
-    from ali_bench.verdict.comparisons import JUDGED_TABLES
+    from ali_bench.verdict import JUDGED_TABLES
 
     if path.suffix != ".csv" or path.stem not in JUDGED_TABLES:
         raise ConfigError(f"--tables '{path}': not a table the verdict judges; expected one of "
@@ -31,11 +31,10 @@ def cmd_verdict(args: argparse.Namespace) -> None:
     from ali_bench.tables import write_csv
     from ali_bench.verdict.comparisons import table_comparisons
     from ali_bench.verdict.decide import judge
-    from ali_bench.verdict.statistics import Thresholds
     from ali_bench.verdict.table import verdict_frame, verdict_markdown
 
     cfg = config_from(args)
-    thresholds = Thresholds(cfg.verdict.alpha, cfg.verdict.min_runs)
+    thresholds = cfg.verdict
     judged, inputs, upstream = [], [], []
     for path in args.tables:
         kind = table_kind(path)

@@ -211,5 +211,3 @@ def table_comparisons(kind: str, table: pd.DataFrame, record: dict) -> list[Comp
     raise ValueError(f"no comparisons for table kind {kind!r}")
 
 
-JUDGED_TABLES = ("toy_table", "svhn_table", "digits_svm_table", "semisup_table")
-

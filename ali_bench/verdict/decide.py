@@ -8,9 +8,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ali_bench.config import VerdictConfig
 from ali_bench.verdict.comparisons import Comparison
 from ali_bench.verdict.protocol import differences
-from ali_bench.verdict.statistics import Summary, Thresholds, compare_means
+from ali_bench.verdict.statistics import Summary, compare_means
 
 VERDICTS = ("consistent", "differs", "too few runs", "not comparable", "not measured")
 
@@ -24,7 +25,7 @@ class Judgement:
     difference: float = float("nan")  # measured mean - reported mean
 
 
-def judge(comparison: Comparison, thresholds: Thresholds) -> Judgement:
+def judge(comparison: Comparison, thresholds: VerdictConfig) -> Judgement:
     reported = comparison.reported
     measured = comparison.measured
     if measured is None:

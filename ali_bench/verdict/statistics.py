@@ -31,12 +31,6 @@ class Summary:
 
 
 @dataclass(frozen=True)
-class Thresholds:
-    alpha: float  # two-sided significance level of every test (config key verdict.alpha)
-    min_runs: int  # fewer measured runs than this: "too few runs" (config key verdict.min_runs)
-
-
-@dataclass(frozen=True)
 class Test:
     """One test's outcome: ``p_value`` < alpha means the two means differ."""
 

@@ -8,11 +8,11 @@ from collections import Counter
 
 import pandas as pd
 
+from ali_bench.config import VerdictConfig
 from ali_bench.paper import SPREADS
 from ali_bench.verdict.comparisons import Comparison
 from ali_bench.verdict.decide import VERDICTS, Judgement
 from ali_bench.verdict.protocol import differences, unknowns
-from ali_bench.verdict.statistics import Thresholds
 
 NAN = float("nan")
 
@@ -55,7 +55,7 @@ def _reported_text(row: pd.Series) -> str:
     return f"{_number(row['reported_mean'])}{spread}, n = {n}"
 
 
-def verdict_markdown(frame: pd.DataFrame, thresholds: Thresholds, tables: list[str]) -> str:
+def verdict_markdown(frame: pd.DataFrame, thresholds: VerdictConfig, tables: list[str]) -> str:
     counts = Counter(frame["verdict"])
     summary = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v]) or "no reported number in these tables"
     lines = ["# Verdict: each reported number against the harness's measurement", "",

@@ -17,6 +17,7 @@ sys.path.insert(0, workflow.basedir)
 from ali_bench.config import load_config  # noqa: E402
 from ali_bench.config_schema import ConfigError, validate  # noqa: E402
 from ali_bench import trained_with  # noqa: E402
+from ali_bench.verdict import JUDGED_TABLES  # noqa: E402
 
 try:
     _validated = validate(config)
@@ -263,12 +264,9 @@ def code(*modules):
     return [os.path.join(workflow.basedir, "ali_bench", module) for module in modules]
 
 
-JUDGED_TABLES = ("toy_table.csv", "svhn_table.csv", "digits_svm_table.csv", "semisup_table.csv")
-
-
 def judged_tables():
-    """The tables `rule all` builds that the verdict judges (ali_bench/verdict/comparisons.py)."""
-    return [path for path in all_tables() if os.path.basename(path) in JUDGED_TABLES]
+    """The tables `rule all` builds that the verdict judges (ali_bench.verdict.JUDGED_TABLES)."""
+    return [path for path in all_tables() if os.path.basename(path).removesuffix(".csv") in JUDGED_TABLES]
 
 
 def refresh_verdict():
