@@ -59,7 +59,7 @@ ALI_TOY_SETUP = {
     **_TOY_DATA, "network": TOY_NETWORK,
     "epochs": 200,  # the released toy script's length; the paper states none of its own
     "samples scored": 10_000,  # each assigned to its component of highest responsibility
-    "hyperparameters": "random lr, beta1, init std per run", "hyperparameter ranges": UNPUBLISHED,
+    "hyperparameter ranges": UNPUBLISHED,  # lr, beta1 and init std drawn per run from ranges never published
     "batch-norm statistics at scoring": UNPUBLISHED,
 }
 

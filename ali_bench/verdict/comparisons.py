@@ -93,7 +93,6 @@ def _toy_setup(trained: dict, coverage: dict, batchnorm: Any, hset: str) -> dict
     }
     if hset == "random":
         search = _get(trained, "random_search")
-        setup["hyperparameters"] = "random lr, beta1, init std per run"
         setup["hyperparameter ranges"] = NOT_RECORDED if search == NOT_RECORDED else ", ".join(
             f"{name} {r['low']:g}-{r['high']:g}{' log' if r['log'] else ''}" for name, r in search.items())
         setup["samples scored"] = _get(coverage, "n_samples")
