@@ -7,6 +7,7 @@ device produced it, and how long it took, without rerunning anything.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -79,6 +80,21 @@ def git_state(repo: Path = _REPO_ROOT) -> dict[str, Any]:
         return {"commit": "unknown (not a git checkout)", "dirty": None}
 
 
+def sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB chunks (a models file need not fit in memory twice)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def checksums(paths: Iterable[str | Path]) -> dict[str, str]:
+    """Path -> SHA-256 of every file a table was built from, so that an input edited after the fact
+    (a hand-changed coverage.csv) shows as a changed checksum; a path listed twice appears once."""
+    return {str(path): sha256(path) for path in paths}
+
+
 def sidecar_path(table: str | Path) -> Path:
     table = Path(table)
     return table.with_name(f"{table.stem}.provenance.json")
@@ -92,8 +108,11 @@ def build(
     device: str,
     wall_time_s: float,
     upstream: Iterable[dict] = (),
+    inputs: Iterable[str | Path] = (),
     **extra: Any,
 ) -> dict:
+    """The provenance record of one table or training step; ``inputs`` are the files it read (their
+    provenance sidecars among them when it read those), recorded with their SHA-256 as ``inputs``."""
     record = {
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, "-m", "ali_bench", *sys.argv[1:]]),
@@ -107,6 +126,9 @@ def build(
         "config": config,
     }
     record.update(extra)
+    inputs = checksums(inputs)
+    if inputs:
+        record["inputs"] = inputs
     upstream = list(upstream)
     if upstream:
         record["upstream"] = upstream
@@ -120,7 +142,29 @@ def write(table: str | Path, record: dict) -> Path:
 
 
 def read(table: str | Path) -> dict:
+    """The sidecar of ``table``; missing, unreadable, or not a JSON object: one line naming it."""
+    from ali_bench.table_inputs import TableInputError
+
     path = sidecar_path(table)
     if not path.is_file():
         raise FileNotFoundError(f"provenance file '{path}' is missing; rerun the step that writes '{table}'")
-    return json.loads(path.read_text())
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise TableInputError(f"provenance file '{path}' is not valid JSON ({error}); delete it with '{table}' and rerun "
+                              "snakemake to rebuild both") from None
+    if not isinstance(record, dict):
+        raise TableInputError(f"provenance file '{path}' holds a JSON {type(record).__name__}, not an object; delete it "
+                              f"with '{table}' and rerun snakemake to rebuild both")
+    return record
+
+
+def require(record: dict, table: str | Path, keys: Iterable[str]) -> dict:
+    """``record`` (the sidecar of ``table``) when it has every key a table command reads from it."""
+    from ali_bench.table_inputs import TableInputError
+
+    missing = [key for key in keys if key not in record]
+    if missing:
+        raise TableInputError(f"provenance file '{sidecar_path(table)}' has no '{missing[0]}'; delete it with '{table}' "
+                              "and rerun snakemake to rebuild both")
+    return record

@@ -239,8 +239,8 @@ def test_verdict_command_writes_csv_markdown_and_provenance_with_checksums(tmp_p
     text = (tmp_path / "verdict.md").read_text()
     assert "level 0.01" in text and "| toy_table | ALI, released hyperparameters |" in text
     record = provenance.read(tmp_path / "verdict.csv")
-    assert [i["table"] for i in record["inputs"]] == [str(toy), str(svhn)]
-    assert record["inputs"][0]["sha256"] == __import__("hashlib").sha256(toy.read_bytes()).hexdigest()
+    assert list(record["inputs"]) == [str(toy), str(provenance.sidecar_path(toy)), str(svhn), str(provenance.sidecar_path(svhn))]
+    assert record["inputs"][str(toy)] == __import__("hashlib").sha256(toy.read_bytes()).hexdigest()
 
 
 def test_verdict_command_refuses_an_unknown_table_in_one_line(tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from functools import partial
 from pathlib import Path
 
@@ -33,13 +32,15 @@ def cmd_semisup_table(args: argparse.Namespace) -> None:
     from ali_bench import provenance
     from ali_bench.config import as_dict, config_hash
     from ali_bench.semisup.settings import check_result
-    from ali_bench.semisup.table import semisup_table
+    from ali_bench.semisup.table import result_spec, semisup_table
+    from ali_bench.table_inputs import check_json, read_json
     from ali_bench.tables import write_csv, write_markdown
 
     cfg = config_from(args)
-    results = [json.loads(Path(path).read_text()) for path in args.results]
+    results = read_json(args.results, result_spec(cfg.batchnorm.statistics, identity_only=True))  # each run once
     for path, result in zip(args.results, results):
         check_result(path, result, cfg)
+    check_json(results, args.results, result_spec(cfg.batchnorm.statistics))
     table = semisup_table(results, cfg.batchnorm.statistics)
     write_csv(table, args.out)
     write_markdown(table, args.out.with_suffix(".md"), "K+1-class semi-supervised ALI: test error", [
@@ -53,13 +54,14 @@ def cmd_semisup_table(args: argparse.Namespace) -> None:
         "posterior_mean / prior_z: mu(x) or z ~ N(0, I) in place of the sampled z-hat beside x (what the encoder adds).",
         "supervised-only rows: the same discriminator trained on the labelled examples alone (computed here).",
         "paper_* columns are the ALI paper's Tables 1-2, never computed here; GAN-FM = Salimans et al. with feature matching.",
-        "Every run's labelled indices are in its results/semisup/<dataset>_<labels>_seed<seed>.json.",
+        "Every run's labelled indices are in its result file, <dataset>_<labels>labels_seed<seed>_<ali|supervised>.json "
+        f"in {', '.join(sorted({str(Path(p).parent) for p in args.results}))} (the inputs in the provenance sidecar).",
     ])
     sections = {"semisup": trained_with.semisup_listed(as_dict(cfg.semisup)), "images": {"variant": cfg.images.variant}, "batchnorm": as_dict(cfg.batchnorm)}
     provenance.write(args.out, provenance.build(
         config=sections, config_hash=config_hash(sections), seeds=sorted({r["seed"] for r in results}),
         device=", ".join(sorted({r.get("device", "") for r in results} - {""})) or "see per-run results",
-        wall_time_s=sum(r["wall_time_s"] for r in results), inputs=[str(p) for p in args.results],
+        wall_time_s=sum(r["wall_time_s"] for r in results), inputs=args.results,
     ))
 
 

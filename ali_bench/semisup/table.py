@@ -5,6 +5,33 @@ from __future__ import annotations
 import pandas as pd
 
 from ali_bench.paper import SEMISUP
+from ali_bench.table_inputs import Column, Spec
+from ali_bench.trained_with import SEMISUP_DATASETS
+
+MODELS = ("ALI K+1", "supervised-only")
+ERRORS = ("test_error_sampled", "test_error_posterior_mean", "test_error_prior", "train_error")
+
+# A run's identity: read first, so that the config check (semisup/settings.py) can name the run.
+RUN_KEY = (
+    Column("dataset", "string", choices=SEMISUP_DATASETS),
+    Column("n_labels", "integer", low=1),
+    Column("seed", "integer", low=0),
+    Column("model", "string", choices=MODELS),
+)
+
+
+def result_spec(statistics: str, identity_only: bool = False) -> Spec:
+    """What one run's result file (semisup-train's JSON) must hold for the table: its identity, one
+    file per (dataset, labels, seed, model), and every error the table reads, as fractions in 0-1."""
+    other = "running" if statistics == "recomputed" else "recomputed"
+    errors = [Column(f"evaluations.averaged.{statistics}.{key}", low=0, high=1) for key in ERRORS]
+    errors += [Column(f"evaluations.averaged.{other}.test_error_sampled", low=0, high=1),
+               Column(f"evaluations.live.{statistics}.test_error_sampled", low=0, high=1)]
+    rest = (Column("epochs", "integer", low=1), Column("steps", "integer", low=1, required=False),
+            Column("steps_per_epoch", "integer", low=1), Column("d_batchnorm", "string", required=False),
+            Column("wall_time_s", low=0), Column("device", "string", required=False), *errors)
+    return Spec("semi-supervised result file", RUN_KEY if identity_only else (*RUN_KEY, *rest),
+                key=("dataset", "n_labels", "seed", "model"), rebuild="rule semisup_run")
 
 
 def semisup_table(results: list[dict], statistics: str) -> pd.DataFrame:

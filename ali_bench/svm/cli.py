@@ -85,25 +85,21 @@ def cmd_svm(args: argparse.Namespace) -> None:
 def cmd_svm_table(args: argparse.Namespace) -> None:
     from ali_bench import provenance
     from ali_bench.config import as_dict, config_hash
-    from ali_bench.svm.table import svm_table
+    from ali_bench.svm.table import RESULT_SPEC, svm_table, svm_table_notes
+    from ali_bench.table_inputs import TableInputError, read_json
     from ali_bench.tables import write_csv, write_markdown
 
     cfg = config_from(args)
-    results = [json.loads(Path(path).read_text()) for path in args.results]
+    results = read_json(args.results, RESULT_SPEC)
     dataset = results[0]["dataset"]
+    other = next((path for path, r in zip(args.results, results) if r["dataset"] != dataset), None)
+    if other is not None:
+        raise TableInputError(f"SVM result files '{args.results[0]}' ({dataset}) and '{other}' are of different datasets; "
+                              "one table takes one dataset's results: run svm-table once per dataset")
     svhn = dataset == "svhn"
     table = svm_table(results, with_paper=svhn)
     write_csv(table, args.out)
-    notes = [
-        f"Each SVM: scikit-learn LinearSVC (squared hinge = L2-SVM), no feature scaling, {results[0]['labels_per_svm']:,} "
-        f"{results[0]['sampling']} labels; C chosen among exp(linspace({cfg.svm.log_c_low:g}, {cfg.svm.log_c_high:g}, {cfg.svm.n_c})) "
-        f"on {results[0]['validation_examples']:,} validation examples.",
-        f"test_error_*: mean and population std over {cfg.svm.n_svms} SVMs on fresh training sets, each scored on "
-        f"all {results[0]['test_examples']:,} test examples: the spread over label draws for this one trained encoder, "
-        "the protocol of the paper's Table 1 +- (experiments/semi_supervised_svhn.py), not a spread over training seeds.",
-        "paper: our construction of the paper's 8,960-d features (conv4 BN + conv4 activation + conv5 BN + mu); "
-        "released-code: mu + BN outputs of conv4, conv5, conv6 (5,376-d). Both at the paper's width; feature_dim is what ran.",
-    ]
+    notes = svm_table_notes(results, dataset, cfg.images.run(dataset).width, (cfg.svm.log_c_low, cfg.svm.log_c_high, cfg.svm.n_c))
     if svhn:
         notes.append("paper_* columns are the ALI paper's Table 1 numbers, never computed here; verdict.md judges them.")
     else:
@@ -116,7 +112,8 @@ def cmd_svm_table(args: argparse.Namespace) -> None:
         config=sections, config_hash=config_hash(sections), seeds=[cfg.svm.seed, cfg.images.seed],
         device=", ".join(sorted({u.get("device", "") for u in upstream})) or "cpu",
         wall_time_s=sum(r["wall_time_s"] for r in results) + sum(u.get("wall_time_s", 0) for u in upstream),
-        inputs=[str(p) for p in args.results], svm_wall_time_s={r["feature_set"]: r["wall_time_s"] for r in results},
+        inputs=[*args.results, *(provenance.sidecar_path(p) for p in args.model_provenance)],
+        svm_wall_time_s={r["feature_set"]: r["wall_time_s"] for r in results},
         upstream=upstream,
     ))
 

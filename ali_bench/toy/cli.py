@@ -71,24 +71,27 @@ def cmd_toy_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_toy_table(args: argparse.Namespace) -> None:
-    import pandas as pd
-
     from ali_bench import provenance
+    from ali_bench.table_inputs import read_csv
     from ali_bench.tables import write_csv, write_markdown
-    from ali_bench.toy.table import toy_table, toy_table_notes
+    from ali_bench.toy.table import coverage_spec, mixture_modes, toy_table, toy_table_notes, toy_table_title
 
-    coverage = pd.read_csv(args.coverage)
+    if not args.coverage.is_file():
+        raise FileNotFoundError(f"toy coverage table '{args.coverage}' does not exist; run the toy_evaluate rule first")
+    upstream = provenance.require(provenance.read(args.coverage), args.coverage,
+                                  ("config", "config_hash", "seeds", "device", "wall_time_s"))
+    n_modes = mixture_modes(upstream["config"])
+    coverage = read_csv(args.coverage, coverage_spec(n_modes))
     table = toy_table(coverage)
-    upstream = provenance.read(args.coverage)
     write_csv(table, args.out)
-    write_markdown(table, args.out.with_suffix(".md"), "Toy 25-Gaussian mixture: modes covered",
-                   toy_table_notes(upstream.get("config", {}).get("coverage", {})))
+    write_markdown(table, args.out.with_suffix(".md"), toy_table_title(n_modes),
+                   toy_table_notes(upstream["config"].get("coverage", {}), n_modes))
     record = dict(upstream)
     record.update({key: value for key, value in provenance.build(
         config=upstream["config"], config_hash=upstream["config_hash"], seeds=upstream["seeds"],
         device=upstream["device"], wall_time_s=upstream["wall_time_s"]).items()
         if key in ("created_utc", "command", "git", "versions", "machine")})
-    record["inputs"] = [str(args.coverage)]
+    record["inputs"] = provenance.checksums([args.coverage, provenance.sidecar_path(args.coverage)])
     provenance.write(args.out, record)
 
 

@@ -8,8 +8,45 @@ import numpy as np
 import pandas as pd
 
 from ali_bench.paper import PACGAN_HIGH_QUALITY_PCT, PACGAN_REVERSE_KL, TOY_MODES, Reported
+from ali_bench.table_inputs import Column, Spec
 
 NAN = float("nan")
+
+
+def coverage_spec(n_modes: int | None) -> Spec:
+    """What ``toy/coverage.csv`` (toy-evaluate, one row per run) must hold for the table to be built
+    from it: mode counts within the mixture's ``n_modes`` (no upper bound when not recorded),
+    shares within 0-1, KLs non-negative (inf: no high-quality sample), each run once."""
+    modes = {"kind": "integer", "low": 0, "high": n_modes}
+    share = {"low": 0, "high": 1}
+    return Spec("toy coverage table", (
+        Column("model", "string", choices=("ali", "gan")),
+        Column("hyperparameter_set", "string", choices=("random", "released")),
+        Column("seed", "integer", low=0),
+        Column("epochs", "integer", low=1),
+        Column("lr", low=0, low_open=True, required=False),
+        Column("beta1", low=0, high=1, required=False),
+        Column("init_std", low=0, low_open=True, required=False),
+        Column("modes", **modes),
+        Column("modes_high_quality", **modes),
+        Column("high_quality_share", **share),
+        Column("reverse_kl", low=0, infinite_ok=True),
+        Column("finite_share", **share, required=False),
+        Column("pacgan_modes", **modes, required=False),  # absent from an older toy-evaluate's file
+        Column("pacgan_high_quality_share", **share, required=False),
+        Column("pacgan_reverse_kl", low=0, infinite_ok=True, required=False),
+        Column("diverged_epoch", "integer", low=0, missing_ok=True),
+    ), key=("model", "hyperparameter_set", "seed"), rebuild="rule toy_evaluate")
+
+
+def mixture_modes(coverage_config: dict) -> int | None:
+    """The number of mixture components the coverage was counted against, from the settings its
+    provenance records (``config.trained.<set>.mixture.grid``, a square grid); None if none is recorded."""
+    for trained in (coverage_config.get("trained") or {}).values():
+        grid = ((trained or {}).get("mixture") or {}).get("grid")
+        if isinstance(grid, list) and grid:
+            return len(grid) ** 2
+    return None
 
 
 def _std(values: pd.Series) -> float:
@@ -77,16 +114,23 @@ def toy_table(coverage: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def toy_table_notes(coverage_settings: dict) -> list[str]:
-    """The Markdown table's notes, with the sample counts and radius the coverage was scored with."""
+def toy_table_title(n_modes: int | None) -> str:
+    """The Markdown title, with the mixture's component count as its provenance records it."""
+    return f"Toy {n_modes}-Gaussian mixture: modes covered" if n_modes else "Toy Gaussian mixture: modes covered"
+
+
+def toy_table_notes(coverage_settings: dict, n_modes: int | None = None) -> list[str]:
+    """The Markdown table's notes, with the sample counts, radius and mode count the coverage was
+    scored with (from its provenance: what ran, not the defaults)."""
     n, n_pacgan = coverage_settings.get("n_samples"), coverage_settings.get("pacgan_n_samples")
     radius = coverage_settings.get("high_quality_stds")
 
     def count(value) -> str:
         return f"{value:,}" if isinstance(value, int) else "(not recorded)"
 
+    of_modes = f" of the mixture's {n_modes:,}" if n_modes else ""
     return [
-        f"ALI paper protocol (random rows; paper_* columns, its Sec. 4.5): modes_* count the modes that received at least "
+        f"ALI paper protocol (random rows; paper_* columns, its Sec. 4.5): modes_* count the modes{of_modes} that received at least "
         f"one of {count(n)} p(x) samples per run (highest responsibility); modes_std is the sample std (ddof=1), "
         "modes_sem the standard error; the paper does not say which std it printed.",
         f"On the same samples: modes_high_quality, high_quality_share and reverse_kl count only samples within {radius:g} std "

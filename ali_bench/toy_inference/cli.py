@@ -12,12 +12,14 @@ from ali_bench.command_line import add_config, add_training_options, checkpoint_
 
 
 def cmd_toy_select(args: argparse.Namespace) -> None:
-    import pandas as pd
-
+    from ali_bench import provenance
+    from ali_bench.table_inputs import read_csv
+    from ali_bench.toy.table import coverage_spec, mixture_modes
     from ali_bench.toy_inference.select import select_best, write_selection
 
     cfg = config_from(args)
-    write_selection(args.out, select_best(pd.read_csv(args.coverage), cfg.toy_inference.select_from))
+    modes = mixture_modes(provenance.read(args.coverage).get("config", {}))
+    write_selection(args.out, select_best(read_csv(args.coverage, coverage_spec(modes)), cfg.toy_inference.select_from))
 
 
 def cmd_toy_infer(args: argparse.Namespace) -> None:
@@ -40,11 +42,12 @@ def cmd_toy_inference_evaluate(args: argparse.Namespace) -> None:
     from ali_bench.config import as_dict, config_hash
     from ali_bench.tables import write_csv, write_markdown
     from ali_bench.toy_inference.evaluate import evaluate
-    from ali_bench.toy_inference.table import toy_inference_table
+    from ali_bench.table_inputs import read_json
+    from ali_bench.toy_inference.table import SELECTION_SPEC, toy_inference_table
 
     cfg = config_from(args)
     started = time.perf_counter()
-    selection = json.loads(args.selection.read_text())
+    selection = read_json([args.selection], SELECTION_SPEC)[0]
     method_paths = dict(item.split("=", 1) for item in args.methods)
     metrics, arrays, trainings = evaluate(cfg.toy, cfg.toy_inference, selection, args.ali_models, args.gan_models, method_paths,
                                           cfg.batchnorm)
@@ -71,6 +74,8 @@ def cmd_toy_inference_evaluate(args: argparse.Namespace) -> None:
         wall_time_s=upstream.get("wall_time_s", 0.0) + sum(t["wall_time_s"] for t in trainings) + evaluation_s,
         selection=selection, stages={"toy": upstream.get("stages"), "inference_training": trainings,
                                      "evaluation_s": round(evaluation_s, 3)},
+        inputs=dict.fromkeys([args.selection, args.ali_models, args.gan_models, *map(Path, method_paths.values()),
+                              *([provenance.sidecar_path(args.coverage)] if args.coverage else [])]),
         batchnorm_statistics=cfg.batchnorm.statistics,
     ))
 

@@ -5,6 +5,17 @@ from __future__ import annotations
 import pandas as pd
 
 from ali_bench.paper import TOY_INFERENCE_CLAIMS, TOY_INFERENCE_SOURCE
+from ali_bench.table_inputs import Column, Spec
+
+# What toy-select's selection.json must hold for the evaluation: the chosen run of each model.
+SELECTION_SPEC = Spec("toy run selection", (
+    *(column for model in ("ali", "gan") for column in (
+        Column(f"{model}.run", "string"), Column(f"{model}.seed", "integer", low=0),
+        Column(f"{model}.hyperparameter_set", "string", choices=("random", "released")),
+        Column(f"{model}.modes", "integer", low=0, required=False),
+        Column(f"{model}.high_quality_share", low=0, high=1, required=False))),
+    Column("rule", "string"),
+), key=(), rebuild="rule toy_select", key_name="selection")
 
 
 def toy_inference_table(metrics: pd.DataFrame, selection: dict) -> pd.DataFrame:

@@ -21,16 +21,14 @@ def table_kind(path: Path) -> str:
 
 
 def cmd_verdict(args: argparse.Namespace) -> None:
-    import hashlib
-
-    import pandas as pd
-
     from ali_bench import provenance
     from ali_bench.atomic import write_text
     from ali_bench.config import as_dict, config_hash
+    from ali_bench.table_inputs import read_csv
     from ali_bench.tables import write_csv
     from ali_bench.verdict.comparisons import table_comparisons
     from ali_bench.verdict.decide import judge
+    from ali_bench.verdict.inputs import SPECS
     from ali_bench.verdict.table import verdict_frame, verdict_markdown
 
     cfg = config_from(args)
@@ -41,9 +39,9 @@ def cmd_verdict(args: argparse.Namespace) -> None:
         if not path.is_file():
             raise FileNotFoundError(f"table '{path}' does not exist; build it first (snakemake {path})")
         record = provenance.read(path)
-        table = pd.read_csv(path)
+        table = read_csv(path, SPECS[kind])
         judged += [(c, judge(c, thresholds)) for c in table_comparisons(kind, table, record)]
-        inputs.append({"table": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+        inputs += [path, provenance.sidecar_path(path)]
         upstream.append({"table": str(path), "git": record.get("git"), "config_hash": record.get("config_hash"),
                          "device": record.get("device")})
     frame = verdict_frame(judged)

@@ -118,6 +118,8 @@ def toy_comparisons(table: pd.DataFrame, record: dict) -> list[Comparison]:
                                   "modes_mean", _summary(row, "modes_mean", "modes_std", "std", "runs"), reported,
                                   _setup_fields(reported, setup, int(row["runs"]))))
         elif hset == "released" and (model, hset) in TOY_MODES:
+            radius = _get(config, "coverage", "high_quality_stds")
+            within = f"within {radius:g} std" if isinstance(radius, (int, float)) else "within the high-quality radius (not recorded)"
             for statistic, column, reported in (
                 ("modes with a high-quality sample (of 25)", "pacgan_modes", TOY_MODES[(model, hset)]),
                 ("high-quality samples (%)", "pacgan_high_quality_pct", PACGAN_HIGH_QUALITY_PCT[model]),
@@ -125,7 +127,7 @@ def toy_comparisons(table: pd.DataFrame, record: dict) -> list[Comparison]:
             ):
                 measured = _summary(row, f"{column}_mean", f"{column}_sem", "sem", "runs")
                 out.append(Comparison("toy_table", name, statistic,
-                                      "PacGAN: its own samples per run, nearest mean within 3 std",
+                                      f"PacGAN: its own samples per run, nearest mean {within}",
                                       f"{column}_mean", measured, reported, _setup_fields(reported, setup, int(row["runs"])),
                                       "" if measured else "the table has no PacGAN-protocol column (made by an older "
                                       "toy-evaluate); rerun the toy_evaluate rule"))
