@@ -15,15 +15,39 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used; the message names the file and what to do."""
 
 
+# What to do about a file that cannot be read, by who reads it.
+# A training checkpoint is read by the job that writes it: that job has failed, so Snakemake reruns it.
+DELETE_CHECKPOINT = "delete it and rerun (the training starts over)"
+
+
+def remake(path: str | Path) -> str:
+    """The fix for a broken output of a workflow job (a models file) that a later job reads.
+
+    Deleting it is not enough: Snakemake does not remake a missing intermediate file while the
+    targets downstream of it look complete, so a plain rerun says "Nothing to be done" and the file
+    stays missing. ``--forcerun`` with the file reruns the job that makes it and every job
+    downstream of it (checked with a real Snakemake run). A training job that finds its final
+    checkpoint beside the file only writes the file again.
+    """
+    return (f"make it again with 'snakemake --forcerun {path}' plus your run's targets and --configfile/--config "
+            "options, since deleting it alone makes Snakemake report nothing to be done; outside the "
+            "workflow, rerun the command that wrote it")
+
+
 def save(path: str | Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` with torch.save so that ``path`` is either the old file or the complete new one."""
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
 
-def load(path: str | Path, expected_format: str) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save` and check its ``format`` tag."""
+def load(path: str | Path, expected_format: str, fix: str | None = None) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save` and check its ``format`` tag.
+
+    ``fix``: what the message of an unreadable file tells to do; by default :func:`remake`'s (the
+    file is a job's output that a later job reads).
+    """
     path = Path(path)
+    fix = remake(path) if fix is None else fix
     if not path.is_file():
         raise CheckpointError(f"checkpoint '{path}' does not exist")
     try:
@@ -31,12 +55,11 @@ def load(path: str | Path, expected_format: str) -> dict[str, Any]:
     except Exception as error:  # torch raises many types for a truncated or foreign file
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(
-            f"checkpoint '{path}' is corrupt or truncated ({textwrap.shorten(reason, 120, placeholder=' ...')}); "
-            "delete it and rerun"
+            f"checkpoint '{path}' is corrupt or truncated ({textwrap.shorten(reason, 120, placeholder=' ...')}); {fix}"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != expected_format:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise CheckpointError(f"checkpoint '{path}' has format {found!r}, expected {expected_format!r}")
+        raise CheckpointError(f"checkpoint '{path}' has format {found!r}, expected {expected_format!r}; {fix}")
     return payload
 
 

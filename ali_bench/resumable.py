@@ -7,6 +7,15 @@ trainer here draws it), so resuming at epoch e replays exactly what an uninterru
 A checkpoint made with another config (``fingerprint``) or another version of the package's code
 is ignored, with a warning.
 
+The training's length is not part of the fingerprint: the checkpoint records the number of epochs it
+trains toward, so that a config that only grows the length continues from the checkpoint (a finished
+run of N epochs, grown to 2N, trains epochs N..2N-1 and ends with the parameters of a straight run of
+2N), instead of training from scratch. That holds while nothing of the epochs already done depends
+on the total: a trainer whose schedule does (semi-supervised ALI's learning-rate decay) says with
+``same_schedule`` whether the epochs done would have been the same under the new total, and is
+trained from scratch, with a warning, when they would not. A shorter length than the checkpoint's
+always trains from scratch.
+
 The last epoch is checkpointed too, and trainers leave that final checkpoint in place: if the job
 is interrupted after training but before Snakemake records its outputs as complete (a SIGINT to
 Snakemake alone does that), the rerun finds every epoch done and only writes the outputs again.
@@ -28,6 +37,7 @@ from tqdm import tqdm
 
 from ali_bench import checkpoint
 from ali_bench.atomic import atomic_path
+from ali_bench.training import TrainingDiverged, checkpoint_note
 
 CHECKPOINT_FORMAT = "ali-bench/epoch-checkpoint/1"
 ROWS_EVERY_S = 10.0  # on_rows at most this often (and after the last epoch): a log of thousands of epochs is not rewritten every epoch
@@ -45,6 +55,35 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def _resume_point(saved: dict, fingerprint: str, epochs: int, checkpoint_path: Path, length_key: str,
+                  same_schedule: Callable[[int, int], bool] | None) -> bool:
+    """Whether the loaded checkpoint ``saved`` is this run's to resume (logging why when it is not).
+
+    It is when it was made with the same settings and code (``fingerprint``, which leaves out the
+    length) toward the same number of epochs, or toward fewer with a schedule that ``same_schedule``
+    (``(epochs done, total then) -> bool``) says trained those epochs as a run toward ``epochs`` would.
+    """
+    if saved["fingerprint"] != fingerprint:
+        log.warning("ignoring checkpoint %s: it was made with another config or another version of the code; "
+                    "training from scratch", checkpoint_path)
+        return False
+    done, trained_for = saved["epoch"], saved.get("epochs", saved["epoch"])
+    if trained_for > epochs:
+        log.warning("ignoring checkpoint %s: it trains toward %d epochs, more than the %d of %s; training from scratch",
+                    checkpoint_path, trained_for, epochs, length_key)
+        return False
+    if trained_for < epochs and same_schedule is not None and not same_schedule(done, trained_for):
+        log.warning("not continuing %s from epoch %d: %s grew from %d to %d, and the learning-rate schedule of the epochs "
+                    "done depends on the total, so they would differ from a run of %d epochs; training from scratch",
+                    checkpoint_path, done, length_key, trained_for, epochs, epochs)
+        return False
+    if trained_for < epochs:
+        log.info("continuing %s from epoch %d: %s grew from %d to %d", checkpoint_path, done, length_key, trained_for, epochs)
+    else:
+        log.info("resuming %s from epoch %d", checkpoint_path, done)
+    return True
+
+
 def run_epochs(
     run_epoch: Callable[[int], tuple[list[dict], dict]],
     *,
@@ -58,37 +97,43 @@ def run_epochs(
     progress: bool = True,
     on_rows: Callable[[list[dict]], None] | None = None,
     checkpoint_seconds: float = 0.0,
+    length_key: str = "epochs",
+    same_schedule: Callable[[int, int], bool] | None = None,
 ) -> tuple[list[dict], float]:
     """Run epochs [resume point, epochs); return every epoch's log rows and the total wall time.
 
     ``run_epoch(epoch)`` returns that epoch's log rows and a few numbers for the progress bar.
+    ``fingerprint``: the settings that shape the weights, without the length ``epochs`` (the config
+    key ``length_key`` names, for the log); see the module docstring for when a checkpoint toward
+    another length is continued (``same_schedule``).
     ``on_rows(rows)``, if given, gets every row so far after an epoch, at most every ``ROWS_EVERY_S``
     seconds, and all of them once the loop ends (the trainers write their CSV log with it, atomically,
     so the log grows while training runs and is complete at the end, even when a rerun found every
     epoch done; after a resume the rows are those of the checkpoint, so no epoch appears twice).
     A checkpoint is written every ``checkpoint_every`` epochs once ``checkpoint_seconds`` have passed
     since the last one (or since the loop started), and after the last epoch. The checkpoint, the
-    final one included, is left in place (see the module docstring).
+    final one included, is left in place (see the module docstring). A ``TrainingDiverged`` from
+    ``run_epoch`` comes out with what became of this run's checkpoint added to its message.
     """
     checkpoint_path = Path(checkpoint_path)
     fingerprint = f"{fingerprint}/code-{code_fingerprint()}"
-    start, rows, wall_before = 0, [], 0.0
+    start, rows, wall_before, saved_epoch = 0, [], 0.0, None
     if checkpoint_path.exists():
-        saved = checkpoint.load(checkpoint_path, CHECKPOINT_FORMAT)
-        if saved["fingerprint"] != fingerprint:
-            log.warning("ignoring checkpoint %s: it was made with another config or another version of the code",
-                        checkpoint_path)
-        else:
+        saved = checkpoint.load(checkpoint_path, CHECKPOINT_FORMAT, fix=checkpoint.DELETE_CHECKPOINT)
+        if _resume_point(saved, fingerprint, epochs, checkpoint_path, length_key, same_schedule):
             set_state(saved["state"])
             start, rows, wall_before = saved["epoch"], saved["log_rows"], saved["wall_time_s"]
-            log.info("resuming %s from epoch %d", checkpoint_path, start)
+            saved_epoch = start
 
     started = time.perf_counter()
     rows_written = float("-inf")
     checkpointed = started
     bar = tqdm(range(start, epochs), desc=desc, unit="epoch", disable=not progress, initial=start, total=epochs)
     for epoch in bar:
-        epoch_rows, postfix = run_epoch(epoch)
+        try:
+            epoch_rows, postfix = run_epoch(epoch)
+        except TrainingDiverged as error:
+            raise TrainingDiverged(f"{error}; {checkpoint_note(checkpoint_path, saved_epoch)}") from None
         wall = wall_before + time.perf_counter() - started
         rows += [{**row, "wall_time_s": round(wall, 3)} for row in epoch_rows]
         bar.set_postfix({key: f"{value:.3f}" for key, value in postfix.items()})
@@ -99,10 +144,10 @@ def run_epochs(
         due = done % checkpoint_every == 0 and time.perf_counter() - checkpointed >= checkpoint_seconds
         if done == epochs or due:
             checkpoint.save(checkpoint_path, {
-                "format": CHECKPOINT_FORMAT, "fingerprint": fingerprint, "epoch": done,
+                "format": CHECKPOINT_FORMAT, "fingerprint": fingerprint, "epoch": done, "epochs": epochs,
                 "state": get_state(), "log_rows": rows, "wall_time_s": wall,
             })
-            checkpointed = time.perf_counter()
+            checkpointed, saved_epoch = time.perf_counter(), done
     bar.close()
     if on_rows is not None:  # every row, once more at the end: also when a rerun found every epoch done
         on_rows(rows)

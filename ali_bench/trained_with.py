@@ -127,4 +127,5 @@ def check(path: Any, trained: dict, asked: dict) -> None:
         key, was, wanted = found
         raise ModelMismatch(
             f"'{path}' was trained with {key} = {_shown(was)}, but the config asks for {_shown(wanted)}: "
-            "retrain it (delete it and rerun the workflow) or use the config it was trained with")
+            f"retrain it (in the workflow: 'snakemake --forcerun {path}' plus your run's targets and options; deleting "
+            "it alone makes Snakemake report nothing to be done) or use the config it was trained with")

@@ -17,16 +17,33 @@ MONITORS = ("loss_d", "loss_g", "d_data", "d_sample")
 
 
 class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the message names the run and what became of its checkpoint."""
+    """A loss became NaN or infinite; the message names the run, the epoch, what to change and what
+    became of its checkpoint (``ali_bench.resumable.run_epochs`` adds that part)."""
 
 
-def checkpoint_note(checkpoint_path: str | Path) -> str:
-    """What a divergence message says of the run's checkpoint: that the last good one is kept, or,
-    when the run diverged before writing any, that there is none (never a file that does not exist)."""
+def not_finite(numbers: dict[str, float]) -> list[str]:
+    """The names of the NaN or infinite values in ``numbers`` (an epoch's mean losses)."""
+    return [name for name, value in numbers.items() if not abs(value) < float("inf")]
+
+
+def divergence(run: str, epoch: int, numbers: dict[str, float], fix: str) -> TrainingDiverged:
+    """The error a trainer raises from an epoch whose losses are not all finite: ``run`` names the
+    training, ``fix`` what to change (a learning-rate key and its value). Rerunning unchanged would
+    diverge the same way (every draw is a function of the seed and epoch), so the message says so."""
+    shown = ", ".join(f"{name} = {numbers[name]}" for name in not_finite(numbers))
+    return TrainingDiverged(f"{run} diverged in epoch {epoch}: {shown}; {fix}")
+
+
+def checkpoint_note(checkpoint_path: str | Path, epoch: int | None) -> str:
+    """What a divergence message says of the run's checkpoint: that the last good one (``epoch``
+    epochs done) is kept, or, when this run wrote none yet, that there is none (never a file that does
+    not exist, nor one another config wrote). Either way an unchanged rerun ends the same way."""
     path = Path(checkpoint_path)
-    if path.is_file():
-        return f"the last good checkpoint '{path}' is kept"
-    return f"no checkpoint was written yet (it would have been '{path}'); the run starts over"
+    if epoch is not None and path.is_file():
+        return (f"the last good checkpoint '{path}' (after epoch {epoch}) is kept; rerunning unchanged resumes from it "
+                "and diverges the same way")
+    return (f"no checkpoint of this run was written yet (it would be '{path}'); rerunning unchanged starts over "
+            "and diverges the same way")
 
 
 def adversarial_step(model, opt_d, opt_g, x: torch.Tensor, z: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:

@@ -150,7 +150,7 @@ def test_divergence_before_any_checkpoint_says_none_was_written(tmp_path, monkey
     with pytest.raises(TrainingDiverged, match="epoch 1") as caught:
         image_train.train_images("digits", cfg, load_split("digits", "train", "unused"), tmp_path / "m.pt",
                                  tmp_path / "l.csv", checkpoint, torch.device("cpu"), "cpu", progress=False)
-    assert "no checkpoint was written yet" in str(caught.value) and "is kept" not in str(caught.value)
+    assert "no checkpoint of this run was written yet" in str(caught.value) and "is kept" not in str(caught.value)
     assert not checkpoint.exists()
 
 

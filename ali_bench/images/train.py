@@ -27,8 +27,8 @@ import torch
 from tqdm import tqdm
 
 from ali_bench import batchnorm, checkpoint, trained_with
-from ali_bench.config import (BatchNormConfig, ConditionalConfig, ImageRunConfig, ImagesConfig, as_dict, config_hash,
-                              load_config)
+from ali_bench.config import (BatchNormConfig, ConditionalConfig, ConfigError, ImageRunConfig, ImagesConfig, as_dict,
+                              config_hash, load_config)
 from ali_bench.cuda_graphs import StepRunner
 from ali_bench.data.images import ImageSplit
 from ali_bench.nets import image_architecture
@@ -36,7 +36,7 @@ from ali_bench.nets.conditional import ConditionalALI, condition_size, condition
 from ali_bench.nets.image import ImageALI
 from ali_bench.resumable import run_epochs, write_log
 from ali_bench.seeding import generator_for, seed_for
-from ali_bench.training import MONITORS, TrainingDiverged, adversarial_step, checkpoint_note
+from ali_bench.training import MONITORS, adversarial_step, divergence, not_finite
 
 MODEL_FORMAT = "ali-bench/image-ali/1"
 LOG_COLUMNS = ("epoch", *MONITORS, "wall_time_s")
@@ -245,13 +245,15 @@ def train_images(
     a sample grid every this many epochs to ``<out folder>/samples/epoch_<n>.png`` (0: never)."""
     bn = bn if bn is not None else load_config({}).batchnorm
     run = _run(dataset, cfg, conditioning)
+    section = f"{'conditional' if conditioning else 'images'}.{dataset}"  # where this run's keys live in the config
+    batch = run.batch_size
+    if len(train) < batch:  # no full batch: zero steps per epoch (batches have a static shape for CUDA graphs)
+        raise ConfigError(f"config key '{section}.batch_size' is {batch}, more than the {len(train)} images of {dataset}'s "
+                          f"{section}.train_split {run.train_split!r}: lower the batch size")
     trainer = make_trainer(dataset, cfg, train, device, cuda_graphs, conditioning)
     data = train.images.to(device)  # (N, 3, H, W) uint8, resident
     conditions = condition_vectors(dataset, train.labels).to(device) if conditioning else None
-    batch = run.batch_size
     steps = len(data) // batch  # static batch shape (CUDA graphs); the order changes every epoch
-    if steps == 0:
-        raise ValueError(f"dataset {dataset!r} split {run.train_split!r} has {len(data)} images, fewer than one batch of {batch}")
 
     def run_epoch(epoch: int) -> tuple[list[dict], dict]:
         order = torch.randperm(len(data), generator=generator_for(cfg.seed, EPOCH_ORDER, epoch)).to(device)
@@ -260,23 +262,24 @@ def train_images(
             rows = order[step * batch : (step + 1) * batch]
             total += trainer.step(data[rows]) if conditions is None else trainer.step(data[rows], conditions[rows])
         means = dict(zip(MONITORS, (total / steps).tolist()))
-        bad = [name for name, value in means.items() if not abs(value) < float("inf")]
-        if bad:
-            raise TrainingDiverged(
-                f"training ALI on {dataset} diverged in epoch {epoch + 1}: {', '.join(bad)} is not finite; "
-                f"{checkpoint_note(checkpoint_path)}"
-            )
+        if not_finite(means):
+            raise divergence(f"training {'conditional ' if conditioning else ''}ALI on {dataset}", epoch + 1, means,
+                             f"lower {section}.lr (now {run.lr}) or check the data, and retrain")
         if sample_grid_every and (epoch + 1) % sample_grid_every == 0:
             write_sample_grid(trainer.model, conditions, cfg.seed, Path(out_path).parent / "samples" / f"epoch_{epoch + 1:05d}.png",
                               f"{dataset}: samples after epoch {epoch + 1} (fixed z, BN running averages)")
         return [{"epoch": epoch + 1, **means}], {"loss_d": means["loss_d"], "loss_g": means["loss_g"]}
 
     settings = run_settings(dataset, cfg, conditioning)
-    fingerprint = config_hash({**settings, "n": len(data)})
+    # the length is left out: growing it continues the training (ali_bench/resumable.py); nothing of an
+    # epoch depends on the total (no schedule; the RNG states come with the checkpoint)
+    length_free = {**settings, "run": {key: value for key, value in settings["run"].items() if key != "epochs"}}
+    fingerprint = config_hash({**length_free, "n": len(data)})
     rows, wall = run_epochs(
         run_epoch, epochs=run.epochs, checkpoint_path=checkpoint_path, checkpoint_every=1, fingerprint=fingerprint,
         get_state=trainer.state, set_state=trainer.load, desc=f"ALI {dataset}", progress=progress,
         on_rows=partial(write_log, log_path, columns=LOG_COLUMNS), checkpoint_seconds=checkpoint_seconds,
+        length_key=f"{section}.epochs",
     )
     recomputed = recomputed_statistics(trainer.model, data, conditions, bn, cfg.seed, cfg.channels_last)
     payload = {

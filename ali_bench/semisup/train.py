@@ -17,7 +17,7 @@ import torch
 from tqdm import tqdm
 
 from ali_bench.atomic import write_text
-from ali_bench.config import config_hash
+from ali_bench.config import ConfigError, config_hash
 from ali_bench.checkpoint import load_optimizer_state
 from ali_bench.cuda_graphs import StepRunner
 from ali_bench.data.images import ImageSplit
@@ -29,7 +29,7 @@ from ali_bench.semisup.average import DiscriminatorAverage, warn_if_average_cann
 from ali_bench.semisup.evaluate import evaluate_all
 from ali_bench.semisup.model import MONITORS, build, semisup_step
 from ali_bench.semisup.settings import LABELLED_ORDER, NOISE, ORDER, SemisupSettings, balanced_labels
-from ali_bench.training import TrainingDiverged, checkpoint_note
+from ali_bench.training import divergence
 
 
 def make_optimisers(model: ImageALI, settings: SemisupSettings, device: torch.device, use_graph: bool):
@@ -71,6 +71,14 @@ def lr_factor(epoch: int, epochs: int, decay_fraction: float) -> float:
     return float(min(1.0, (1.0 - epoch / epochs) / decay_fraction))
 
 
+def same_schedule(done: int, trained_for: int, *, epochs: int, decay_fraction: float) -> bool:
+    """Whether epochs [0, done) of a run toward ``trained_for`` epochs had the learning rates of a run
+    toward ``epochs``: then a checkpoint of the first continues into the second bit for bit. Why: the
+    decay over the last ``decay_fraction`` of training depends on the total, so a finished shorter
+    run's last epochs had lower rates than the longer run's (it trains from scratch instead)."""
+    return all(lr_factor(epoch, trained_for, decay_fraction) == lr_factor(epoch, epochs, decay_fraction) for epoch in range(done))
+
+
 def train_semisup(
     settings: SemisupSettings, unlabelled: ImageSplit, labelled_pool: ImageSplit, test: ImageSplit,
     out_path: str | Path, log_path: str | Path, checkpoint_path: str | Path, device: torch.device, progress: bool = True,
@@ -82,6 +90,9 @@ def train_semisup(
     n_classes = int(labelled_pool.labels.max()) + 1
     if settings.n_labels % n_classes:
         raise ValueError(f"{settings.n_labels} labels do not split evenly over {n_classes} classes")
+    if len(unlabelled) < settings.batch_size:  # no full batch: zero steps per epoch
+        raise ConfigError(f"config key 'semisup.batch_size' is {settings.batch_size}, more than the {len(unlabelled)} images "
+                          f"of {settings.dataset}'s semisup.{settings.dataset}.unlabelled_split: lower the batch size")
     chosen = balanced_labels(labelled_pool.labels.numpy(), settings.n_labels // n_classes, settings.seed)
     model = build(settings, n_classes, unlabelled).to(device)
     opt_d, opt_g = make_optimisers(model, settings, device, use_graph=cuda_graphs and device.type == "cuda")
@@ -109,8 +120,8 @@ def train_semisup(
             total += step_fn(x_lab[pick], y_lab[pick], data[order[step * batch : (step + 1) * batch]])
         means = dict(zip(MONITORS, (total / steps).tolist()))
         if not all(math.isfinite(v) for v in means.values()):
-            raise TrainingDiverged(f"semi-supervised run {settings.dataset}, {settings.n_labels} labels, seed {settings.seed} "
-                                   f"diverged in epoch {epoch + 1}; {checkpoint_note(checkpoint_path)}")
+            raise divergence(f"semi-supervised run {settings.dataset}, {settings.n_labels} labels, seed {settings.seed}",
+                             epoch + 1, means, f"lower semisup.lr (now {settings.lr}) or check the data, and retrain")
         return [{"epoch": epoch + 1, "lr": settings.lr * factor, **means}], {"loss_d": means["loss_d"], "train_error": means["train_error"]}
 
     def get_state() -> dict:
@@ -132,13 +143,17 @@ def train_semisup(
         if "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"], device)
 
-    fingerprint = config_hash({**settings.__dict__, "n": len(data)})
+    # the length is left out: growing it continues the training while the learning rates of the epochs
+    # done are those of the longer run (same_schedule; ali_bench/resumable.py)
+    fingerprint = config_hash({**{key: value for key, value in settings.__dict__.items() if key != "epochs"}, "n": len(data)})
+
     kind = "supervised-only" if settings.supervised_only else "ALI K+1"
     rows, wall = run_epochs(run_epoch, epochs=settings.epochs, checkpoint_path=checkpoint_path, checkpoint_every=1,
                             fingerprint=fingerprint, get_state=get_state, set_state=set_state,
                             desc=f"{kind} {settings.dataset} {settings.n_labels} labels seed {settings.seed}", progress=progress,
                             on_rows=partial(write_log, log_path, columns=("epoch", "lr", *MONITORS, "wall_time_s")),
-                            checkpoint_seconds=checkpoint_seconds)
+                            checkpoint_seconds=checkpoint_seconds, length_key=f"semisup.{settings.dataset}.epochs",
+                            same_schedule=partial(same_schedule, epochs=settings.epochs, decay_fraction=settings.decay_fraction))
     evaluations = evaluate_all(model, average, settings, test, x_lab, y_lab, data, device)
     result = {
         **settings.__dict__, "model": kind, "evaluations": evaluations,

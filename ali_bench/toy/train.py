@@ -120,11 +120,12 @@ def train_toy(
     ``statistics`` key, an evaluation choice, is not read here). Returns the models payload written.
     """
     runs = plan_runs(cfg, hyperparameter_set, seeds)
-    fingerprint = config_hash({"toy": as_dict(cfg), "set": hyperparameter_set, "runs": [r.name for r in runs], "dtype": str(dtype)})
+    batch, epochs = cfg.training.batch_size, cfg.training.epochs
+    fingerprint = config_hash({"toy": without_length(as_dict(cfg)), "set": hyperparameter_set, "runs": [r.name for r in runs],
+                               "dtype": str(dtype)})
     _, (x_train, _), _ = train_and_test(cfg.mixture)
     data = torch.from_numpy(x_train).to(device=device, dtype=dtype)  # (N, 2), resident on the device
     groups = [build_group(cfg, [r for r in runs if r.model == kind], device, dtype, cuda_graphs) for kind in cfg.models]
-    batch, epochs = cfg.training.batch_size, cfg.training.epochs
     steps = cfg.mixture.n_train // batch  # a partial last batch is dropped; the order changes every epoch
 
     def run_epoch(epoch: int) -> tuple[list[dict], dict]:
@@ -148,7 +149,7 @@ def train_toy(
         fingerprint=fingerprint, get_state=lambda: [group.state() for group in groups],
         set_state=lambda states: [group.load(state) for group, state in zip(groups, states)],
         desc=f"toy {hyperparameter_set}", progress=progress, on_rows=partial(write_log, log_path, columns=LOG_COLUMNS),
-        checkpoint_seconds=checkpoint_seconds,
+        checkpoint_seconds=checkpoint_seconds, length_key="toy.training.epochs",
     )
     diverged = _first_nonfinite_epoch(log_rows)
     payload = {
@@ -171,6 +172,12 @@ def train_toy(
     return payload
 
 
+def without_length(toy: dict) -> dict:
+    """The toy settings without ``training.epochs``: a checkpoint's fingerprint, so that growing the
+    length continues a training (nothing of an epoch depends on the total; ``ali_bench.resumable``)."""
+    return {**toy, "training": {key: value for key, value in toy["training"].items() if key != "epochs"}}
+
+
 def _first_nonfinite_epoch(rows: list[dict]) -> dict[str, int]:
     first: dict[str, int] = {}
     for row in rows:
@@ -187,6 +194,12 @@ def check_trained_with(path: str | Path, payload: dict, toy: ToyConfig, bn: Batc
     asked = {"toy": trained_with.toy_training(as_dict(toy), hyperparameter_set),
              "batchnorm": trained_with.batchnorm_training(as_dict(bn))}
     trained_with.check(path, trained, asked)
+    held = sorted({run["seed"] for run in payload["runs"]})
+    if held != sorted(toy.seeds):  # a file trained with --seeds holds only some of its config's seeds
+        raise trained_with.ModelMismatch(
+            f"'{path}' holds the runs of seeds {held}, but the config asks for toy.seeds = {sorted(toy.seeds)}: retrain it "
+            f"with the config's seeds (toy-train without --seeds; in the workflow: 'snakemake --forcerun {path}' plus "
+            "your run's targets and options) or set toy.seeds to the seeds it holds")
 
 
 def load_models(path: str | Path, statistics: str, device: torch.device = torch.device("cpu"), *,

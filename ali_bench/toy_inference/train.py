@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ali_bench import batchnorm, checkpoint, trained_with
-from ali_bench.config import BatchNormConfig, InferenceConfig, ToyConfig, as_dict, config_hash
+from ali_bench.config import BatchNormConfig, ConfigError, InferenceConfig, ToyConfig, as_dict, config_hash
 from ali_bench.data.mixture import train_and_test
 from ali_bench.nets.batched import unstack_state_dict
 from ali_bench.nets.toy import TOY_MODELS, ToyGAN
@@ -17,7 +17,7 @@ from ali_bench.resumable import run_epochs, write_log
 from ali_bench.seeding import generator_for
 from ali_bench.toy.train import load_models
 from ali_bench.toy_inference.methods import INFERENCE, INFERENCE_BATCHNORM, METHOD_CODES, build_method, make_trainer
-from ali_bench.training import MONITORS
+from ali_bench.training import MONITORS, divergence, not_finite
 
 MODEL_FORMAT = "ali-bench/toy-inference-model/2"  # 2: recomputed batch-norm statistics under "bn_recomputed"
 LOG_COLUMNS = ("epoch", "method", "loss", *MONITORS, "wall_time_s")
@@ -80,6 +80,9 @@ def train_method(
     GAN's decoder comes with the statistics ``batchnorm_settings.statistics`` names; the trained
     networks' statistics are recomputed at the end and stored beside their running averages.
     """
+    if toy.mixture.n_train < settings.batch_size:  # no full batch: zero steps per epoch
+        raise ConfigError(f"config key 'toy_inference.batch_size' is {settings.batch_size}, more than the "
+                          f"{toy.mixture.n_train} training points of toy.mixture.n_train: lower the batch size")
     _, gan = load_run(gan_models, selection["gan"]["run"], toy, batchnorm_settings)
     model = build_method(method, toy, settings, gan.decoder.state_dict()).to(device).train()
     trainer = make_trainer(method, model, settings, settings.vae_decoder_std)
@@ -100,15 +103,21 @@ def train_method(
             for key, value in numbers.items():
                 totals[key] = totals[key] + value if key in totals else value.clone()
         means = {key: value.item() / steps for key, value in totals.items()}
+        if not_finite(means):  # stop: a model file of NaN weights would be evaluated as if measured
+            raise divergence(f"toy inference method {method}", epoch + 1, means,
+                             f"lower toy_inference.lr (now {settings.lr}) and retrain")
         return [{"epoch": epoch + 1, "method": method, **means}], {"loss": means["loss"]}
 
     # what the run trains against too: the frozen decoder's batch-norm statistics
-    fingerprint = config_hash({"method": method, "toy": as_dict(toy), "settings": as_dict(settings), "selection": selection,
+    # the length is left out: growing it continues the training (ali_bench/resumable.py)
+    length_free = {key: value for key, value in as_dict(settings).items() if key != "epochs"}
+    fingerprint = config_hash({"method": method, "toy": as_dict(toy), "settings": length_free, "selection": selection,
                                "decoder_statistics": batchnorm_settings.statistics})
     rows, wall = run_epochs(
         run_epoch, epochs=settings.epochs, checkpoint_path=checkpoint_path, checkpoint_every=1,
         fingerprint=fingerprint, get_state=trainer.state, set_state=trainer.load, desc=f"toy {method}", progress=progress,
         on_rows=partial(write_log, log_path, columns=LOG_COLUMNS), checkpoint_seconds=checkpoint_seconds,
+        length_key="toy_inference.epochs",
     )
     payload = {
         "format": MODEL_FORMAT, "method": method, "state": {k: v.cpu() for k, v in model.state_dict().items()},
