@@ -38,5 +38,9 @@ rule all:
     default_target: True
 
 
+onstart:
+    hold_results_lock()  # one Snakemake run per results folder, until this process exits (common.smk)
+
+
 onsuccess:
     refresh_verdict()

@@ -1,7 +1,8 @@
 """``python -m ali_bench <command>``: one subcommand per workflow step, explicit input and output paths.
 
 Every Snakemake rule calls exactly one of these, so every job can also be run, tested and profiled
-by hand. Expected failures (bad config, missing or corrupt data, a failed download, corrupt checkpoint) print one line to stderr
+by hand. Expected failures (bad config, missing or corrupt data, a failed download, corrupt checkpoint, an output
+that cannot be written for want of space or permission) print one line to stderr
 and exit with status 2; anything else is a bug and keeps its traceback.
 
 Each stage registers its own subcommands (``ali_bench/<stage>/cli.py``, one package per workflow
@@ -16,6 +17,7 @@ import logging
 import sys
 from pathlib import Path
 
+from ali_bench.atomic import WriteFailed
 from ali_bench.checkpoint import CheckpointError
 from ali_bench.command_line import add_config, config_from
 from ali_bench.conditional import cli as conditional_cli
@@ -32,7 +34,7 @@ from ali_bench.training import TrainingDiverged
 from ali_bench.verdict import cli as verdict_cli
 
 EXPECTED_ERRORS = (ConfigError, CheckpointError, FileNotFoundError, TrainingDiverged, FeatureFileError, DatasetCorrupt,
-                   DownloadFailed)
+                   DownloadFailed, WriteFailed)
 STAGE_COMMANDS = (data_cli, toy_cli, toy_inference_cli, images_cli, conditional_cli, svm_cli, semisup_cli,
                   verdict_cli)  # --help's order
 

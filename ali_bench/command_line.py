@@ -19,12 +19,25 @@ PREPARED_ONLY_VARIABLE = "ALI_BENCH_PREPARED_ONLY"
 CHECKPOINT_SECONDS_VARIABLE = "ALI_BENCH_CHECKPOINT_SECONDS"
 
 
+EMPTY_CONFIG_COMMANDS = ("prepare-data",)
+
+
 def config_from(args: argparse.Namespace) -> Config:
+    """The command's config: ``--config-json`` (what the workflow passes) or the ``--config`` file.
+
+    An empty ``--config-json`` mapping is refused, as an empty config file is: filled with every
+    default it would start a paper-scale training. The commands in ``EMPTY_CONFIG_COMMANDS`` take
+    one: they read no setting but where the data lives, which the workflow passes them through
+    the environment (workflow/rules/data.smk gives them ``{}``)."""
     if args.config_json is not None:
         try:
-            return load_config(json.loads(args.config_json))
+            data = json.loads(args.config_json)
         except json.JSONDecodeError as error:
             raise ConfigError(f"--config-json is not valid JSON: {error}") from None
+        if (data is None or data == {}) and getattr(args, "command", None) not in EMPTY_CONFIG_COMMANDS:
+            raise ConfigError(f"--config-json {args.config_json.strip()} is an empty config, which would run every default (paper scale); pass the "
+                              "config sections the command reads (as the workflow does) or a file with --config")
+        return load_config(data)
     return load_config(args.config)
 
 

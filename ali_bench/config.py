@@ -300,23 +300,85 @@ def check_toy_inference_selection(cfg: Config) -> None:
         )
 
 
+def _duplicate_key(node: yaml.Node, prefix: str = "") -> tuple[str, int, int] | None:
+    """The first key given twice in one mapping of a composed YAML document: (dotted key, first line, second line)."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is not None and key in seen:
+                return f"{prefix}{key}", seen[key], key_node.start_mark.line + 1
+            if key is not None:
+                seen[key] = key_node.start_mark.line + 1
+            found = _duplicate_key(value_node, f"{prefix}{key}.")
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found = _duplicate_key(item, f"{prefix}{i}.")
+            if found:
+                return found
+    return None
+
+
+def read_config_file(path: str | Path) -> Any:
+    """A YAML (or JSON) config file's content, read strictly: one line naming the file when it is
+    missing, not UTF-8, not YAML, or gives one key twice.
+
+    Why strict: PyYAML and Snakemake's ``--configfile`` keep the last of two equal keys silently,
+    so an edit made to the first copy of a block changes nothing. The workflow reads every config
+    file it was given through this too (workflow/rules/common.smk)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}' does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file '{path}' is not UTF-8 text (a binary file?); expected a YAML mapping") from None
+    try:
+        duplicate = _duplicate_key(yaml.compose(text, Loader=yaml.SafeLoader))
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file '{path}' is not valid YAML: {error}".splitlines()[0]) from None
+    if duplicate:
+        key, first, second = duplicate
+        raise ConfigError(f"config file '{path}' gives key '{key}' twice (lines {first} and {second}); "
+                          "YAML would keep the second silently: delete one")
+    return data
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def number_strings(data: Any, file: str | Path, prefix: str = "") -> dict[str, tuple[str, str]]:
+    """Every string value of a config file's ``data`` that reads as a number (PyYAML keeps ``3e-4`` a
+    string), by dotted key: ``{key: (file, text)}``, for validation's advice (config_schema.validate)."""
+    if isinstance(data, str):
+        return {prefix[:-1]: (str(file), data)} if prefix and _looks_numeric(data) else {}
+    if not isinstance(data, (dict, list)):
+        return {}
+    items = data.items() if isinstance(data, dict) else enumerate(data)
+    found: dict = {}
+    for key, value in items:
+        found.update(number_strings(value, file, f"{prefix}{key}."))
+    return found
+
+
 def load_config(source: dict | str | Path | None) -> Config:
     """Validate a config mapping (or a YAML/JSON file) and return the typed, defaulted Config."""
+    origins = None
     if isinstance(source, (str, Path)):
         path = Path(source)
-        if not path.is_file():
-            raise ConfigError(f"config file '{path}' does not exist")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise ConfigError(f"config file '{path}' is not UTF-8 text (a binary file?); expected a YAML mapping") from None
-        try:
-            source = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise ConfigError(f"config file '{path}' is not valid YAML: {error}".splitlines()[0]) from None
+        source = read_config_file(path)
         if source is None:  # empty or comments only: refused, as Snakemake refuses it (never paper scale by accident)
             raise ConfigError(f"config file '{path}' is empty (or only comments); expected a YAML mapping of config keys")
-    config = build(Config, validate(source), "")
+        origins = number_strings(source, path)
+    config = build(Config, validate(source, origins), "")
     if isinstance(source, dict) and "toy_inference" in source:
         check_toy_inference_selection(config)
     return config

@@ -47,7 +47,7 @@ def load_schema() -> dict:
         return yaml.safe_load(handle)
 
 
-def _describe(error) -> str:
+def _describe(error, origins: dict | None = None) -> str:
     path = ".".join(str(part) for part in error.absolute_path)
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
@@ -57,7 +57,7 @@ def _describe(error) -> str:
             f"config key '{where}{unknown[0]}' is not allowed; "
             f"allowed keys{' under ' + repr(path) if path else ''}: {', '.join(allowed)}"
         )
-    return f"config key '{path or '<root>'}': {error.message}{_command_line_hint(error)}"
+    return f"config key '{path or '<root>'}': {error.message}{_command_line_hint(error, origins)}"
 
 
 def _reads_as(text: str, json_type: str) -> bool:
@@ -71,15 +71,25 @@ def _reads_as(text: str, json_type: str) -> bool:
     return json_type == "number" or value.is_integer()
 
 
-def _command_line_hint(error) -> str:
-    """Why a typed value arrived as a string, when it did: Snakemake's ``--config`` parses only
-    ``True``/``False`` (capitalised) as booleans and leaves every value inside a mapping a string
-    (``--config toy='{training: {epochs: 20}}'`` gives ``'20'``), so the bare schema message would
-    send a user looking for a typo that is not there."""
+def _command_line_hint(error, origins: dict | None = None) -> str:
+    """Why a typed value arrived as a string, when it did, and the fix for where it was written.
+
+    Snakemake's ``--config`` parses only ``True``/``False`` (capitalised) as booleans and leaves
+    every value inside a mapping a string (``--config toy='{training: {epochs: 20}}'`` gives
+    ``'20'``); a YAML file read by PyYAML (YAML 1.1) keeps ``3e-4`` a string, since its floats need
+    a dot and a signed exponent. ``origins`` maps a dotted key to the ``(file, text)`` it was read
+    from (``ali_bench.config.number_strings``), so the advice names the file and the spelling that
+    works there; without it the bare schema message would send a user looking for a typo that is
+    not there."""
     expected = error.validator_value if error.validator == "type" else None
     expected = [expected] if isinstance(expected, str) else list(expected or [])
     if not isinstance(error.instance, str) or not any(_reads_as(error.instance, kind) for kind in expected):
         return ""
+    key = ".".join(str(part) for part in error.absolute_path)
+    file, text = (origins or {}).get(key, (None, None))
+    if file is not None and text == error.instance:
+        return (f" (config file '{file}': YAML reads {text} as a string, since a YAML float needs a dot and a signed "
+                f"exponent: write it as {yaml_float(text)} or {float(text)!r})")
     if "boolean" in expected and len(error.absolute_path) == 1:
         fix = f"write {error.absolute_path[0]}={error.instance.lower() in ('true', 'yes', 'on')}"
     else:
@@ -87,14 +97,66 @@ def _command_line_hint(error) -> str:
     return f" (Snakemake's --config reads only True/False as booleans and leaves values inside a mapping strings: {fix})"
 
 
-def validate(raw: dict | None) -> dict:
-    """Return a copy of ``raw`` with every default filled in, or raise a one-line ConfigError."""
+def yaml_float(text: str) -> str:
+    """``text`` (a number PyYAML leaves a string, such as ``3e-4``) spelled so that YAML reads a float: ``3.0e-4``."""
+    mantissa, _, exponent = text.strip().lower().partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    if not exponent:
+        return mantissa
+    sign = "" if exponent[0] in "+-" else "+"
+    return f"{mantissa}e{sign}{exponent}"
+
+
+# Names of the two ends of a range, as the schema spells them: low/high, log_c_low/log_c_high, min_x/max_x, start/stop.
+RANGE_ENDS = (("low", "high"), ("min", "max"), ("start", "stop"))
+
+
+def _range_partner(key: str) -> str | None:
+    """The upper end's key for a lower end's ``key`` (``log_c_low`` -> ``log_c_high``), or None."""
+    for low, high in RANGE_ENDS:
+        if key == low:
+            return high
+        if key.endswith(f"_{low}"):
+            return key[: -len(low)] + high
+        if key.startswith(f"{low}_"):
+            return high + key[len(low):]
+    return None
+
+
+def check_ranges(instance: Any, prefix: str = "") -> None:
+    """Refuse a reversed range anywhere in the config: a lower end above its upper end.
+
+    Why here, after the schema: JSON schema cannot compare two values, and a reversed range either
+    samples nothing sensible (a log-uniform draw from an empty interval) or fails deep in a job."""
+    if not isinstance(instance, dict):
+        return
+    for key, value in instance.items():
+        partner = _range_partner(str(key))
+        upper = instance.get(partner) if partner else None
+        if _is_number(value) and _is_number(upper) and value > upper:
+            raise ConfigError(f"config keys '{prefix}{key}' = {value} and '{prefix}{partner}' = {upper} are reversed: "
+                              f"{key} must not be above {partner}; swap them")
+        check_ranges(value, f"{prefix}{key}.")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def validate(raw: dict | None, origins: dict | None = None) -> dict:
+    """Return a copy of ``raw`` with every default filled in, or raise a one-line ConfigError.
+
+    ``origins``: the dotted keys whose string values were read from a YAML file, and from which
+    (``ali_bench.config.number_strings``), so that a number YAML kept a string is explained for
+    that file."""
     instance = copy.deepcopy(raw) if raw is not None else {}
     if not isinstance(instance, dict):
         raise ConfigError(f"the configuration must be a mapping, got {type(instance).__name__}")
     errors = list(_DefaultingValidator(load_schema()).iter_errors(instance))
     if errors:
-        raise ConfigError(_describe(best_match(errors)))
+        raise ConfigError(_describe(best_match(errors), origins))
+    check_ranges(instance)
     return instance
 
 

@@ -1,6 +1,7 @@
 # Shared helpers: config validation, result paths, how rules call ali_bench.
 # Kept cheap: this runs in every job, so it never imports torch.
 
+import hashlib
 import json
 import os
 import shlex
@@ -14,13 +15,31 @@ from snakemake.exceptions import WorkflowError
 # workflow refuses exactly what a job would refuse, before any job starts, in one line that
 # names the key. These modules import no torch, so this stays cheap.
 sys.path.insert(0, workflow.basedir)
-from ali_bench.config import load_config  # noqa: E402
+from ali_bench.atomic import write_text  # noqa: E402
+from ali_bench.config import load_config, number_strings, read_config_file  # noqa: E402
 from ali_bench.config_schema import ConfigError, validate  # noqa: E402
-from ali_bench import trained_with  # noqa: E402
+from ali_bench import results_lock, trained_with  # noqa: E402
 from ali_bench.verdict import JUDGED_TABLES  # noqa: E402
 
+
+def _config_file_origins():
+    """Every config file this run was given, re-read strictly (ali_bench.config.read_config_file):
+    Snakemake keeps the last of two equal keys silently, so a key given twice is refused here in one
+    line naming the file and both lines. Returns the string values of those files that read as
+    numbers (PyYAML keeps 3e-4 a string), so that validation says how to write them in that file.
+    The Snakefile's own configfile comes first and --configfile files after it, in the order they
+    override each other."""
+    given = [str(path) for path in (workflow.overwrite_configfiles or [])]
+    files = [str(path) for path in workflow.configfiles if str(path) not in given] + given
+    origins = {}
+    for path in files:
+        if os.path.exists(path):
+            origins.update(number_strings(read_config_file(path), path))
+    return origins
+
+
 try:
-    _validated = validate(config)
+    _validated = validate(config, _config_file_origins())
     load_config(_validated)
 except ConfigError as error:
     raise WorkflowError(f"invalid config: {error}") from None
@@ -28,6 +47,23 @@ config.update(_validated)
 
 
 RESULTS = config["results_dir"].rstrip("/")
+
+
+# One Snakemake run per results folder (ali_bench/results_lock.py): Snakemake's own lock is per
+# working directory, so two checkouts writing one results_dir would both train. Taken in the onstart
+# hook (the Snakefile), before any job runs, and held until this process exits. Dry runs skip it
+# (Snakemake runs no onstart hook then, and a dry run writes nothing); jobs Snakemake submits run
+# with --no-hooks and never take it; so does a run with --no-hooks, which opts out of it.
+_RESULTS_LOCK = []
+
+
+def hold_results_lock():
+    if not workflow.is_main_process or _RESULTS_LOCK:
+        return
+    try:
+        _RESULTS_LOCK.append(results_lock.hold(RESULTS, workflow.basedir))
+    except results_lock.ResultsFolderBusy as error:
+        raise WorkflowError(str(error)) from None
 
 # Training jobs. On a GPU (device auto or cuda) each holds the card (resources gpu=1; the profiles
 # limit how many run at once) and takes its rule's threads. With device: cpu they need no card and
@@ -146,6 +182,52 @@ def image_train_config_json(wildcards):
     return _json({**_run_switches(),
                   "images": trained_with.images_training(config["images"], wildcards.dataset),
                   "batchnorm": _batchnorm("train")})
+
+
+# Settings stamps: a results folder never serves a model trained under other settings, even without
+# Snakemake's metadata (a folder copied or moved without .snakemake/, or whose metadata was lost),
+# where Snakemake sees no params change and goes by mtimes alone. Each training job has as an extra
+# input one small file, <results>/.trained_with/<rule>/<wildcards>/<digest>.json, holding the
+# settings its params hold (the same ali_bench/trained_with.py views); its name carries their digest.
+# A run (not a dry run) writes it while building the DAG when it is missing, and removes that job's
+# stamps of other settings: changed settings thus give the training an input newer than its models,
+# and Snakemake retrains it and reruns everything downstream, metadata or not; unchanged settings
+# find the stamp written before the models, and nothing reruns. A content-named file rather than one
+# rewritten in place, so that the check is a file's existence and going back to settings trained
+# earlier, after another was trained, retrains as it must.
+# A dry run (or --report, --lint) writes nothing in the results folder: where the stamp is missing it
+# lists a fresh copy in Snakemake's own temporary folder instead, newer than any models, so its plan
+# is the plan of the run. Jobs Snakemake submits (a cluster's) find the stamps the main process wrote.
+# A folder made before stamps existed has none: its trainings rerun once, unless `snakemake --touch`.
+STAMPS = ".trained_with"
+
+
+def _stamp_key(wildcards):
+    """A training job's wildcards as one path component: ``hparams=random,seed=3``."""
+    return ",".join(f"{name}={value}" for name, value in sorted(wildcards.items()))
+
+
+def trained_with_stamp(rule_name, settings):
+    """The input function of a training rule's settings stamp; ``settings`` is its params.config
+    function (wildcards -> the JSON the job is trained with)."""
+
+    def stamp(wildcards):
+        text = settings(wildcards)
+        where = f"{STAMPS}/{rule_name}/{_stamp_key(wildcards)}"
+        name = f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+        path = result(f"{where}/{name}")
+        if os.path.exists(path) or not workflow.is_main_process:
+            return [path]
+        if workflow.executor_plugin is None or workflow.dryrun:
+            path = os.path.join(str(workflow.snakemake_tmp_dir), where, name)
+        elif os.path.isdir(os.path.dirname(path)):
+            for other in os.listdir(os.path.dirname(path)):  # the stamps of other settings
+                if other.endswith(".json") and not other.startswith("."):
+                    os.remove(os.path.join(os.path.dirname(path), other))
+        write_text(path, text)
+        return [path]
+
+    return stamp
 
 
 def data_manifest(dataset, split):
@@ -303,3 +385,4 @@ def all_tables():
 
 def all_targets():
     return [*all_tables(), result("verdict.csv")]
+

@@ -11,6 +11,7 @@ rule conditional_train:
         IMAGE_CODE,
         code("nets/conditional.py"),
         data=conditional_train_data,
+        trained_with=trained_with_stamp("conditional_train", conditional_train_config_json),
     output:
         models=result("images/{cdataset}_conditional/models.pt"),
         provenance=result("images/{cdataset}_conditional/models.provenance.json"),

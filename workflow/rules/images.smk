@@ -14,6 +14,7 @@ rule image_train:
     input:
         IMAGE_CODE,
         data=image_train_data,
+        trained_with=trained_with_stamp("image_train", image_train_config_json),
     output:
         models=result("images/{dataset}/models.pt"),
         provenance=result("images/{dataset}/models.provenance.json"),

@@ -18,6 +18,7 @@ rule semisup_run:
         code("semisup/settings.py", "semisup/model.py", "semisup/average.py", "semisup/evaluate.py",
              "semisup/train.py", "batchnorm.py", "nets/image.py", "objectives.py", "data/images.py"),
         data=semisup_data,
+        trained_with=trained_with_stamp("semisup_run", semisup_config_json),
     output:
         result=result("semisup/{dataset}_{labels}labels_seed{seed}_{model}.json"),
         log=result("semisup/{dataset}_{labels}labels_seed{seed}_{model}_log.csv"),

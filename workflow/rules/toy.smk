@@ -15,6 +15,7 @@ rule toy_train:
     """Every run of one hyperparameter set (seeds x {ALI, GAN}) as one batched model, one job."""
     input:
         TOY_CODE,
+        trained_with=trained_with_stamp("toy_train", toy_training_config_json),
     output:
         models=result("toy/{hparams}/models.pt"),
         log=result("toy/{hparams}/train_log.csv"),
@@ -104,6 +105,7 @@ rule toy_train_seed:
     for that seed, since every draw of a run is a function of its seed (tests/test_toy_batched.py)."""
     input:
         TOY_CODE,
+        trained_with=trained_with_stamp("toy_train_seed", toy_training_config_json),
     output:
         models=result("toy/{hparams}/seed{seed}/models.pt"),
         log=result("toy/{hparams}/seed{seed}/train_log.csv"),

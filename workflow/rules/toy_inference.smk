@@ -37,6 +37,7 @@ rule toy_infer:
         INFERENCE_CODE,
         selection=rules.toy_select.output[0],
         gan_models=SELECTED_MODELS,
+        trained_with=trained_with_stamp("toy_infer", lambda wildcards: inference_training_config_json()),
     output:
         model=result("toy/inference/{method}.pt"),
         log=result("toy/inference/{method}_log.csv"),
