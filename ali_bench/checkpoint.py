@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from ali_bench.atomic import atomic_path
+from ali_bench.trained_with import forcerun
 
 
 class CheckpointError(RuntimeError):
@@ -21,17 +22,11 @@ DELETE_CHECKPOINT = "delete it and rerun (the training starts over)"
 
 
 def remake(path: str | Path) -> str:
-    """The fix for a broken output of a workflow job (a models file) that a later job reads.
-
-    Deleting it is not enough: Snakemake does not remake a missing intermediate file while the
-    targets downstream of it look complete, so a plain rerun says "Nothing to be done" and the file
-    stays missing. ``--forcerun`` with the file reruns the job that makes it and every job
-    downstream of it (checked with a real Snakemake run). A training job that finds its final
-    checkpoint beside the file only writes the file again.
-    """
-    return (f"make it again with 'snakemake --forcerun {path}' plus your run's targets and --configfile/--config "
-            "options, since deleting it alone makes Snakemake report nothing to be done; outside the "
-            "workflow, rerun the command that wrote it")
+    """The fix for a broken output of a workflow job (a models file) that a later job reads
+    (``trained_with.forcerun``; a training job that finds its final checkpoint beside the file only
+    writes the file again)."""
+    return (f"make it again with {forcerun(path)}, since deleting it alone makes Snakemake report nothing to be "
+            "done; outside the workflow, rerun the command that wrote it")
 
 
 def save(path: str | Path, payload: dict[str, Any]) -> None:

@@ -81,12 +81,9 @@ def git_state(repo: Path = _REPO_ROOT) -> dict[str, Any]:
 
 
 def sha256(path: str | Path) -> str:
-    """The SHA-256 of a file's bytes, read in 1 MiB chunks (a models file need not fit in memory twice)."""
-    digest = hashlib.sha256()
+    """The SHA-256 of a file's bytes, read in chunks (a models file need not fit in memory twice)."""
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def checksums(paths: Iterable[str | Path]) -> dict[str, str]:

@@ -55,6 +55,15 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def length_free(settings: dict, section: str | None = None) -> dict:
+    """``settings`` without their ``epochs`` (the one in ``settings[section]`` when ``section`` is
+    given): the ``fingerprint`` that :func:`run_epochs` expects, so that growing the length continues
+    a training from its checkpoint (see the module docstring)."""
+    if section is not None:
+        return {**settings, section: length_free(settings[section])}
+    return {key: value for key, value in settings.items() if key != "epochs"}
+
+
 def _resume_point(saved: dict, fingerprint: str, epochs: int, checkpoint_path: Path, length_key: str,
                   same_schedule: Callable[[int, int], bool] | None) -> bool:
     """Whether the loaded checkpoint ``saved`` is this run's to resume (logging why when it is not).

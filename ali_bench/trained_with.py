@@ -116,6 +116,16 @@ def _shown(value: Any) -> str:
     return "(not set)" if type(value) is object else repr(value)
 
 
+def forcerun(path: Any) -> str:
+    """The command that remakes the workflow output ``path`` (a models file a later job refused).
+
+    Why not "delete it and rerun": Snakemake does not remake a missing intermediate file while the
+    targets downstream of it look complete, so a plain rerun says "Nothing to be done" and the file
+    stays missing; ``--forcerun`` with the file reruns the job that makes it and every job downstream
+    of it (checked with a real Snakemake run)."""
+    return f"'snakemake --forcerun {path}' plus your run's targets and --configfile/--config options"
+
+
 def check(path: Any, trained: dict, asked: dict) -> None:
     """Refuse ``path`` if the settings it was trained with (``trained``) are not those ``asked`` for.
 
@@ -127,5 +137,5 @@ def check(path: Any, trained: dict, asked: dict) -> None:
         key, was, wanted = found
         raise ModelMismatch(
             f"'{path}' was trained with {key} = {_shown(was)}, but the config asks for {_shown(wanted)}: "
-            f"retrain it (in the workflow: 'snakemake --forcerun {path}' plus your run's targets and options; deleting "
-            "it alone makes Snakemake report nothing to be done) or use the config it was trained with")
+            f"retrain it (in the workflow: {forcerun(path)}; deleting it alone makes Snakemake report nothing to be "
+            "done) or use the config it was trained with")

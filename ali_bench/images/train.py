@@ -34,7 +34,7 @@ from ali_bench.data.images import ImageSplit
 from ali_bench.nets import image_architecture
 from ali_bench.nets.conditional import ConditionalALI, condition_size, condition_vectors
 from ali_bench.nets.image import ImageALI
-from ali_bench.resumable import run_epochs, write_log
+from ali_bench.resumable import length_free, run_epochs, write_log
 from ali_bench.seeding import generator_for, seed_for
 from ali_bench.training import MONITORS, adversarial_step, divergence, not_finite
 
@@ -273,8 +273,7 @@ def train_images(
     settings = run_settings(dataset, cfg, conditioning)
     # the length is left out: growing it continues the training (ali_bench/resumable.py); nothing of an
     # epoch depends on the total (no schedule; the RNG states come with the checkpoint)
-    length_free = {**settings, "run": {key: value for key, value in settings["run"].items() if key != "epochs"}}
-    fingerprint = config_hash({**length_free, "n": len(data)})
+    fingerprint = config_hash({**length_free(settings, "run"), "n": len(data)})
     rows, wall = run_epochs(
         run_epoch, epochs=run.epochs, checkpoint_path=checkpoint_path, checkpoint_every=1, fingerprint=fingerprint,
         get_state=trainer.state, set_state=trainer.load, desc=f"ALI {dataset}", progress=progress,

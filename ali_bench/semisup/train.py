@@ -9,7 +9,6 @@ training; D's weights are averaged as training goes (``average.py``) and evaluat
 from __future__ import annotations
 
 import json
-import math
 from functools import partial
 from pathlib import Path
 
@@ -23,13 +22,13 @@ from ali_bench.cuda_graphs import StepRunner
 from ali_bench.data.images import ImageSplit
 from ali_bench.device import device_name
 from ali_bench.nets.image import ImageALI
-from ali_bench.resumable import run_epochs, write_log
+from ali_bench.resumable import length_free, run_epochs, write_log
 from ali_bench.seeding import generator_for, seed_for
 from ali_bench.semisup.average import DiscriminatorAverage, warn_if_average_cannot_move, weight_on_first_half
 from ali_bench.semisup.evaluate import evaluate_all
 from ali_bench.semisup.model import MONITORS, build, semisup_step
 from ali_bench.semisup.settings import LABELLED_ORDER, NOISE, ORDER, SemisupSettings, balanced_labels
-from ali_bench.training import divergence
+from ali_bench.training import divergence, not_finite
 
 
 def make_optimisers(model: ImageALI, settings: SemisupSettings, device: torch.device, use_graph: bool):
@@ -119,7 +118,7 @@ def train_semisup(
             pick = labelled_order[step * batch : (step + 1) * batch]
             total += step_fn(x_lab[pick], y_lab[pick], data[order[step * batch : (step + 1) * batch]])
         means = dict(zip(MONITORS, (total / steps).tolist()))
-        if not all(math.isfinite(v) for v in means.values()):
+        if not_finite(means):
             raise divergence(f"semi-supervised run {settings.dataset}, {settings.n_labels} labels, seed {settings.seed}",
                              epoch + 1, means, f"lower semisup.lr (now {settings.lr}) or check the data, and retrain")
         return [{"epoch": epoch + 1, "lr": settings.lr * factor, **means}], {"loss_d": means["loss_d"], "train_error": means["train_error"]}
@@ -145,8 +144,7 @@ def train_semisup(
 
     # the length is left out: growing it continues the training while the learning rates of the epochs
     # done are those of the longer run (same_schedule; ali_bench/resumable.py)
-    fingerprint = config_hash({**{key: value for key, value in settings.__dict__.items() if key != "epochs"}, "n": len(data)})
-
+    fingerprint = config_hash({**length_free(settings.__dict__), "n": len(data)})
     kind = "supervised-only" if settings.supervised_only else "ALI K+1"
     rows, wall = run_epochs(run_epoch, epochs=settings.epochs, checkpoint_path=checkpoint_path, checkpoint_every=1,
                             fingerprint=fingerprint, get_state=get_state, set_state=set_state,

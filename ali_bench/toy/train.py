@@ -21,7 +21,7 @@ from ali_bench.config import BatchNormConfig, ToyConfig, ToyNetworkConfig, as_di
 from ali_bench.config_schema import from_dict
 from ali_bench.cuda_graphs import StepRunner
 from ali_bench.data.mixture import train_and_test
-from ali_bench.resumable import run_epochs, write_log
+from ali_bench.resumable import length_free, run_epochs, write_log
 from ali_bench.nets.toy import TOY_MODELS, ToyGAN, init_weights_
 from ali_bench.nets.batched import BatchedAdam, stack_state_dicts
 from ali_bench.seeding import generator_for
@@ -121,7 +121,7 @@ def train_toy(
     """
     runs = plan_runs(cfg, hyperparameter_set, seeds)
     batch, epochs = cfg.training.batch_size, cfg.training.epochs
-    fingerprint = config_hash({"toy": without_length(as_dict(cfg)), "set": hyperparameter_set, "runs": [r.name for r in runs],
+    fingerprint = config_hash({"toy": length_free(as_dict(cfg), "training"), "set": hyperparameter_set, "runs": [r.name for r in runs],
                                "dtype": str(dtype)})
     _, (x_train, _), _ = train_and_test(cfg.mixture)
     data = torch.from_numpy(x_train).to(device=device, dtype=dtype)  # (N, 2), resident on the device
@@ -172,12 +172,6 @@ def train_toy(
     return payload
 
 
-def without_length(toy: dict) -> dict:
-    """The toy settings without ``training.epochs``: a checkpoint's fingerprint, so that growing the
-    length continues a training (nothing of an epoch depends on the total; ``ali_bench.resumable``)."""
-    return {**toy, "training": {key: value for key, value in toy["training"].items() if key != "epochs"}}
-
-
 def _first_nonfinite_epoch(rows: list[dict]) -> dict[str, int]:
     first: dict[str, int] = {}
     for row in rows:
@@ -198,8 +192,8 @@ def check_trained_with(path: str | Path, payload: dict, toy: ToyConfig, bn: Batc
     if held != sorted(toy.seeds):  # a file trained with --seeds holds only some of its config's seeds
         raise trained_with.ModelMismatch(
             f"'{path}' holds the runs of seeds {held}, but the config asks for toy.seeds = {sorted(toy.seeds)}: retrain it "
-            f"with the config's seeds (toy-train without --seeds; in the workflow: 'snakemake --forcerun {path}' plus "
-            "your run's targets and options) or set toy.seeds to the seeds it holds")
+            f"with the config's seeds (toy-train without --seeds; in the workflow: {trained_with.forcerun(path)}) or set "
+            "toy.seeds to the seeds it holds")
 
 
 def load_models(path: str | Path, statistics: str, device: torch.device = torch.device("cpu"), *,

@@ -13,7 +13,7 @@ from ali_bench.config import BatchNormConfig, ConfigError, InferenceConfig, ToyC
 from ali_bench.data.mixture import train_and_test
 from ali_bench.nets.batched import unstack_state_dict
 from ali_bench.nets.toy import TOY_MODELS, ToyGAN
-from ali_bench.resumable import run_epochs, write_log
+from ali_bench.resumable import length_free, run_epochs, write_log
 from ali_bench.seeding import generator_for
 from ali_bench.toy.train import load_models
 from ali_bench.toy_inference.methods import INFERENCE, INFERENCE_BATCHNORM, METHOD_CODES, build_method, make_trainer
@@ -110,8 +110,7 @@ def train_method(
 
     # what the run trains against too: the frozen decoder's batch-norm statistics
     # the length is left out: growing it continues the training (ali_bench/resumable.py)
-    length_free = {key: value for key, value in as_dict(settings).items() if key != "epochs"}
-    fingerprint = config_hash({"method": method, "toy": as_dict(toy), "settings": length_free, "selection": selection,
+    fingerprint = config_hash({"method": method, "toy": as_dict(toy), "settings": length_free(as_dict(settings)), "selection": selection,
                                "decoder_statistics": batchnorm_settings.statistics})
     rows, wall = run_epochs(
         run_epoch, epochs=settings.epochs, checkpoint_path=checkpoint_path, checkpoint_every=1,
