@@ -62,14 +62,15 @@ def add_data_manifests(parser: argparse.ArgumentParser) -> None:
 
 
 def data_location(cfg: Config, args: argparse.Namespace) -> dict:
-    """``load_split``'s keyword arguments for this command: root, download and prepared_only.
+    """``load_split``'s keyword arguments for this command: root, download, prepared_only and verify.
 
     With ${PREPARED_ONLY_VARIABLE}=true (what the workflow sets for every job but prepare-data) a
     command reads only what prepare-data made: it never downloads and never converts images."""
     root = args.data_root or environment(DATA_ROOT_VARIABLE, str) or cfg.images.data_root
     download = args.download if args.download is not None else environment(DOWNLOAD_VARIABLE, boolean)
     prepared_only = bool(environment(PREPARED_ONLY_VARIABLE, boolean))
-    return {"root": root, "download": cfg.images.download if download is None else download, "prepared_only": prepared_only}
+    return {"root": root, "download": cfg.images.download if download is None else download, "prepared_only": prepared_only,
+            "verify": cfg.images.verify_checksums}
 
 
 def environment(name: str, parse):

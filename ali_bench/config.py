@@ -158,6 +158,7 @@ class ImagesConfig:
     datasets: tuple[str, ...]
     data_root: str
     download: bool
+    verify_checksums: bool  # official files must be the published ones (ali_bench/data/checksums.py)
     variant: str
     cifar10_dx_biases: str  # tied | untied (Blocks' default before 2016-06-03)
     seed: int

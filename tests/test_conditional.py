@@ -112,6 +112,19 @@ def test_conditional_digits_cli_trains_and_draws_the_grid(tmp_path):
     refused = run_cli("image-train", "--config-json", config, "--dataset", "svhn", "--conditional",
                       "--out", str(tmp_path / "x.pt"), "--log", str(tmp_path / "x.csv"), check=False)
     assert refused.returncode == 2 and "no conditional model for 'svhn'" in refused.stderr
+    # the conditional models file given to the unconditional commands: one line, not an AttributeError
+    unconditional_commands = [
+        ("features", "--dataset", "digits", "--split", "test", "--feature-set", "paper",
+         "--out", str(tmp_path / "f.npy"), "--out-labels", str(tmp_path / "y.npy")),
+        ("image-figures", "--out-samples", str(tmp_path / "s.png"),
+         "--out-reconstructions", str(tmp_path / "r.png"), "--out-interpolations", str(tmp_path / "i.png")),
+    ]
+    for command, *rest in unconditional_commands:
+        result = run_cli(command, "--config-json", config, "--models", str(tmp_path / "m.pt"), *rest, check=False)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1, result.stderr
+        assert "holds a conditional model; this command takes an unconditional one" in lines[0], lines
+        assert "images/<dataset>/models.pt" in lines[0] and "Traceback" not in result.stderr
 
 
 def test_celeba_paths_run_on_a_celeba_folder_in_the_official_format(tmp_path):
@@ -123,7 +136,7 @@ def test_celeba_paths_run_on_a_celeba_folder_in_the_official_format(tmp_path):
 
     write_celeba_folder(tmp_path, partition=(0,) * 8 + (1,) * 4 + (2,) * 2)
     tiny = {"epochs": 1, "batch_size": 4, "width": 0.125}
-    config = json.dumps({"device": "cpu", "images": {"data_root": str(tmp_path), "celeba": tiny,
+    config = json.dumps({"device": "cpu", "images": {"data_root": str(tmp_path), "verify_checksums": False, "celeba": tiny,
                                                      "figures": {"interpolation_pairs": 2, "interpolation_steps": 4}},
                          "conditional": {"celeba": tiny}})
     train = ("image-train", "--config-json", config, "--dataset", "celeba", "--no-progress")

@@ -14,7 +14,7 @@ import torchvision
 from conftest import run_cli, write_celeba_folder
 from scipy.io import savemat
 
-from ali_bench.data import images, prepare
+from ali_bench.data import checksums, images, prepare
 from ali_bench.data.images import DatasetCorrupt, DatasetMissing, load_split
 
 
@@ -37,7 +37,7 @@ def test_known_checksums_are_torchvisions():
                  for name, md5 in torchvision.datasets.CIFAR10.train_list + torchvision.datasets.CIFAR10.test_list}
     expected |= {f"celeba/{name}": md5 for _, md5, name in torchvision.datasets.CelebA.file_list
                  if name in ("list_attr_celeba.txt", "list_eval_partition.txt")}
-    assert prepare.KNOWN_MD5 == expected
+    assert checksums.KNOWN_MD5 == expected
 
 
 def test_a_file_that_is_not_the_published_one_is_refused_in_one_line(tmp_path):
@@ -47,14 +47,15 @@ def test_a_file_that_is_not_the_published_one_is_refused_in_one_line(tmp_path):
                      "--out", str(tmp_path / "m.json"), check=False)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and str(path) in lines[0] and prepare.KNOWN_MD5["svhn/train_32x32.mat"] in lines[0], lines
+    assert len(lines) == 1 and str(path) in lines[0] and checksums.KNOWN_MD5["svhn/train_32x32.mat"] in lines[0], lines
     assert _md5(path) in lines[0] and "download it again" in lines[0]
     assert not (tmp_path / "m.json").exists()
 
 
 def test_manifest_records_files_and_the_arrays_the_split_holds(tmp_path, monkeypatch):
     path = _svhn_file(tmp_path)
-    monkeypatch.setitem(prepare.KNOWN_MD5, "svhn/train_32x32.mat", _md5(path))
+    monkeypatch.setitem(checksums.KNOWN_MD5, "svhn/train_32x32.mat", _md5(path))
+    monkeypatch.setitem(checksums.PUBLISHED_SIZES, ("svhn", "train"), 5)
     manifest = prepare.prepare_split("svhn", "train", tmp_path, download=False)
     assert manifest["files"] == [{"path": "svhn/train_32x32.mat", "bytes": path.stat().st_size, "md5": _md5(path),
                                   "checked_against_published_md5": True}]
@@ -74,7 +75,8 @@ def test_cache_converted_in_several_processes_is_the_one_converted_in_one(tmp_pa
     """Parallel conversion (the prepare_data job's --workers) changes nothing but the speed."""
     write_celeba_folder(tmp_path, partition=(0,) * 7 + (1, 2))
     for name in ("list_attr_celeba.txt", "list_eval_partition.txt"):
-        monkeypatch.setitem(prepare.KNOWN_MD5, f"celeba/{name}", _md5(tmp_path / "celeba" / name))
+        monkeypatch.setitem(checksums.KNOWN_MD5, f"celeba/{name}", _md5(tmp_path / "celeba" / name))
+    monkeypatch.setitem(checksums.PUBLISHED_SIZES, ("celeba", "train"), 7)
     monkeypatch.setattr(images, "CONVERT_CHUNK", 2)  # 7 training images: 4 chunks over 3 processes
     one = prepare.prepare_split("celeba", "train", tmp_path, download=False, workers=1)
     cache = images.cache_path("celeba", "train", tmp_path)

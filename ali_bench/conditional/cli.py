@@ -7,7 +7,6 @@ import argparse
 from pathlib import Path
 
 from ali_bench.command_line import add_config, add_data_options, config_from
-from ali_bench.config import ConfigError
 
 
 def cmd_conditional_figure(args: argparse.Namespace) -> None:
@@ -22,9 +21,7 @@ def cmd_conditional_figure(args: argparse.Namespace) -> None:
     from ali_bench.images.train import check_trained_with, load_model
 
     cfg = config_from(args)
-    payload, model = load_model(args.models, statistics=cfg.batchnorm.statistics)
-    if not payload.get("conditional"):
-        raise ConfigError(f"'{args.models}' holds an unconditional model; train one with image-train --conditional")
+    payload, model = load_model(args.models, statistics=cfg.batchnorm.statistics, conditional=True)
     check_trained_with(args.models, payload, cfg.images, cfg.batchnorm, cfg.conditional)
     seed, dataset = cfg.conditional.figure_seed, payload["dataset"]
     measured = None

@@ -24,7 +24,8 @@ def cmd_prepare_data(args: argparse.Namespace) -> None:
     if len(args.split) != len(args.out):
         raise ConfigError(f"prepare-data got {len(args.split)} --split values and {len(args.out)} --out files; expected one each")
     for split, out in zip(args.split, args.out):
-        manifest = prepare_split(args.dataset, split, location["root"], location["download"], workers=args.workers)
+        manifest = prepare_split(args.dataset, split, location["root"], location["download"], workers=args.workers,
+                                 verify=location["verify"])
         write_text(out, json.dumps(manifest, indent=2) + "\n")
         log.info("%s %s: %d examples, %d file(s) checked; manifest %s", args.dataset, split, manifest["examples"],
                  len(manifest["files"]), out)

@@ -27,6 +27,8 @@ import numpy as np
 import torch
 
 from ali_bench.atomic import atomic_path
+from ali_bench.data import checksums
+from ali_bench.data.errors import DatasetCorrupt, DatasetMissing, DownloadFailed
 
 SPLITS = {
     "digits": ("train", "valid", "test"),
@@ -48,18 +50,6 @@ CELEBA_ATTRIBUTES = (
     "Straight_Hair", "Wavy_Hair", "Wearing_Earrings", "Wearing_Hat", "Wearing_Lipstick", "Wearing_Necklace",
     "Wearing_Necktie", "Young",
 )
-
-
-class DatasetMissing(FileNotFoundError):
-    """A dataset file is not where it should be; the message says where to put it or how to download it."""
-
-
-class DatasetCorrupt(ValueError):
-    """A dataset file is there but cannot be read as its format; the message names the file and the fix."""
-
-
-class DownloadFailed(OSError):
-    """``images.download: true`` could not fetch a dataset; the message names the URL and the manual route."""
 
 
 def _corrupt(path: Path, expected: str, reason: object, fix: str) -> DatasetCorrupt:
@@ -89,26 +79,43 @@ class ImageSplit:
 
 
 def load_split(dataset: str, split: str, root: str | Path, download: bool = False, *, prepared_only: bool = False,
-               workers: int = 1) -> ImageSplit:
+               verify: bool = False, workers: int = 1) -> ImageSplit:
     """One split of one dataset; a missing file raises DatasetMissing naming it and the remedy.
 
     ``prepared_only``: read what ``prepare-data`` made and nothing else: no download, no conversion
     of images into a 64×64 cache (what the workflow's training and evaluation jobs ask, so that GPU
-    jobs never reach the network or convert images; ali_bench/data/prepare.py). ``workers``: processes
-    that convert images into a missing cache.
+    jobs never reach the network or convert images; ali_bench/data/prepare.py). ``verify``: the
+    official files must be the published ones and the split its published size (the commands pass
+    config key images.verify_checksums, true by default; ali_bench/data/checksums.py). ``workers``:
+    processes that convert images into a missing cache.
     """
     _check_split(dataset, split)
     root = Path(root)
-    loader = {"digits": _digits, "svhn": _svhn, "cifar10": _cifar10, "celeba": _celeba, "tiny_imagenet": _tiny_imagenet}
-    if prepared_only:
-        cache = cache_path(dataset, split, root) if dataset in CACHED else None
-        if cache is not None and not cache.is_file():
-            raise DatasetMissing(f"dataset cache '{cache}' is missing: prepare the data first (python -m ali_bench "
-                                 f"prepare-data --dataset {dataset} --split {split}; the workflow's prepare_data job does it)")
-        download = False
+    if download and not prepared_only:
+        fetch(dataset, split, root)
+    for relative in checksums.split_files(dataset, split):  # before reading: CelebA's lists decide what is converted
+        checksums.check_file(root, relative, verify, missing_fix(relative, root))
     if dataset in CACHED:
-        return loader[dataset](split, root, download, workers)
-    return loader[dataset](split, root, download)
+        cache = cache_path(dataset, split, root)
+        if prepared_only and not cache.is_file():
+            raise DatasetMissing(f"dataset cache '{cache}' is missing: prepare the data first (python -m ali_bench "
+                                 f"prepare-data --dataset {dataset} --split {split}; in the workflow, snakemake "
+                                 "--forcerun prepare_data plus your targets)")
+        data = {"celeba": _celeba, "tiny_imagenet": _tiny_imagenet}[dataset](split, root, cache, workers)
+    else:
+        data = {"digits": _digits, "svhn": _svhn, "cifar10": _cifar10}[dataset](split, root)
+    checksums.check_size(dataset, split, len(data), verify)
+    return data
+
+
+def missing_fix(relative: str, root: Path) -> str:
+    """What to do about a missing official file ``relative`` (to the data root): where to get it."""
+    switch = "or set config key 'images.download: true'"
+    if relative.startswith("svhn/"):
+        return f"download {SVHN_URL}{Path(relative).name} into '{root / 'svhn'}/', {switch}"
+    if relative.startswith("cifar-10-batches-py/"):
+        return f"extract {CIFAR_URL} into '{root}/', {switch}"
+    return f"get it from {CELEBA_URL} (Anno/ and Eval/) into '{root / 'celeba'}/', {switch}"
 
 
 def _check_split(dataset: str, split: str) -> None:
@@ -132,16 +139,49 @@ def fetch(dataset: str, split: str, root: str | Path) -> None:
 
 
 CACHED = ("celeba", "tiny_imagenet")  # datasets read from a converted 64×64 cache
+TINY_IMAGENET_FIX = "no download exists; build an ImageFolder tree <split>/<class>/<image> from ImageNet"
 
 
 def cache_path(dataset: str, split: str, root: str | Path) -> Path:
-    """Where ``dataset``'s converted 64×64 cache of ``split`` lives (CelebA, Tiny ImageNet)."""
+    """Where ``dataset``'s converted 64×64 cache of ``split`` lives (CelebA, Tiny ImageNet).
+
+    Named by a digest of what it is converted from (CelebA's two list files, which decide the
+    split's images and attributes; Tiny ImageNet's list of image files), so a cache built from
+    other lists (cut short, an older copy) is never read in their place: the images are converted
+    again. Images replaced under the same names are not seen (hashing 200,000 JPEGs per job would
+    cost minutes).
+    """
     root = Path(root)
+    if dataset not in CACHED:
+        raise ValueError(f"dataset {dataset!r} has no converted cache; expected one of {', '.join(CACHED)}")
+    key = _source_digest(dataset, split, root)[:16]
     if dataset == "celeba":
-        return root / "celeba" / "ali_bench_64" / f"{split}_{CELEBA_CACHE_VERSION}.npz"
-    if dataset == "tiny_imagenet":
-        return root / "tiny_imagenet" / "ali_bench_64" / f"{split}.npz"
-    raise ValueError(f"dataset {dataset!r} has no converted cache; expected one of {', '.join(CACHED)}")
+        return root / "celeba" / "ali_bench_64" / f"{split}_{CELEBA_CACHE_VERSION}_{key}.npz"
+    return root / "tiny_imagenet" / "ali_bench_64" / f"{split}_{key}.npz"
+
+
+def _source_digest(dataset: str, split: str, root: Path) -> str:
+    import hashlib
+    import os
+
+    digest = hashlib.sha256()
+    if dataset == "celeba":
+        for relative in checksums.split_files(dataset, split):
+            path = root / relative
+            if not path.is_file():
+                raise _missing(path, missing_fix(relative, root))
+            digest.update(checksums.md5(path).encode())
+        return digest.hexdigest()
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    folder = root / "tiny_imagenet" / split
+    if not folder.is_dir():
+        raise _missing(folder, f"{TINY_IMAGENET_FIX} under '{root / 'tiny_imagenet'}/' (see README, Image datasets)")
+    names = sorted(os.path.relpath(os.path.join(top, name), folder) for top, _, files in os.walk(folder)
+                   for name in files if name.lower().endswith(IMG_EXTENSIONS))  # os.walk: no stat per file
+    for name in names:
+        digest.update(name.encode() + b"\0")
+    return digest.hexdigest()
 
 
 def _missing(path: Path, how: str) -> DatasetMissing:
@@ -152,7 +192,7 @@ def _missing(path: Path, how: str) -> DatasetMissing:
 # digits (embedded)
 
 
-def _digits(split: str, root: Path, download: bool) -> ImageSplit:
+def _digits(split: str, root: Path) -> ImageSplit:
     """scikit-learn's 1,797 8×8 digits, scaled to SVHN's 3×32×32 (bilinear, grey replicated to RGB).
 
     Pixels map from [0, 16] to [0.1, 0.9], a grey background rather than black: with an all-black
@@ -160,7 +200,7 @@ def _digits(split: str, root: Path, download: bool) -> ImageSplit:
     its sigmoid passes no gradient to those pixels. SVHN's mean image has no such pixels.
     Split (fixed permutation, seed 0): 1,297 train, 250 valid, 250 test.
     """
-    del root, download
+    del root
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
@@ -209,13 +249,11 @@ def _fetch_svhn(split: str, root: Path) -> None:
                   folder, f"put {path.name}")
 
 
-def _svhn(split: str, root: Path, download: bool) -> ImageSplit:
+def _svhn(split: str, root: Path) -> ImageSplit:
     folder = root / "svhn"
     path = folder / f"{split}_32x32.mat"
-    if download:
-        _fetch_svhn(split, root)
     if not path.is_file():
-        raise _missing(path, f"download {SVHN_URL}{path.name} into '{folder}/', or set config key 'images.download: true'")
+        raise _missing(path, missing_fix(f"svhn/{path.name}", root))
     images, labels = read_svhn_mat(path)
     return ImageSplit(torch.from_numpy(images), torch.from_numpy(labels))
 
@@ -241,29 +279,22 @@ def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
-def cifar10_files(split: str) -> list[str]:
-    """The batch files a CIFAR-10 split reads."""
-    return ["test_batch"] if split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
-
-
 def _fetch_cifar10(split: str, root: Path) -> None:
     folder = root / "cifar-10-batches-py"
-    if not all((folder / name).is_file() for name in cifar10_files(split)):
+    if not all((folder / name).is_file() for name in checksums.cifar10_files(split)):
         import torchvision
 
         _download(lambda: torchvision.datasets.CIFAR10(str(root), train=split != "test", download=True), CIFAR_URL,
                   root, "extract its cifar-10-batches-py/")
 
 
-def _cifar10(split: str, root: Path, download: bool) -> ImageSplit:
+def _cifar10(split: str, root: Path) -> ImageSplit:
     """train = [0, 45000) and valid = [45000, 50000) of the training batches, as the released code."""
     folder = root / "cifar-10-batches-py"
-    names = cifar10_files(split)
-    if download:
-        _fetch_cifar10(split, root)
+    names = checksums.cifar10_files(split)
     for name in names:
         if not (folder / name).is_file():
-            raise _missing(folder / name, f"extract {CIFAR_URL} into '{root}/', or set config key 'images.download: true'")
+            raise _missing(folder / name, missing_fix(f"cifar-10-batches-py/{name}", root))
     parts = [read_cifar_batch(folder / name) for name in names]
     images = np.concatenate([p[0] for p in parts])
     labels = np.concatenate([p[1] for p in parts])
@@ -295,8 +326,7 @@ def read_celeba_lists(folder: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     partition_file, attr_file = folder / "list_eval_partition.txt", folder / "list_attr_celeba.txt"
     for path in (partition_file, attr_file):
         if not path.is_file():
-            raise _missing(path, f"get it from {CELEBA_URL} (Anno/ and Eval/) into '{folder}/', "
-                                 "or set config key 'images.download: true'")
+            raise _missing(path, missing_fix(f"celeba/{path.name}", folder.parent))
     fix = f"get it again from {CELEBA_URL}"
     partition = {}
     for number, line in enumerate(_text_lines(partition_file, fix), start=1):
@@ -304,6 +334,9 @@ def read_celeba_lists(folder: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
         if fields and (len(fields) != 2 or fields[1] not in ("0", "1", "2")):
             raise _corrupt(partition_file, "CelebA's partition list", f"line {number} is {line[:60]!r}, expected "
                            "'<image> 0|1|2'", fix)
+        if fields and fields[0] in partition:
+            raise _corrupt(partition_file, "CelebA's partition list", f"line {number} names {fields[0]!r} a second time",
+                           fix)
         if fields:
             partition[fields[0]] = int(fields[1])
     lines = _text_lines(attr_file, fix)
@@ -312,7 +345,7 @@ def read_celeba_lists(folder: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
         raise _corrupt(attr_file, "CelebA's attribute list", f"got {len(header)} attribute names", "its second line must "
                        "list the 40 attributes in their usual order; " + fix)
     n_attributes = len(header)
-    names, attributes = [], []
+    names, attributes, seen = [], [], set()
     for number, line in enumerate(lines[2:], start=3):
         fields = line.split()
         if not fields:
@@ -322,8 +355,15 @@ def read_celeba_lists(folder: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
                            f"name and {n_attributes} values of -1 or 1", fix)
         if fields[0] not in partition:
             raise _corrupt(partition_file, "CelebA's partition list", f"it has no line for {fields[0]!r}", fix)
+        if fields[0] in seen:
+            raise _corrupt(attr_file, "CelebA's attribute list", f"line {number} names {fields[0]!r} a second time", fix)
+        seen.add(fields[0])
         names.append(fields[0])
         attributes.append([int(v) for v in fields[1:]])
+    unlisted = [name for name in partition if name not in seen]
+    if unlisted:  # a cut-short attribute list would otherwise drop these images from their split
+        raise _corrupt(attr_file, "CelebA's attribute list", f"it has no line for {len(unlisted):,} of the partition "
+                       f"list's images, the first {unlisted[0]!r}", fix)
     attrs = ((np.asarray(attributes, dtype=np.int64).reshape(-1, n_attributes) + 1) // 2).astype(np.uint8)  # {-1, 1} -> {0, 1}
     return names, np.asarray([partition[name] for name in names], dtype=np.int64), attrs
 
@@ -349,13 +389,10 @@ def _fetch_celeba(root: Path) -> None:
                   CELEBA_URL, folder, "put img_align_celeba/, list_attr_celeba.txt and list_eval_partition.txt")
 
 
-def _celeba(split: str, root: Path, download: bool, workers: int = 1) -> ImageSplit:
+def _celeba(split: str, root: Path, cache: Path, workers: int = 1) -> ImageSplit:
     """The aligned, cropped CelebA faces at 64×64; converted once and cached beside the originals."""
     folder = root / "celeba"
-    cache = cache_path("celeba", split, root)
     if not cache.is_file():
-        if download:
-            _fetch_celeba(root)
         names, partition, attributes = read_celeba_lists(folder)
         keep = np.flatnonzero(partition == CELEBA_SPLITS[split])
         images = _convert_images([folder / "img_align_celeba" / names[i] for i in keep], celeba_64, f"CelebA {split}",
@@ -435,18 +472,14 @@ def center_crop_64(image) -> np.ndarray:
     return np.asarray(square.resize((64, 64), Image.Resampling.BICUBIC, reducing_gap=None), dtype=np.uint8).transpose(2, 0, 1)
 
 
-def _tiny_imagenet(split: str, root: Path, download: bool, workers: int = 1) -> ImageSplit:
+def _tiny_imagenet(split: str, root: Path, cache: Path, workers: int = 1) -> ImageSplit:
     """An ImageFolder tree ``tiny_imagenet/<split>/<class>/<image>``; converted once and cached.
 
     The paper's file (``ilsvrc2012_tiny.hdf5``) was never published and has no download; build the
     folder from ImageNet (train: the 1.28M training images; valid: the 50k validation images).
     """
     folder = root / "tiny_imagenet" / split
-    cache = cache_path("tiny_imagenet", split, root)
     if not cache.is_file():
-        if not folder.is_dir():
-            raise _missing(folder, "no download exists; build an ImageFolder tree <split>/<class>/<image> from "
-                                   f"ImageNet under '{root / 'tiny_imagenet'}/' (see README)")
         from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 
         _, class_to_idx = find_classes(str(folder))

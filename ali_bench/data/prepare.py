@@ -25,59 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from ali_bench.data import images
+from ali_bench.data import checksums, images
+from ali_bench.data.checksums import md5
 
 MANIFEST_FORMAT = "ali-bench/data-manifest/1"
 log = logging.getLogger(__name__)
-
-# The official files' MD5s (what torchvision.datasets.SVHN.split_list, CIFAR10.train_list/test_list
-# and CelebA.file_list check; tests/test_data_prepare.py compares them). CelebA's images come in
-# one zip whose checksum says nothing about an extracted folder: the two list files are checked,
-# and the converted cache's MD5 is recorded. Digits (scikit-learn's bundled copy) and Tiny ImageNet
-# (built by the user from ImageNet) have no official files: their arrays' hashes are recorded.
-KNOWN_MD5 = {
-    "svhn/train_32x32.mat": "e26dedcc434d2e4c54c9b2d4a06d8373",
-    "svhn/test_32x32.mat": "eb5a983be6a315427106f1b164d9cef3",
-    "svhn/extra_32x32.mat": "a93ce644f1a588dc4d68dda5feec44a7",
-    "cifar-10-batches-py/data_batch_1": "c99cafc152244af753f735de768cd75f",
-    "cifar-10-batches-py/data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
-    "cifar-10-batches-py/data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
-    "cifar-10-batches-py/data_batch_4": "634d18415352ddfa80567beed471001a",
-    "cifar-10-batches-py/data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
-    "cifar-10-batches-py/test_batch": "40351d587109b95175f43aff81a1287e",
-    "celeba/list_attr_celeba.txt": "75e246fa4810816ffd6ee81facbd244c",
-    "celeba/list_eval_partition.txt": "d32c9cbf5e040fd4025c592c306e6668",
-}
-
-
-def split_files(dataset: str, split: str) -> list[str]:
-    """The official files (relative to the data root) that ``split`` is read from."""
-    if dataset == "svhn":
-        return [f"svhn/{split}_32x32.mat"]
-    if dataset == "cifar10":
-        return [f"cifar-10-batches-py/{name}" for name in images.cifar10_files(split)]
-    if dataset == "celeba":
-        return ["celeba/list_attr_celeba.txt", "celeba/list_eval_partition.txt"]
-    return []
-
-
-def md5(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "md5").hexdigest()
-
-
-def check_file(root: Path, relative: str) -> dict[str, Any]:
-    """One official file's size and MD5, refused in one line when it is not the published file."""
-    path = root / relative
-    if not path.is_file():
-        raise images.DatasetMissing(f"dataset file '{path}' is missing: put the dataset there (see README, Data) "
-                                    "or set config key 'images.download: true'")
-    digest, expected = md5(path), KNOWN_MD5.get(relative)
-    if expected is not None and digest != expected:
-        raise images.DatasetCorrupt(f"dataset file '{path}' has MD5 {digest}, but the published file has {expected}: "
-                                    "it is damaged or another version; delete it and download it again")
-    return {"path": relative, "bytes": path.stat().st_size, "md5": digest, "checked_against_published_md5": expected is not None}
-
 
 @contextmanager
 def download_lock(root: Path, dataset: str):
@@ -96,14 +48,16 @@ def array_sha256(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
-def prepare_split(dataset: str, split: str, root: str | Path, download: bool, workers: int = 1) -> dict[str, Any]:
+def prepare_split(dataset: str, split: str, root: str | Path, download: bool, workers: int = 1,
+                  verify: bool = True) -> dict[str, Any]:
     """Fetch (if asked), check, convert and read one split; its manifest (a JSON-ready dict)."""
     root = Path(root)
     if download:
         with download_lock(root, dataset):
             images.fetch(dataset, split, root)
-    files = [check_file(root, relative) for relative in split_files(dataset, split)]
-    data = images.load_split(dataset, split, root, workers=workers)  # converts a missing 64×64 cache
+    files = [checksums.check_file(root, relative, verify, images.missing_fix(relative, root))
+             for relative in checksums.split_files(dataset, split)]
+    data = images.load_split(dataset, split, root, verify=verify, workers=workers)  # converts a missing 64×64 cache
     manifest: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
         "dataset": dataset,

@@ -295,13 +295,21 @@ def train_images(
 
 
 def load_model(path: str | Path, device: torch.device = torch.device("cpu"), *,
-               statistics: str) -> tuple[dict, ImageALI | ConditionalALI]:
+               statistics: str, conditional: bool = False) -> tuple[dict, ImageALI | ConditionalALI]:
     """A trained model in eval mode (BN population statistics, no dropout).
 
     ``statistics`` (config ``batchnorm.statistics``): ``recomputed``, the BN statistics of the final
     weights stored at the end of training, or ``running``, the running averages training kept.
+    ``conditional``: which kind the calling command takes; the other kind is refused in one line
+    (a conditional model's encoder takes conditions an unconditional command never passes).
     """
     payload = checkpoint.load(path, MODEL_FORMAT)
+    if bool(payload.get("conditional")) != conditional:
+        kind, other = ("a conditional", "an unconditional") if payload.get("conditional") else ("an unconditional", "a conditional")
+        train, where = (("image-train --conditional", "images/<dataset>_conditional/models.pt") if conditional
+                        else ("image-train without --conditional", "images/<dataset>/models.pt"))
+        raise checkpoint.CheckpointError(f"'{path}' holds {kind} model; this command takes {other} one (trained by "
+                                         f"{train}; in the workflow's results, {where})")
     if statistics == "recomputed" and "bn_recomputed" not in payload:
         raise checkpoint.CheckpointError(
             f"'{path}' has no recomputed batch-norm statistics (trained before they were stored): retrain it, "

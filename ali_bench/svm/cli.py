@@ -67,6 +67,9 @@ def cmd_svm(args: argparse.Namespace) -> None:
         valid = fit.FeatureRows(str(args.valid), np.load(args.valid_labels))
     test = fit.FeatureRows(str(args.test), np.load(args.test_labels))
     per_class = cfg.digits_labels_per_class if args.dataset == "digits" else cfg.labels_per_class
+    key = "svm.digits_labels_per_class" if args.dataset == "digits" else "svm.labels_per_class"
+    others = {"validation": (valid, args.valid_labels or args.train_labels), "test": (test, args.test_labels)}
+    fit.check_classes(pool, others, args.train_labels, per_class, cfg.sampling, key)
     grid = fit.c_grid(cfg.log_c_low, cfg.log_c_high, cfg.n_c)
     result = fit.run(pool, valid, test, per_class=per_class, sampling=cfg.sampling, n_svms=cfg.n_svms, grid=grid,
                      seed=cfg.seed, n_jobs=cfg.n_jobs, progress=lambda message: print(message, file=sys.stderr, flush=True))

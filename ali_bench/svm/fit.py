@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 
+from ali_bench.config import ConfigError
 from ali_bench.seeding import seed_for
 
 C_SELECTION, SVM_SETS, SVM_FITS = 20, 21, 22
@@ -70,7 +71,7 @@ def check_feature_files(splits: dict[str, tuple[str | Path, str | Path]], chunk:
     dims: dict[str, tuple[str, int]] = {}
     for name, (features_path, labels_path) in splits.items():
         features = np.load(features_path, mmap_mode="r")
-        n_labels = len(np.load(labels_path, mmap_mode="r"))
+        n_labels = len(check_labels(name, labels_path))
         if features.ndim != 2:
             raise FeatureFileError(f"{name} features '{features_path}' have shape {features.shape}; expected (rows, dimensions)")
         if len(features) != n_labels:
@@ -89,6 +90,51 @@ def check_feature_files(splits: dict[str, tuple[str | Path, str | Path]], chunk:
             raise FeatureFileError(f"{first} features '{first_path}' have {first_dim:,} dimensions but {name} features "
                                    f"'{path}' have {dim:,}; expected the same feature set in every split")
     return first_dim
+
+
+def check_labels(name: str, path: str | Path) -> np.ndarray:
+    """A split's labels as one integer class per row; anything else is one line naming the file.
+
+    Why: float labels (1.5) would each be a class of their own, a (N, 2) array would be read as
+    N labels of pairs, and an empty file divides by zero; each gives an error rate, not an error."""
+    try:
+        labels = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise FeatureFileError(f"{name} labels '{path}' cannot be read as a .npy array ({error})") from None
+    if labels.ndim != 1:
+        raise FeatureFileError(f"{name} labels '{path}' have shape {labels.shape}; expected one class per row (a 1-D array)")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise FeatureFileError(f"{name} labels '{path}' are {labels.dtype}; expected integer class labels")
+    if len(labels) == 0:
+        raise FeatureFileError(f"{name} labels '{path}' are empty; expected at least one labelled example")
+    if labels.min() < 0:
+        raise FeatureFileError(f"{name} labels '{path}' hold class {int(labels.min())}; expected classes 0, 1, 2, ...")
+    return labels
+
+
+def check_classes(pool: FeatureRows, others: dict[str, tuple[FeatureRows, str | Path]], pool_path: str | Path,
+                  per_class: int, sampling: str, key: str) -> None:
+    """Every class scored is one the SVMs can learn, and the pool holds the training sets asked for.
+
+    ``others``: the validation and test rows with their labels' paths. ``key``: the config key that
+    sets ``per_class``, named when the pool is too small (before, a traceback from the sampler)."""
+    classes, counts = np.unique(pool.labels, return_counts=True)
+    if len(classes) < 2:
+        raise FeatureFileError(f"the training pool of '{pool_path}' holds only class {classes.tolist()}; expected two or more")
+    for name, (rows, path) in others.items():
+        unknown = np.setdiff1d(np.unique(rows.labels), classes)
+        if len(unknown):
+            raise FeatureFileError(f"{name} labels '{path}' hold class {int(unknown[0])}, of which the training pool "
+                                   f"'{pool_path}' has no example; expected the pool's classes {classes.tolist()}")
+    if sampling == "balanced" and counts.min() < per_class:
+        smallest = int(np.argmin(counts))
+        raise ConfigError(f"config key '{key}': {per_class} examples per class, but class {int(classes[smallest])} "
+                               f"has {int(counts[smallest]):,} in the training pool of '{pool_path}'; expected at most "
+                               f"{int(counts.min()):,}")
+    if sampling == "random" and per_class * len(classes) > len(pool.labels):
+        raise ConfigError(f"config key '{key}': {per_class} per class is {per_class * len(classes):,} examples, but "
+                               f"the training pool of '{pool_path}' has {len(pool.labels):,}; expected at most "
+                               f"{len(pool.labels) // len(classes):,} per class")
 
 
 def balanced_indices(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:

@@ -46,7 +46,7 @@ rule semisup_table:
     """Test error over seeds per (dataset, labels), the paper's Tables 1-2 beside; baselines where configured.
     The runs record evaluations with both batch-norm statistics; ``batchnorm.statistics`` picks the headline here."""
     input:
-        code("semisup/table.py", "tables.py", "paper.py"),
+        code("semisup/table.py", "tables.py", "table_inputs.py", "paper.py"),
         results=semisup_results(),
     output:
         table=report(result("semisup_table.csv"), caption="../report/semisup_table.rst", category="Semi-supervised"),

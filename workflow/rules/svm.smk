@@ -70,7 +70,7 @@ rule svhn_table:
     """Paper Table 1's ALI L2-SVM row, per feature set, the paper's numbers beside."""
     input:
         **svm_table_inputs("svhn"),
-        code=code("svm/table.py", "tables.py", "paper.py"),
+        code=code("svm/table.py", "tables.py", "table_inputs.py", "paper.py"),
     output:
         table=report(result("svhn_table.csv"), caption="../report/svhn_table.rst", category="SVHN L2-SVM"),
         markdown=result("svhn_table.md"),
@@ -93,7 +93,7 @@ rule digits_svm_table:
     """The same protocol on the embedded digits (a smaller label budget), raw pixels beside."""
     input:
         **svm_table_inputs("digits", extra=["pixels"]),
-        code=code("svm/table.py", "tables.py"),
+        code=code("svm/table.py", "tables.py", "table_inputs.py"),
     output:
         table=report(result("digits_svm_table.csv"), caption="../report/digits_svm_table.rst", category="SVHN L2-SVM"),
         markdown=result("digits_svm_table.md"),

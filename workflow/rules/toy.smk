@@ -62,7 +62,7 @@ rule toy_evaluate:
 rule toy_table:
     """Modes covered per model (mean, std, min, max over seeds), the reported numbers beside."""
     input:
-        code("toy/table.py", "tables.py", "paper.py"),
+        code("toy/table.py", "tables.py", "table_inputs.py", "paper.py"),
         coverage=rules.toy_evaluate.output.coverage,
         provenance=rules.toy_evaluate.output.provenance,
     output:

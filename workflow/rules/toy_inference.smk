@@ -64,7 +64,7 @@ rule toy_inference_evaluate:
     """Reconstruct the 10,000 held-out samples with every method; the numbers behind Fig. 8."""
     input:
         INFERENCE_CODE,
-        code("toy_inference/evaluate.py", "toy_inference/table.py", "tables.py", "paper.py"),
+        code("toy_inference/evaluate.py", "toy_inference/table.py", "tables.py", "table_inputs.py", "paper.py"),
         selection=rules.toy_select.output[0],
         models=SELECTED_MODELS,
         coverage=rules.toy_evaluate.output.coverage,

@@ -5,7 +5,7 @@
 
 VERDICT_CODE = code(
     "verdict/__init__.py", "verdict/cli.py", "verdict/comparisons.py", "verdict/decide.py", "verdict/protocol.py",
-    "verdict/statistics.py", "verdict/table.py", "paper.py",
+    "verdict/statistics.py", "verdict/table.py", "verdict/inputs.py", "table_inputs.py", "paper.py",
 )
 
 
