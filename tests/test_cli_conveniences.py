@@ -88,12 +88,14 @@ def test_data_location_precedence_option_then_environment_then_config(monkeypatc
     none = argparse.Namespace(data_root=None, download=None)
     for name in ("ALI_BENCH_DATA_ROOT", "ALI_BENCH_DOWNLOAD", "ALI_BENCH_PREPARED_ONLY"):
         monkeypatch.delenv(name, raising=False)
-    assert data_location(cfg, none) == {"root": "from-config", "download": False, "prepared_only": False}
+    assert data_location(cfg, none) == {"root": "from-config", "download": False, "prepared_only": False,
+                                      "verify": True}
     monkeypatch.setenv("ALI_BENCH_DATA_ROOT", "/shared/data")
     monkeypatch.setenv("ALI_BENCH_DOWNLOAD", "True")  # as the workflow writes a YAML boolean
-    assert data_location(cfg, none) == {"root": "/shared/data", "download": True, "prepared_only": False}
+    assert data_location(cfg, none) == {"root": "/shared/data", "download": True, "prepared_only": False,
+                                      "verify": True}
     assert data_location(cfg, argparse.Namespace(data_root="mine", download=False)) == {
-        "root": "mine", "download": False, "prepared_only": False}
+        "root": "mine", "download": False, "prepared_only": False, "verify": True}
     monkeypatch.setenv("ALI_BENCH_PREPARED_ONLY", "true")  # the workflow's jobs: read only what prepare-data made
     assert data_location(cfg, none)["prepared_only"] is True
     monkeypatch.setenv("ALI_BENCH_DOWNLOAD", "maybe")
