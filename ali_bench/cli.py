@@ -24,6 +24,7 @@ from ali_bench.conditional import cli as conditional_cli
 from ali_bench.config import ConfigError
 from ali_bench.data import cli as data_cli
 from ali_bench.data.images import DatasetCorrupt, DownloadFailed
+from ali_bench import plan
 from ali_bench.images import cli as images_cli
 from ali_bench.semisup import cli as semisup_cli
 from ali_bench.svm import cli as svm_cli
@@ -36,7 +37,7 @@ from ali_bench.verdict import cli as verdict_cli
 EXPECTED_ERRORS = (ConfigError, CheckpointError, FileNotFoundError, TrainingDiverged, FeatureFileError, DatasetCorrupt,
                    DownloadFailed, WriteFailed)
 STAGE_COMMANDS = (data_cli, toy_cli, toy_inference_cli, images_cli, conditional_cli, svm_cli, semisup_cli,
-                  verdict_cli)  # --help's order
+                  verdict_cli, plan)  # --help's order
 
 
 def cmd_show_config(args: argparse.Namespace) -> None:
@@ -105,7 +106,11 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%Y-%m-%d %H:%M:%S")
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["plan"] and argv[1:] not in (["-h"], ["--help"]):
+        args = argparse.Namespace(func=plan.cmd_plan, snakemake=argv[1:])  # snakemake's options pass through untouched
+    else:
+        args = build_parser().parse_args(argv)
     try:
         with logging_redirect_tqdm():  # log lines go above a running progress bar, never through it
             check_arguments(args)

@@ -52,8 +52,8 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     environment (workflow/rules/common.smk), not in a training job's params, so that moving the data
     never retrains (ali_bench/trained_with.py). Precedence: option, then environment, then config."""
     parser.add_argument("--data-root", help=f"overrides ${DATA_ROOT_VARIABLE} and config key images.data_root")
-    parser.add_argument("--download", type=boolean,
-                        help=f"true or false; overrides ${DOWNLOAD_VARIABLE} and config key images.download")
+    parser.add_argument("--download", type=download_choice,
+                        help=f"auto, true or false; overrides ${DOWNLOAD_VARIABLE} and config key images.download")
 
 
 def add_data_manifests(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +67,7 @@ def data_location(cfg: Config, args: argparse.Namespace) -> dict:
     With ${PREPARED_ONLY_VARIABLE}=true (what the workflow sets for every job but prepare-data) a
     command reads only what prepare-data made: it never downloads and never converts images."""
     root = args.data_root or environment(DATA_ROOT_VARIABLE, str) or cfg.images.data_root
-    download = args.download if args.download is not None else environment(DOWNLOAD_VARIABLE, boolean)
+    download = args.download if args.download is not None else environment(DOWNLOAD_VARIABLE, download_choice)
     prepared_only = bool(environment(PREPARED_ONLY_VARIABLE, boolean))
     return {"root": root, "download": cfg.images.download if download is None else download, "prepared_only": prepared_only,
             "verify": cfg.images.verify_checksums}
@@ -127,6 +127,16 @@ def boolean(text: str) -> bool:
     if value is None:
         raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
     return value
+
+
+def download_choice(text: str) -> bool | str:
+    """An argparse type: ``auto`` (fetch what has a checksummed, stable download), true or false."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return boolean(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected auto, true or false, got {text!r}") from None
 
 
 def positive_int(text: str) -> int:

@@ -175,6 +175,10 @@ def _convert(value: Any, annotation: Any, path: str) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f"config key '{path}': expected true or false, got {value!r}")
         return value
+    if annotation == bool | str:  # a choice that includes true and false (images.download: auto | true | false)
+        if not isinstance(value, (bool, str)):
+            raise ConfigError(f"config key '{path}': expected true, false or a name, got {value!r}")
+        return value
     if annotation is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"config key '{path}': expected an integer, got {value!r}")

@@ -66,3 +66,22 @@ def adversarial_step(model, opt_d, opt_g, x: torch.Tensor, z: torch.Tensor, eps:
     opt_g.step()
     d_data, d_sample = discriminator_accuracies(s_data.detach(), s_sample.detach())
     return torch.stack([loss_d.detach(), loss_g.detach(), d_data, d_sample])
+
+
+def image_step(model, opt_d, opt_g, x_uint8: torch.Tensor, y: torch.Tensor | None = None, bf16: bool = False,
+               channels_last: bool = False) -> torch.Tensor:
+    """One training step on a uint8 batch (B, 3, H, W): scale to [0, 1], draw z and ε, update D and G.
+
+    ``y``: the batch's conditions, for the conditional model. The noise is drawn inside the step
+    (from the device's default generator) so that a captured CUDA graph draws fresh noise on every
+    replay.
+    """
+    x = x_uint8.float().div_(255.0)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    shape = (x.shape[0], model.arch.latent_dim, 1, 1)
+    z = torch.randn(shape, device=x.device)
+    eps = torch.randn(shape, device=x.device)
+    target = model if y is None else model.given(y)
+    with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        return adversarial_step(target, opt_d, opt_g, x, z, eps)

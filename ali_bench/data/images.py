@@ -57,16 +57,24 @@ def _corrupt(path: Path, expected: str, reason: object, fix: str) -> DatasetCorr
     return DatasetCorrupt(f"dataset file '{path}' is not {expected} ({detail}): {fix}")
 
 
+DOWNLOAD_TIMEOUT_S = 60  # per network read: a firewall that drops packets fails in a minute, not never
+
+
 def _download(fetch, url: str, folder: Path, by_hand: str) -> None:
     """Run a torchvision download; without network (or with a refused one) one line, not a traceback."""
+    import socket
     import urllib.error
 
+    before = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # torchvision's urlopen takes no timeout of its own
     try:
         fetch()
     except (urllib.error.URLError, OSError, RuntimeError) as error:
         reason = " ".join(str(getattr(error, "reason", error)).split())[:160]
-        raise DownloadFailed(f"could not download {url} ({reason}); {by_hand} into '{folder}/' and set config key "
-                             "'images.download: false'") from None
+        raise DownloadFailed(f"could not download {url} ({reason}); {by_hand} into '{folder}/', or set config key "
+                             "'images.download: false' to stop downloads") from None
+    finally:
+        socket.setdefaulttimeout(before)
 
 
 @dataclass(frozen=True)
@@ -78,10 +86,11 @@ class ImageSplit:
         return len(self.images)
 
 
-def load_split(dataset: str, split: str, root: str | Path, download: bool = False, *, prepared_only: bool = False,
+def load_split(dataset: str, split: str, root: str | Path, download: bool | str = False, *, prepared_only: bool = False,
                verify: bool = False, workers: int = 1) -> ImageSplit:
     """One split of one dataset; a missing file raises DatasetMissing naming it and the remedy.
 
+    ``download``: config key images.download, ``auto``, true or false (``wants_download``).
     ``prepared_only``: read what ``prepare-data`` made and nothing else: no download, no conversion
     of images into a 64×64 cache (what the workflow's training and evaluation jobs ask, so that GPU
     jobs never reach the network or convert images; ali_bench/data/prepare.py). ``verify``: the
@@ -91,7 +100,7 @@ def load_split(dataset: str, split: str, root: str | Path, download: bool = Fals
     """
     _check_split(dataset, split)
     root = Path(root)
-    if download and not prepared_only:
+    if not prepared_only and wants_download(dataset, download):
         fetch(dataset, split, root)
     for relative in checksums.split_files(dataset, split):  # before reading: CelebA's lists decide what is converted
         checksums.check_file(root, relative, verify, missing_fix(relative, root))
@@ -116,6 +125,24 @@ def missing_fix(relative: str, root: Path) -> str:
     if relative.startswith("cifar-10-batches-py/"):
         return f"extract {CIFAR_URL} into '{root}/', {switch}"
     return f"get it from {CELEBA_URL} (Anno/ and Eval/) into '{root / 'celeba'}/', {switch}"
+
+
+AUTO_DOWNLOAD = ("svhn", "cifar10")  # what images.download: auto fetches
+
+
+def wants_download(dataset: str, download: bool | str) -> bool:
+    """Whether ``images.download`` (auto, true or false) fetches ``dataset``'s missing files.
+
+    Why ``auto`` is the default and leaves CelebA out: SVHN and CIFAR-10 come from their authors'
+    university servers with published MD5s, so fetching them is what a user of the SVHN command
+    wants; CelebA's files sit on a Google Drive that refuses downloads once its daily quota is
+    spent and need gdown, so they are fetched only when asked (true). Tiny ImageNet has no download.
+    """
+    if download == "auto":
+        return dataset in AUTO_DOWNLOAD
+    if not isinstance(download, bool):
+        raise ValueError(f"images.download is {download!r}; expected auto, true or false")
+    return download
 
 
 def _check_split(dataset: str, split: str) -> None:

@@ -48,11 +48,11 @@ def array_sha256(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
-def prepare_split(dataset: str, split: str, root: str | Path, download: bool, workers: int = 1,
+def prepare_split(dataset: str, split: str, root: str | Path, download: bool | str, workers: int = 1,
                   verify: bool = True) -> dict[str, Any]:
     """Fetch (if asked), check, convert and read one split; its manifest (a JSON-ready dict)."""
     root = Path(root)
-    if download:
+    if images.wants_download(dataset, download):
         with download_lock(root, dataset):
             images.fetch(dataset, split, root)
     files = [checksums.check_file(root, relative, verify, images.missing_fix(relative, root))

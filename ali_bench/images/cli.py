@@ -40,6 +40,10 @@ def cmd_image_train(args: argparse.Namespace) -> None:
         conditioning = Conditioning(cfg.conditional.run(args.dataset), cfg.conditional.embedding)
     run = conditioning.run if conditioning else cfg.images.run(args.dataset)
     train = load_split(args.dataset, run.train_split, **data_location(cfg, args))
+    from ali_bench import cost
+
+    cost.refuse_unasked_cpu(f"image-train --dataset {args.dataset}", lambda: cost.image_training_cost(
+        args.dataset, cfg.images, len(train), epochs=run.epochs, batch=run.batch_size, width=run.width), cfg.device, device.type)
     payload = train_images(args.dataset, cfg.images, train, args.out, args.log, args.out.with_name(args.out.stem + ".checkpoint.pt"),
                            device, device_name(device), cuda_graphs=cfg.cuda_graphs, progress=not args.no_progress,
                            conditioning=conditioning, bn=cfg.batchnorm, sample_grid_every=_sample_grid_every(cfg, args),

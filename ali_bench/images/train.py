@@ -31,36 +31,17 @@ from ali_bench.config import (BatchNormConfig, ConditionalConfig, ConfigError, I
                               config_hash, load_config)
 from ali_bench.cuda_graphs import StepRunner
 from ali_bench.data.images import ImageSplit
-from ali_bench.nets import image_architecture
+from ali_bench.nets import architecture_options, image_architecture
 from ali_bench.nets.conditional import ConditionalALI, condition_size, condition_vectors
 from ali_bench.nets.image import ImageALI
 from ali_bench.resumable import length_free, run_epochs, write_log
 from ali_bench.seeding import generator_for, seed_for
-from ali_bench.training import MONITORS, adversarial_step, divergence, not_finite
+from ali_bench.training import MONITORS, divergence, image_step, not_finite
 
 MODEL_FORMAT = "ali-bench/image-ali/1"
 LOG_COLUMNS = ("epoch", *MONITORS, "wall_time_s")
 MODEL_INIT, OUTPUT_BIAS, EPOCH_ORDER, TORCH_RNG, BN_STATISTICS, SAMPLE_GRIDS = 10, 11, 12, 13, 14, 15
 BIAS_IMAGES = 500  # released code: one batch of 500 shuffled training images
-
-
-def image_step(model, opt_d, opt_g, x_uint8: torch.Tensor, y: torch.Tensor | None = None, bf16: bool = False,
-               channels_last: bool = False) -> torch.Tensor:
-    """One training step on a uint8 batch (B, 3, H, W): scale to [0, 1], draw z and ε, update D and G.
-
-    ``y``: the batch's conditions, for the conditional model. The noise is drawn inside the step
-    (from the device's default generator) so that a captured CUDA graph draws fresh noise on every
-    replay.
-    """
-    x = x_uint8.float().div_(255.0)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    shape = (x.shape[0], model.arch.latent_dim, 1, 1)
-    z = torch.randn(shape, device=x.device)
-    eps = torch.randn(shape, device=x.device)
-    target = model if y is None else model.given(y)
-    with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=bf16):
-        return adversarial_step(target, opt_d, opt_g, x, z, eps)
 
 
 @dataclass(frozen=True)
@@ -73,11 +54,6 @@ class Conditioning:
 
 def _run(dataset: str, cfg: ImagesConfig, conditioning: Conditioning | None) -> ImageRunConfig:
     return conditioning.run if conditioning else cfg.run(dataset)
-
-
-def architecture_options(dataset: str, cfg: ImagesConfig) -> dict:
-    """The per-dataset architecture switches of the config (only CIFAR-10 has one: its D(x) biases)."""
-    return {"dx_biases": cfg.cifar10_dx_biases} if dataset == "cifar10" else {}
 
 
 def build_model(dataset: str, cfg: ImagesConfig, train: ImageSplit, device: torch.device,

@@ -4,6 +4,12 @@ runs trained as one)."""
 from __future__ import annotations
 
 
+def architecture_options(dataset: str, images_cfg) -> dict:
+    """The per-dataset architecture switches of the config's ``images`` section (only CIFAR-10 has
+    one: its D(x) biases), as ``image_architecture``'s options."""
+    return {"dx_biases": images_cfg.cifar10_dx_biases} if dataset == "cifar10" else {}
+
+
 def image_architecture(dataset: str, variant: str = "code", width: float = 1.0, **options):
     """The paper architecture that trains on ``dataset`` (digits uses SVHN's), scaled by ``width``.
 

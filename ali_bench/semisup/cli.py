@@ -23,8 +23,14 @@ def cmd_semisup_train(args: argparse.Namespace) -> None:
     load = partial(load_split, args.dataset, **data_location(cfg, args))
     unlabelled = load(run.unlabelled_split)
     labelled = unlabelled if run.labelled_split == run.unlabelled_split else load(run.labelled_split)
+    device = training_device(cfg, args)
+    from ali_bench import cost
+
+    cost.refuse_unasked_cpu(f"semisup-train --dataset {args.dataset}", lambda: cost.semisup_training_cost(
+        args.dataset, cfg.images, len(unlabelled), epochs=run.epochs, batch=cfg.semisup.batch_size, width=run.width),
+        cfg.device, device.type)
     train_semisup(settings, unlabelled, labelled, load(run.test_split), args.out, args.log,
-                  args.out.with_name(args.out.stem + ".checkpoint.pt"), training_device(cfg, args), progress=not args.no_progress,
+                  args.out.with_name(args.out.stem + ".checkpoint.pt"), device, progress=not args.no_progress,
                   record=data_provenance(args), cuda_graphs=cfg.cuda_graphs, checkpoint_seconds=checkpoint_seconds(cfg))
 
 

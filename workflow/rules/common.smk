@@ -95,7 +95,7 @@ ENV = "../../environment.yml"  # one shared environment for every rule (--sdm co
 shell.prefix(
     f"export PYTHONPATH={shlex.quote(workflow.basedir)}:$PYTHONPATH"
     f" ALI_BENCH_DATA_ROOT={shlex.quote(str(config['images']['data_root']))}"
-    f" ALI_BENCH_DOWNLOAD={'true' if config['images']['download'] else 'false'}"
+    f" ALI_BENCH_DOWNLOAD={str(config['images']['download']).lower()}"
     " ALI_BENCH_PREPARED_ONLY=true"
     f" ALI_BENCH_SAMPLE_GRID_EVERY={int(config['images']['figures']['sample_grid_every'])}"
     f" ALI_BENCH_CHECKPOINT_SECONDS={float(config['checkpoint_seconds'])}; "

@@ -1,8 +1,9 @@
 # Data preparation (ali_bench/data/prepare.py): one job per (dataset, split) downloads what is
-# missing (images.download: true), checks the official files against their published MD5s,
-# converts the 64x64 caches (CelebA, Tiny ImageNet) in several processes, and writes a manifest
-# of what the split holds. Every job that reads a split takes its manifest as input and reads only
-# what this step made (ALI_BENCH_PREPARED_ONLY, common.smk): GPU jobs never download or convert.
+# missing (images.download: auto fetches SVHN and CIFAR-10, true also CelebA), checks the official
+# files against their published MD5s, converts the 64x64 caches (CelebA, Tiny ImageNet) in
+# several processes, and writes a manifest of what the split holds. Every job that reads a split
+# takes its manifest as input and reads only what this step made (ALI_BENCH_PREPARED_ONLY,
+# common.smk): GPU jobs never download or convert.
 #
 # The data's location comes from the environment (ALI_BENCH_DATA_ROOT, ALI_BENCH_DOWNLOAD, set in
 # common.smk from images.data_root and images.download), hence the empty --config-json.
