@@ -15,6 +15,7 @@ from pathlib import Path
 from ali_bench.config import Config, ConfigError, load_config
 
 DATA_ROOT_VARIABLE, DOWNLOAD_VARIABLE = "ALI_BENCH_DATA_ROOT", "ALI_BENCH_DOWNLOAD"
+VERIFY_VARIABLE = "ALI_BENCH_VERIFY_CHECKSUMS"
 PREPARED_ONLY_VARIABLE = "ALI_BENCH_PREPARED_ONLY"
 CHECKPOINT_SECONDS_VARIABLE = "ALI_BENCH_CHECKPOINT_SECONDS"
 
@@ -70,7 +71,11 @@ def data_location(cfg: Config, args: argparse.Namespace) -> dict:
     download = args.download if args.download is not None else environment(DOWNLOAD_VARIABLE, download_choice)
     prepared_only = bool(environment(PREPARED_ONLY_VARIABLE, boolean))
     return {"root": root, "download": cfg.images.download if download is None else download, "prepared_only": prepared_only,
-            "verify": cfg.images.verify_checksums}
+            "verify": _first_set(environment(VERIFY_VARIABLE, boolean), cfg.images.verify_checksums)}
+
+
+def _first_set(value, default):
+    return default if value is None else value
 
 
 def environment(name: str, parse):

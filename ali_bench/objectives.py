@@ -1,6 +1,6 @@
 """The adversarial losses, as small pure functions on discriminator logits.
 
-Reference §1 (``ALI.compute_losses`` in the released code): the discriminator returns a logit s; the
+docs/paper-vs-code.md §1 (``ALI.compute_losses`` in the released code): the discriminator returns a logit s; the
 sigmoid of the paper's tables is folded into softplus terms. The generator uses the swapped-label
 ("non-saturating") objective of the paper's Eq. 4. Both losses come from the same forward pass.
 

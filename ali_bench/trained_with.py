@@ -29,7 +29,7 @@ CONDITIONAL_DATASETS = ("digits", "celeba")
 # (ALI_BENCH_DATA_ROOT, ALI_BENCH_DOWNLOAD; workflow/rules/common.smk), so moving the data never retrains.
 TOY_EVALUATION_ONLY = ("coverage", "hyperparameter_sets")
 INFERENCE_EVALUATION_ONLY = ("methods", "mmd_samples", "mmd_bandwidth")
-IMAGES_EVALUATION_ONLY = ("figures", "data_root", "download", "datasets")
+IMAGES_EVALUATION_ONLY = ("figures", "data_root", "download", "verify_checksums", "datasets")
 IMAGE_RUN_EVALUATION_ONLY = ("valid_split",)
 CONDITIONAL_EVALUATION_ONLY = ("figure_seed", "datasets")
 SEMISUP_PER_RUN = ("datasets", "seeds", "supervised_baseline")  # a run's own dataset and seed are its wildcards

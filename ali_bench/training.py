@@ -47,7 +47,7 @@ def checkpoint_note(checkpoint_path: str | Path, epoch: int | None) -> str:
 
 
 def adversarial_step(model, opt_d, opt_g, x: torch.Tensor, z: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """One simultaneous D/G update from one forward pass (reference §1, ``ali_algorithm``).
+    """One simultaneous D/G update from one forward pass (docs/paper-vs-code.md §1, ``ali_algorithm``).
 
     Both gradient sets are taken from the same graph evaluation (same batch, noise and BN
     statistics), then both optimisers step. Works for one model (logits (B,)) and for a batched

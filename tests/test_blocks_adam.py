@@ -17,7 +17,7 @@ from ali_bench.toy.adam_convention import pytorch_beta_from_blocks_2016
 from ali_bench.nets.batched import BatchedAdam
 
 # experiments/ali_mixture.py (2016): Adam(learning_rate=1e-4, beta1=0.8), Blocks' default
-# beta2=0.001, epsilon=1e-8, decay_factor=1 - 1e-8 (ref §8)
+# beta2=0.001, epsilon=1e-8, decay_factor=1 - 1e-8 (§8)
 RELEASED_BLOCKS = {"learning_rate": 1e-4, "beta1": 0.8, "beta2": 0.001, "epsilon": 1e-8, "decay_factor": 1 - 1e-8}
 STEPS = 100
 TOLERANCE = 2e-9  # absolute; measured 5.9e-10 (Blocks adds ε before the bias correction); parameters move ~7e-3

@@ -86,7 +86,7 @@ def test_data_location_precedence_option_then_environment_then_config(monkeypatc
 
     cfg = load_config({"images": {"data_root": "from-config", "download": False}})
     none = argparse.Namespace(data_root=None, download=None)
-    for name in ("ALI_BENCH_DATA_ROOT", "ALI_BENCH_DOWNLOAD", "ALI_BENCH_PREPARED_ONLY"):
+    for name in ("ALI_BENCH_DATA_ROOT", "ALI_BENCH_DOWNLOAD", "ALI_BENCH_PREPARED_ONLY", "ALI_BENCH_VERIFY_CHECKSUMS"):
         monkeypatch.delenv(name, raising=False)
     assert data_location(cfg, none) == {"root": "from-config", "download": False, "prepared_only": False,
                                       "verify": True}
@@ -96,6 +96,8 @@ def test_data_location_precedence_option_then_environment_then_config(monkeypatc
                                       "verify": True}
     assert data_location(cfg, argparse.Namespace(data_root="mine", download=False)) == {
         "root": "mine", "download": False, "prepared_only": False, "verify": True}
+    monkeypatch.setenv("ALI_BENCH_VERIFY_CHECKSUMS", "false")  # images.verify_checksums, as the workflow passes it
+    assert data_location(cfg, none)["verify"] is False
     monkeypatch.setenv("ALI_BENCH_PREPARED_ONLY", "true")  # the workflow's jobs: read only what prepare-data made
     assert data_location(cfg, none)["prepared_only"] is True
     monkeypatch.setenv("ALI_BENCH_DOWNLOAD", "maybe")

@@ -140,12 +140,16 @@ def test_a_missing_file_says_where_to_get_it_in_prepare_data_too(tmp_path):
               "images.download: true")
 
 
-def test_every_readme_section_a_message_names_exists():
-    """Messages and docstrings that send the user to "README, <section>" name a heading there."""
+def test_every_page_a_message_names_exists():
+    """Messages, docstrings and rule comments that send the user to a page (``docs/<page>.md``,
+    ``config/README.md``) or to "README, <section>" name a page or heading that exists."""
     headings = {line.lstrip("#").strip() for line in (REPO / "README.md").read_text().splitlines()
                 if line.startswith("#")}
-    named = set()
-    for path in [*(REPO / "ali_bench").rglob("*.py"), *(REPO / "workflow").rglob("*.smk")]:
-        named |= {(path.name, m) for m in re.findall(r'README, "?([A-Z][\w\-–, ]+?)"?[);:.]', path.read_text())}
-    assert named, "the pattern finds the references (one is in ali_bench/data/images.py)"
-    assert {(name, section) for name, section in named if not any(h.startswith(section) for h in headings)} == set()
+    sections, pages = set(), set()
+    for path in [*(REPO / "ali_bench").rglob("*.py"), *(REPO / "workflow").rglob("*.smk"), *(REPO / "config").glob("*.yaml")]:
+        text = path.read_text()
+        sections |= {(path.name, m) for m in re.findall(r'README, "?([A-Z][\w\-–, ]+?)"?[);:.]', text)}
+        pages |= {(path.name, m) for m in re.findall(r"\b((?:docs|config)/[\w\-]+\.md)", text)}
+    assert pages, "the pattern finds the references (ali_bench/data/images.py names docs/image-models.md)"
+    assert {(name, page) for name, page in pages if not (REPO / page).is_file()} == set()
+    assert {(name, section) for name, section in sections if not any(h.startswith(section) for h in headings)} == set()

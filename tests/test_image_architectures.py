@@ -1,4 +1,4 @@
-"""Each image architecture against the reference's layer tables (reference §3): shapes, parameters,
+"""Each image architecture against the reference's layer tables (docs/paper-vs-code.md §3): shapes, parameters,
 where BN, biases and dropout are, init, and what one training step changes."""
 
 import pytest
@@ -9,7 +9,7 @@ from ali_bench.nets import image_architecture
 from ali_bench.nets.image import BN_EPS, BN_MOMENTUM, ChannelMaxout, ImageALI, UntiedBias
 from ali_bench.training import adversarial_step
 
-# (kernel, stride, out_channels, bias, bn, expected output spatial size), transcribed from reference §3.
+# (kernel, stride, out_channels, bias, bn, expected output spatial size), transcribed from docs/paper-vs-code.md §3.
 TABLES = {
     "svhn": {
         "latent": 256, "size": 32, "leak": 0.01,

@@ -31,7 +31,7 @@ def test_training_views_leave_out_what_no_training_reads():
     assert "coverage" not in view and "hyperparameter_sets" not in view and "random_search" not in view
     assert view["released"] == as_dict(toy)["released"] and view["training"]["epochs"] == toy.training.epochs
     images = trained_with.images_training(as_dict(load_config({}).images), "svhn")
-    assert set(images) >= {"svhn", "variant", "seed"} and not {"digits", "figures", "data_root", "download"} & set(images)
+    assert set(images) >= {"svhn", "variant", "seed"} and not {"digits", "figures", "data_root", "download", "verify_checksums"} & set(images)
     assert "valid_split" not in images["svhn"] and "cifar10_dx_biases" not in images
 
 

@@ -1,4 +1,4 @@
-"""The conditional generation figures (paper Fig. 7; reference §7): one z, the conditions varied.
+"""The conditional generation figures (paper Fig. 7; docs/paper-vs-code.md §7): one z, the conditions varied.
 
 CelebA: rows I-IV fix (male, attractive, young), (male, attractive, older), (female, attractive,
 young), (female, attractive, older); columns a-l add, as the paper's caption lists them:

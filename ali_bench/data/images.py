@@ -203,7 +203,7 @@ def _source_digest(dataset: str, split: str, root: Path) -> str:
 
     folder = root / "tiny_imagenet" / split
     if not folder.is_dir():
-        raise _missing(folder, f"{TINY_IMAGENET_FIX} under '{root / 'tiny_imagenet'}/' (see README, Image datasets)")
+        raise _missing(folder, f"{TINY_IMAGENET_FIX} under '{root / 'tiny_imagenet'}/' (docs/image-models.md)")
     names = sorted(os.path.relpath(os.path.join(top, name), folder) for top, _, files in os.walk(folder)
                    for name in files if name.lower().endswith(IMG_EXTENSIONS))  # os.walk: no stat per file
     for name in names:

@@ -1,6 +1,6 @@
 """q(x) of the toy experiment: a 2-D Gaussian mixture with one component per grid point.
 
-Reference §8: means on {-4,-2,0,2,4}², isotropic std 0.05, equal weights, 100,000 training samples
+docs/paper-vs-code.md §8: means on {-4,-2,0,2,4}², isotropic std 0.05, equal weights, 100,000 training samples
 drawn with seed 1 (Fuel's default). The released code's "valid" stream reused the training seed, so
 its held-out set equalled the training set; here the held-out set has its own seed.
 """

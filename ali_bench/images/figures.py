@@ -1,4 +1,4 @@
-"""Samples, reconstructions and latent interpolations of a trained image model (reference §4).
+"""Samples, reconstructions and latent interpolations of a trained image model (docs/paper-vs-code.md §4).
 
 All three use the model in inference mode (BN population statistics, no dropout) and encode by
 *sampling* ẑ = μ + σ ε, as the released ``scripts/`` do. Draws come from the images seed, so a

@@ -1,6 +1,6 @@
 """Train ALI on one image dataset: the released code's procedure, with a fast, resumable loop.
 
-As the released code (reference §1-§2): pixels in [0, 1], no augmentation; one forward pass and
+As the released code (docs/paper-vs-code.md §1-§2): pixels in [0, 1], no augmentation; one forward pass and
 simultaneous D/G Adam updates (lr 1e-4, betas (0.5, 0.999)); the decoder's output bias starts at the
 log-odds of the mean of 500 training images; the order of the training set is reshuffled each epoch.
 

@@ -1,4 +1,4 @@
-"""CelebA 64×64 (reference §3.3; ``experiments/ali_celeba.py``; paper Table 5). Leaky-ReLU slope 0.02.
+"""CelebA 64×64 (docs/paper-vs-code.md §3.3; ``experiments/ali_celeba.py``; paper Table 5). Leaky-ReLU slope 0.02.
 
 Spatial sizes: encoder 64 → 63 → 29 → 13 → 4 → 1 → 1; decoder 1 → 4 → 13 → 29 → 63 → 64 → 64.
 

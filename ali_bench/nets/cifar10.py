@@ -1,4 +1,4 @@
-"""CIFAR-10 (reference §3.2; ``experiments/ali_cifar10.py``; paper Table 3).
+"""CIFAR-10 (docs/paper-vs-code.md §3.2; ``experiments/ali_cifar10.py``; paper Table 3).
 
 Generator nets: the SVHN tables with leaky-ReLU slope 0.1 and a 64-d latent. Discriminator: maxout
 with 2 pieces (consecutive channels grouped), no BN, biased convs in D(x) and the joint net.
@@ -10,7 +10,7 @@ Dropout is where paper and code disagree:
 - ``variant="paper"`` (Table 3): D(x) 0.2, 0.5, 0.5, 0.5, 0.5 on the conv inputs; D(z) 0.2, 0.5;
   joint 0.5 ×3.
 
-D(x)'s conv biases (``dx_biases``; reference §2 "Biases"): its sequence never disables biases, so each
+D(x)'s conv biases (``dx_biases``; docs/paper-vs-code.md §2 "Biases"): its sequence never disables biases, so each
 conv takes Blocks' default, which was *untied* (one bias per output channel and location) until
 Blocks commit 3d51aebb of 2016-06-03 and *tied* (one per channel) after it. ``"tied"`` (default) is
 what the Blocks development version the ALI README asks for gives from that date on; ``"untied"``

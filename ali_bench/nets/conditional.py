@@ -1,4 +1,4 @@
-"""Conditional ALI (paper Sec. 4.4; reference §7; ``experiments/ali_celeba_conditional.py``).
+"""Conditional ALI (paper Sec. 4.4; docs/paper-vs-code.md §7; ``experiments/ali_celeba_conditional.py``).
 
 A linear embedding e(y) = W y + b (40 binary CelebA attributes, or a 10-way one-hot digit class,
 → 256 channels at 1×1) is concatenated:
@@ -7,7 +7,7 @@ A linear embedding e(y) = W y + b (40 binary CelebA attributes, or a 10-way one-
 - to D(x) ‖ D(z), at the joint discriminator's input (CelebA: 512 + 1024 + 256 = 1,792).
 The same y conditions both halves of the discriminator's batch.
 
-Who owns and trains the embedding (config key ``conditional.embedding``; docs: README, "Conditional ALI"):
+Who owns and trains the embedding (config key ``conditional.embedding``; docs/conditional.md):
 - ``frozen``: the released code. One ``Embedder`` shared by the three nets, in neither
   optimiser's parameter list (``ConditionalALI.embedding_parameters`` exists but ``ali_algorithm``
   is given only the generator's and the discriminator's), so it stays at its N(0, 0.01) init.

@@ -1,6 +1,6 @@
 """The image ALI model, built from a layer table (one table per paper architecture, in nets/<name>.py).
 
-Conventions of the released code (reference §2), kept here so each table stays a transcription:
+Conventions of the released code (docs/paper-vs-code.md §2), kept here so each table stays a transcription:
 - convolutions use valid padding; a transposed conv's output is s·(i−1)+k (PyTorch, padding 0);
 - weights N(0, 0.01), biases 0; BN γ = 1, β = 0, eps 1e-4, population statistics with momentum 0.05;
 - the encoder outputs μ ‖ log σ (log standard deviation) and ẑ = μ + σ ⊙ ε;

@@ -1,4 +1,4 @@
-"""SVHN (reference §3.1; ``experiments/ali_svhn.py``; paper Table 4). Also the digits architecture.
+"""SVHN (docs/paper-vs-code.md §3.1; ``experiments/ali_svhn.py``; paper Table 4). Also the digits architecture.
 
 Spatial sizes (valid convs): encoder 32 → 28 → 13 → 10 → 4 → 1 → 1 → 1;
 decoder 1 → 4 → 10 → 13 → 28 → 32 → 32 → 32. Paper and code agree on this model.

@@ -1,4 +1,4 @@
-"""Tiny ImageNet 64×64 (reference §3.4; ``experiments/ali_tiny_imagenet.py``; paper Table 6).
+"""Tiny ImageNet 64×64 (docs/paper-vs-code.md §3.4; ``experiments/ali_tiny_imagenet.py``; paper Table 6).
 
 Spatial sizes: encoder 64 → 31 → 28 → 13 → 10 → 4 → 1 → 1 → 1 → 1;
 decoder 1 → 1 → 1 → 4 → 10 → 13 → 28 → 31 → 64 → 64. D(z) convs have biases here (unlike the

@@ -1,4 +1,4 @@
-"""The toy experiment's networks (reference §8, ``experiments/ali_mixture.py``).
+"""The toy experiment's networks (docs/paper-vs-code.md §8, ``experiments/ali_mixture.py``).
 
 - Encoder G_z: MLP on concat(x, ε), ε ~ N(0, I): a "change-of-variables" conditional, not a Gaussian
   μ/σ head. Hidden layers are Linear (no bias) → BN → ReLU; the output layer is linear with bias.

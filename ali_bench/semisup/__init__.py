@@ -1,6 +1,6 @@
-"""K+1-class semi-supervised ALI (paper Sec. 4.3, Tables 1-2; reference §6).
+"""K+1-class semi-supervised ALI (paper Sec. 4.3, Tables 1-2; docs/paper-vs-code.md §6).
 
-The authors never released this code. What is known (reference §6): the discriminator takes (x, z)
+The authors never released this code. What is known (docs/paper-vs-code.md §6): the discriminator takes (x, z)
 and outputs K+1 classes, adapting Salimans et al.'s improved-GAN script
 (``train_cifar_feature_matching.py``); no feature matching. What this stage does, each piece
 marked as a reconstruction in config/config.yaml:

@@ -50,7 +50,7 @@ def cmd_semisup_table(args: argparse.Namespace) -> None:
     table = semisup_table(results, cfg.batchnorm.statistics)
     write_csv(table, args.out)
     write_markdown(table, args.out.with_suffix(".md"), "K+1-class semi-supervised ALI: test error", [
-        "A reconstruction: the authors never released this code; losses from improved-GAN's script (see README).",
+        "A reconstruction: the authors never released this code; losses from improved-GAN's script (docs/semi-supervised.md).",
         "test_error_*: K-way prediction of the averaged discriminator (EMA of its weights) on the full test split, "
         "one run per seed; std is the sample std (ddof=1) over training seeds, 3std is three times it. The paper's "
         "CIFAR-10 +- is 3 std (compare test_error_3std_pct), its SVHN +- is not said to be 1 or 3 std, and neither "

@@ -1,4 +1,4 @@
-"""Encoder features for the SVHN L2-SVM table (paper Table 1; reference §5).
+"""Encoder features for the SVHN L2-SVM table (paper Table 1; docs/paper-vs-code.md §5).
 
 Two named feature sets, both read off the encoder in inference mode (BN population statistics: those
 ``images.train.load_model`` put in, by default recomputed for the final weights; config

@@ -1,4 +1,4 @@
-"""The L2-SVM protocol of the released ``experiments/semi_supervised_svhn.py`` (reference §5).
+"""The L2-SVM protocol of the released ``experiments/semi_supervised_svhn.py`` (docs/paper-vs-code.md §5).
 
 - Pool and validation: SVHN ``train`` [0, 63,257) and its last 10,000 examples.
 - Each SVM trains on 1,000 class-balanced examples, 100 per digit, taken by walking a freshly

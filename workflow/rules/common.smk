@@ -96,6 +96,7 @@ shell.prefix(
     f"export PYTHONPATH={shlex.quote(workflow.basedir)}:$PYTHONPATH"
     f" ALI_BENCH_DATA_ROOT={shlex.quote(str(config['images']['data_root']))}"
     f" ALI_BENCH_DOWNLOAD={str(config['images']['download']).lower()}"
+    f" ALI_BENCH_VERIFY_CHECKSUMS={'true' if config['images']['verify_checksums'] else 'false'}"
     " ALI_BENCH_PREPARED_ONLY=true"
     f" ALI_BENCH_SAMPLE_GRID_EVERY={int(config['images']['figures']['sample_grid_every'])}"
     f" ALI_BENCH_CHECKPOINT_SECONDS={float(config['checkpoint_seconds'])}; "

@@ -11,7 +11,7 @@
 # through it, retrain every model of the dataset. Moving the data (images.data_root) or editing
 # ali_bench/data/prepare.py therefore reruns nothing; delete results/data/<dataset>/ to check again.
 # On a cluster whose compute nodes have no internet, run the manifests on the login node first
-# (README, "Rerunning one seed, locally or on a SLURM cluster"): `snakemake --cores 4 results/data/svhn/extra.json ...`.
+# (docs/cluster.md): `snakemake --cores 4 results/data/svhn/extra.json ...`.
 
 
 rule prepare_data:
