@@ -134,7 +134,7 @@ def test_a_tiny_imagenet_cache_follows_its_image_files(tmp_path):
 def test_a_missing_file_says_where_to_get_it_in_prepare_data_too(tmp_path):
     """prepare-data's message named a README section 'Data' that does not exist."""
     result = run_cli("prepare-data", "--dataset", "cifar10", "--split", "test", "--data-root", str(tmp_path),
-                     "--out", str(tmp_path / "m.json"), check=False)
+                     "--download", "false", "--out", str(tmp_path / "m.json"), check=False)
     assert result.returncode == 2, result.stderr
     _one_line(result.stderr.strip(), "cifar-10-batches-py/test_batch' is missing", images.CIFAR_URL,
               "images.download: true")

@@ -53,7 +53,7 @@ def test_corrupt_image_checkpoint_is_one_line(tmp_path):
 
 def test_missing_dataset_is_one_line_naming_file_and_download_switch(tmp_path):
     config = tmp_path / "c.json"
-    config.write_text(json.dumps({"device": "cpu", "images": {"data_root": str(tmp_path / "data")}}))
+    config.write_text(json.dumps({"device": "cpu", "images": {"data_root": str(tmp_path / "data"), "download": False}}))
     result = run_cli("image-train", "--config", str(config), "--dataset", "svhn", "--out", str(tmp_path / "m.pt"),
                      "--log", str(tmp_path / "l.csv"), check=False)
     assert result.returncode == 2
