@@ -1,0 +1,132 @@
+"""The documentation holds: every link resolves inside the repository, nothing points outside it or
+names an issue, dated measurements stay in the lab notebook, and every `snakemake` command a page
+shows is one Snakemake accepts (dry run)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, snakemake_env
+
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "config" / "README.md"]
+NOTEBOOKS = [REPO / "benchmarks" / "RESULTS.md", *sorted((REPO / "results" / "reference").glob("*/README.md"))]
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)  # no headings inside code blocks
+    return {slug(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
+
+
+def test_slug_is_githubs():
+    assert slug("## The cost model behind `plan`, measured, 2026-12-02".lstrip("#")) == (
+        "the-cost-model-behind-plan-measured-2026-12-02")
+
+
+def test_every_relative_link_and_anchor_resolves():
+    broken = []
+    for page in PAGES:
+        for target in LINK.findall(page.read_text()):
+            if re.match(r"[a-z]+:", target):  # http:, https:, mailto:
+                continue
+            path, _, anchor = target.partition("#")
+            resolved = (page.parent / path).resolve() if path else page
+            if not resolved.exists():
+                broken.append(f"{page.relative_to(REPO)}: {target} (no such file)")
+            elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
+                broken.append(f"{page.relative_to(REPO)}: {target} (no such heading)")
+    assert broken == []
+
+
+def test_a_broken_link_is_caught(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("# Title\n\n[a](missing.md) [b](#title) [c](#nowhere)\n")
+    found = [t for t in LINK.findall(page.read_text())]
+    assert found == ["missing.md", "#title", "#nowhere"] and "title" in anchors(page) and "nowhere" not in anchors(page)
+
+
+def test_no_document_points_outside_the_repository_or_names_an_issue():
+    documents = [*PAGES, *NOTEBOOKS, *sorted((REPO / "config").glob("*.yaml")), REPO / "ali_bench" / "config.schema.yaml"]
+    found = []
+    for path in documents:
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if "../shared" in line or re.search(r"\bissues? \d+|\(issue\b", line, re.I):
+                found.append(f"{path.relative_to(REPO)}:{number}: {line.strip()[:80]}")
+    assert found == []
+
+
+def test_dated_measurements_stay_in_the_lab_notebook():
+    """A date of this project's era (2024 on) in a user page is a measurement's date: it belongs in
+    benchmarks/RESULTS.md. Source dates (the released code's 2016-2018 commits) are allowed."""
+    found = [f"{page.relative_to(REPO)}: {match}" for page in PAGES
+             for match in re.findall(r"\b20(?:2[4-9]|[3-9]\d)-\d\d-\d\d\b", re.sub(r"\]\([^)]*\)", "", page.read_text()))]
+    assert found == []
+
+
+def documented_snakemake_commands() -> list[tuple[str, str]]:
+    """(page, command) for every line of a fenced block that runs snakemake, comments dropped."""
+    commands = []
+    for page in PAGES:
+        for block in re.findall(r"```[a-z]*\n(.*?)```", page.read_text(), re.S):
+            for line in block.splitlines():
+                line = line.split(" #")[0].split(" | ")[0].strip()  # a comment or a pipe after the command
+                if "snakemake" in line.split("&&")[-1].split()[:1]:
+                    commands.append((str(page.relative_to(REPO)), line.split("&&")[-1].strip()))
+    return commands
+
+
+COMMANDS = documented_snakemake_commands()
+
+
+def dry_run_groups(commands: list[tuple[str, str]]) -> dict[tuple[str, ...], list[tuple[str, list[str]]]]:
+    """Commands grouped so that one dry run checks several: those whose words after ``--cores N``
+    are targets followed by the same options share one run with all their targets (plain targets
+    combine soundly); a command with an option before its targets runs alone, as typed."""
+    groups: dict[tuple[str, ...], list[tuple[str, list[str]]]] = {}
+    for page, command in commands:
+        argv = shlex.split(command)[1:]
+        if argv[:1] in (["--cores"], ["-c"]):
+            argv = argv[2:]
+        split = next((i for i, word in enumerate(argv) if word.startswith("-")), len(argv))
+        targets, options = argv[:split] or (["all"] if split == len(argv) else []), tuple(argv[split:])
+        key = options if targets or not options else ("alone", command)
+        groups.setdefault(key, []).append((f"{page}: {command}", targets))
+    return groups
+
+
+GROUPS = dry_run_groups(COMMANDS)
+
+
+def test_the_pages_show_snakemake_commands():
+    assert len(COMMANDS) >= 20 and any(page == "README.md" for page, _ in COMMANDS)
+    assert sum(len(members) for members in GROUPS.values()) == len(COMMANDS) and len(GROUPS) < len(COMMANDS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", list(GROUPS), ids=[" ".join(key)[:60] or "targets only" for key in GROUPS])
+def test_every_documented_snakemake_command_dry_runs(key):
+    members = GROUPS[key]
+    options = list(key[1:]) if key[:1] == ("alone",) else list(key)
+    if key[:1] == ("alone",):
+        argv = shlex.split(key[1])[1:]
+    else:
+        argv = [*dict.fromkeys(t for _, targets in members for t in targets), *options]
+    files = [argv[i + 1] for i, word in enumerate(argv[:-1]) if word in ("--configfile", "--configfiles")]
+    missing = [name for name in files if not (REPO / name).is_file()]
+    if missing:
+        pytest.skip(f"needs your own config file {missing[0]} (an example name)")
+    result = subprocess.run([sys.executable, "-m", "snakemake", *argv, "-n", "--quiet", "rules"], cwd=REPO,
+                            capture_output=True, text=True, env=snakemake_env(), timeout=300)
+    shown = "\n".join(name for name, _ in members)
+    assert result.returncode == 0, f"{shown}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
