@@ -152,20 +152,50 @@ def human_bytes(n: float) -> str:
     raise AssertionError("unreachable")
 
 
+# measured: a paper-scale toy step of 20 runs (ALI and GAN, 10 seeds each), batched, 2-core CPU
+TOY_RUN_STEP_S = 0.23782 / 20
+TOY_RATE_SOURCE = "a paper-scale toy step measured on the reference 2-core CPU, scaled by parameters"
+
+
+def toy_training_hours(toy_cfg, runs: int) -> tuple[int, float]:
+    """Steps and CPU hours of one batched toy training of ``runs`` runs: the measured paper-scale time
+    per run-step, scaled by the networks' parameter count against the paper's networks."""
+    from ali_bench.config import load_config
+    from ali_bench.nets.toy import TOY_MODELS
+
+    def parameters(network) -> float:
+        return sum(sum(p.numel() for p in TOY_MODELS[m](network).parameters()) for m in TOY_MODELS) / len(TOY_MODELS)
+
+    steps = toy_cfg.training.epochs * (toy_cfg.mixture.n_train // toy_cfg.training.batch_size)
+    scale = parameters(toy_cfg.network) / parameters(load_config({}).toy.network)
+    return steps, steps * runs * TOY_RUN_STEP_S * scale / 3600
+
+
 def refuse_unasked_cpu(command: str, make_cost, device_choice: str, device_type: str) -> None:
     """Refuse, in one line, a training that ``device: auto`` put on the CPU and that would take longer
     than ``UNASKED_CPU_LIMIT_H`` there; ``device: cpu`` (asked for) runs it. ``make_cost``: a
     function that returns the TrainingCost, called only when the device is such a CPU."""
-    from ali_bench.config import ConfigError
-
     if device_choice != "auto" or device_type != "cpu":
         return
     cost = make_cost()
-    hours = cost.hours("cpu")
+    _refuse_above_limit(command, f"{cost.steps:,} steps of {cost.images_per_step} images", cost.hours("cpu"),
+                        f"{cost.flops:.3g} FLOPs; {CPU_RATE_SOURCE}")
+
+
+def refuse_unasked_cpu_toy(command: str, toy_cfg, runs: int, device_choice: str, device_type: str) -> None:
+    """``refuse_unasked_cpu`` for a batched toy training (priced by ``toy_training_hours``)."""
+    if device_choice != "auto" or device_type != "cpu":
+        return
+    steps, hours = toy_training_hours(toy_cfg, runs)
+    _refuse_above_limit(command, f"{steps:,} steps of {runs} runs", hours, TOY_RATE_SOURCE)
+
+
+def _refuse_above_limit(command: str, what: str, hours: float, how: str) -> None:
+    from ali_bench.config import ConfigError
+
     if hours <= UNASKED_CPU_LIMIT_H:
         return
     raise ConfigError(
-        f"{command}: {cost.steps:,} steps of {cost.images_per_step} images on the CPU would take about {human_hours(hours)} ({cost.flops:.3g} FLOPs; "
-        f"{CPU_RATE_SOURCE}; ali_bench/cost.py), and config key 'device' is auto with no CUDA GPU in sight: to "
-        "run it on the CPU anyway set config key 'device: cpu' (snakemake --config device=cpu), or run the small "
-        "version (--configfile config/quick.yaml)")
+        f"{command}: {what} on the CPU would take about {human_hours(hours)} ({how}; ali_bench/cost.py), and "
+        "config key 'device' is auto with no CUDA GPU in sight: to run it on the CPU anyway set config key "
+        "'device: cpu' (snakemake --config device=cpu), or run the small version (--configfile config/quick.yaml)")

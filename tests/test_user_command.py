@@ -143,3 +143,16 @@ def test_plan_passes_snakemake_options_through_as_typed():
     failed = subprocess.run([sys.executable, "-m", "ali_bench", "plan", "results/no_such_table.csv"], cwd=REPO,
                             capture_output=True, text=True, env=snakemake_env(), timeout=300)
     assert failed.returncode == 2 and failed.stderr.startswith("error: the dry run") and len(failed.stderr.splitlines()) == 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="device auto picks this machine's GPU: nothing to refuse")
+def test_a_paper_scale_toy_set_under_device_auto_on_a_cpu_is_refused(tmp_path):
+    """20 runs of 200,000 steps: 13 h on the reference CPU (the measured step, benchmarks/RESULTS.md)."""
+    result = run_cli("toy-train", "--config", str(REPO / "config" / "config.yaml"), "--hyperparameters", "released",
+                     "--out", str(tmp_path / "m.pt"), "--log", str(tmp_path / "l.csv"), "--no-progress", check=False)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "toy-train --hyperparameters released: 200,000 steps of 20 runs on the CPU would take about 13.2 h" in lines[0]
+    assert "'device: cpu'" in lines[0] and not (tmp_path / "m.pt").exists()
+    steps, hours = cost.toy_training_hours(load_config(REPO / "config" / "quick.yaml").toy, 2)
+    assert steps == 8000 and hours < 0.1  # the quick toy set: seconds, never refused

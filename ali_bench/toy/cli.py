@@ -19,6 +19,12 @@ def cmd_toy_train(args: argparse.Namespace) -> None:
 
     cfg = config_from(args)
     device = training_device(cfg, args)
+    from ali_bench import cost
+    from ali_bench.toy.runs import plan_runs
+
+    runs = plan_runs(cfg.toy, args.hyperparameters, tuple(args.seeds) if args.seeds else None)
+    cost.refuse_unasked_cpu_toy(f"toy-train --hyperparameters {args.hyperparameters}", cfg.toy, len(runs), cfg.device,
+                                device.type)
     checkpoint_path = args.checkpoint or args.out.with_name(args.out.stem + ".checkpoint.pt")
     train_toy(
         cfg.toy, args.hyperparameters, args.out, args.log, checkpoint_path, device, device_name(device), cfg.batchnorm,
