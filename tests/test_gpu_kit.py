@@ -1,4 +1,4 @@
-"""The GPU session kit (benchmarks/gpu_device_run.sh) on the CPU: its slices plan the whole reference
+"""The GPU session kit (tools/offline-gpu/device_run.sh) on the CPU: its slices plan the whole reference
 run, it packs what a device call brings back, and a copy without .git can be told its commit."""
 
 import re
@@ -10,7 +10,7 @@ import pytest
 from ali_bench.provenance import git_state
 from conftest import REPO, snakemake_env
 
-KIT = REPO / "benchmarks/gpu_device_run.sh"
+KIT = REPO / "tools/offline-gpu/device_run.sh"
 
 
 def _kit(tmp_path, *steps, **env):
@@ -87,7 +87,7 @@ def _box_env(tmp_path, sitecustomize: str) -> dict[str, str]:
 
 def _session_check(env: dict[str, str]) -> subprocess.CompletedProcess:
     """``gpu_session.sh --check`` in ``env``."""
-    return subprocess.run(["bash", str(REPO / "benchmarks/gpu_session.sh"), "--check"], cwd=REPO, env=env,
+    return subprocess.run(["bash", str(REPO / "tools/offline-gpu/session.sh"), "--check"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)
 
 
@@ -170,7 +170,7 @@ def test_only_the_wheels_the_box_lacks_or_needs_newer_are_installed(tmp_path, ca
     python-dateutil): it is installed only when a needed wheel refuses the box's version."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("gpu_wheels_needed", REPO / "benchmarks/gpu_wheels_needed.py")
+    spec = importlib.util.spec_from_file_location("gpu_wheels_needed", REPO / "tools/offline-gpu/wheels_needed.py")
     needed = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(needed)
     _wheel(tmp_path, "alpha", "1.0", "beta>=2", "gamma", "epsilon; python_version < '3'", "zeta>=1")

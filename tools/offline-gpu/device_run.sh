@@ -2,10 +2,10 @@
 # One GPU session's work (issue 14 part B), in few calls of at most 10 minutes each, on a box that
 # has Python 3.12 and its own CUDA torch but no snakemake and no internet (the lent H200).
 #
-#   bash benchmarks/gpu_device_run.sh STEP...      # in the repository root, on the GPU box
+#   bash tools/offline-gpu/device_run.sh STEP...      # in the repository root, on the GPU box
 #
 # Steps run in order:
-#   bench            benchmarks/gpu_session.sh (graphed-vs-eager parity tests, every throughput
+#   bench            tools/offline-gpu/session.sh (graphed-vs-eager parity tests, every throughput
 #                    benchmark), in the foreground, before anything else loads the card
 #   start:S[,S...]   start the reference run (config/reference-gpu.yaml) for slices S under setsid,
 #                    so it outlives this call; slices: toy, toy_inference, digits, all
@@ -21,7 +21,7 @@
 #
 # State lives in $ALI_BENCH_GPU_WORK (default /tmp/ali-bench-gpu), outside the copied working tree,
 # so it survives the next call while the machine stays warm (30 s after a call on the H200: make
-# the next call at once). Carry .whl/ (benchmarks/gpu_wheels.sh) so that snakemake installs;
+# the next call at once). Carry .whl/ (tools/offline-gpu/wheels.sh) so that snakemake installs;
 # ALI_BENCH_GPU_WHEELS names another folder of wheels.
 # SNAKEMAKE_ARGS adds options at the end (e.g. --dry-run, or --config cuda_graphs=False); GPU_JOBS
 # (default 2) is how many trainings share the card (the profile's gpu token). Processes on one card
@@ -32,7 +32,7 @@
 set -u -o pipefail
 call_end=$(( $(date +%s) + ${CALL_SECONDS:-540} ))
 left() { echo $(( call_end - $(date +%s) )); }
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 repo=$PWD
 work=${ALI_BENCH_GPU_WORK:-/tmp/ali-bench-gpu}
 out=${OUT:-$work/out}
@@ -43,15 +43,15 @@ export PYTHONUNBUFFERED=1
 # --- set-up, once per machine: the carried wheels on PYTHONPATH, `python` on PATH
 wheels=${ALI_BENCH_GPU_WHEELS:-.whl}
 # Only the wheels the box lacks (or has at a version they refuse): a copy of one it has would shadow
-# the one its torch, pandas and matplotlib came with (benchmarks/gpu_wheels_needed.py).
+# the one its torch, pandas and matplotlib came with (tools/offline-gpu/wheels_needed.py).
 if [ -d "$wheels" ] && [ ! -e "$work/site/.installed" ]; then
-  needed=$(python3 benchmarks/gpu_wheels_needed.py "$wheels") \
-    || { echo "gpu_device_run.sh: could not read the wheels in $wheels/" >&2; exit 1; }
+  needed=$(python3 tools/offline-gpu/wheels_needed.py "$wheels") \
+    || { echo "device_run.sh: could not read the wheels in $wheels/" >&2; exit 1; }
   mkdir -p "$work/site"
   if [ -n "$needed" ]; then
     # shellcheck disable=SC2086  # one path per line, none with spaces (wheel file names)
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$work/site" $needed \
-      || { echo "gpu_device_run.sh: installing $wheels/ into $(python3 -V) failed (benchmarks/gpu_wheels.sh builds them for 3.12)" >&2; exit 1; }
+      || { echo "device_run.sh: installing $wheels/ into $(python3 -V) failed (tools/offline-gpu/wheels.sh builds them for 3.12)" >&2; exit 1; }
   fi
   echo "== installed $(echo "$needed" | grep -c . ) of $(ls "$wheels"/*.whl | wc -l) wheels (the others are on this Python already)"
   touch "$work/site/.installed"
@@ -64,7 +64,7 @@ if ! command -v python >/dev/null; then
 fi
 export PATH="$work/bin:$PATH"
 python -m snakemake --version >/dev/null 2>&1 \
-  || { echo "gpu_device_run.sh: snakemake does not import; carry .whl/ (bash benchmarks/gpu_wheels.sh)" >&2; exit 1; }
+  || { echo "device_run.sh: snakemake does not import; carry .whl/ (bash tools/offline-gpu/wheels.sh)" >&2; exit 1; }
 
 slice_targets() {  # slice name -> Snakemake targets under $results
   case $1 in
@@ -73,7 +73,7 @@ slice_targets() {  # slice name -> Snakemake targets under $results
     digits) echo "$results/figures/digits_samples.png $results/images/digits/reconstruction_metrics.json" \
                  "$results/digits_svm_table.csv $results/semisup_table.csv $results/figures/digits_conditional.png" ;;
     all) echo "" ;;  # rule all
-    *) echo "gpu_device_run.sh: unknown slice '$1' (expected toy, toy_inference, digits or all)" >&2; return 1 ;;
+    *) echo "device_run.sh: unknown slice '$1' (expected toy, toy_inference, digits or all)" >&2; return 1 ;;
   esac
 }
 
@@ -148,12 +148,12 @@ for step in "$@"; do
   case $step in
     bench)
       if [ "$(left)" -lt 60 ]; then echo "!! bench skipped: under a minute left in this call"; status=1
-      else timeout "$(left)" bash benchmarks/gpu_session.sh "$work/bench" || { echo "!! bench failed or ran out of time"; status=1; }
+      else timeout "$(left)" bash tools/offline-gpu/session.sh "$work/bench" || { echo "!! bench failed or ran out of time"; status=1; }
       fi ;;
     start:*) start "${step#start:}" || status=1 ;;
     wait:*) wait_for "${step#wait:}" ;;
     stop) stop ;;
-    *) echo "gpu_device_run.sh: unknown step '$step' (bench, start:SLICES, wait:SECONDS, stop)" >&2; status=1 ;;
+    *) echo "device_run.sh: unknown step '$step' (bench, start:SLICES, wait:SECONDS, stop)" >&2; status=1 ;;
   esac
 done
 pack

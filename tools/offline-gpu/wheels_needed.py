@@ -1,4 +1,4 @@
-"""Which of the carried wheels (benchmarks/gpu_wheels.sh) a box still needs: prints their paths.
+"""Which of the carried wheels (tools/offline-gpu/wheels.sh) a box still needs: prints their paths.
 
 Why: the kit installs the wheels into a folder that goes first on PYTHONPATH, so a wheel of a
 package the box already has (python-dateutil, typing-extensions, packaging, pyyaml, ...) would
@@ -6,7 +6,7 @@ shadow the copy the box's own torch, pandas and matplotlib were installed and te
 pip would: a wheel is needed when its project is missing here, or when a needed wheel requires a
 version of it that the installed one is not.
 
-    python3 benchmarks/gpu_wheels_needed.py .whl        # run by benchmarks/gpu_device_run.sh
+    python3 tools/offline-gpu/wheels_needed.py .whl        # run by tools/offline-gpu/device_run.sh
 """
 
 from __future__ import annotations
@@ -69,14 +69,14 @@ def needed_wheels(folder: Path, installed: dict[str, str]) -> list[Path]:
         for r in requirements[name]:
             project = canonicalize_name(r.name)
             if project not in wheels and not _met(r, installed):
-                print(f"gpu_wheels_needed.py: {name} requires {r}, which neither this Python "
+                print(f"wheels_needed.py: {name} requires {r}, which neither this Python "
                       f"({installed.get(project, 'not installed')}) nor {folder}/ provides", file=sys.stderr)
     return [wheels[name] for name in sorted(needed)]
 
 
 def main() -> None:
     if len(sys.argv) != 2 or not Path(sys.argv[1]).is_dir():
-        sys.exit("usage: gpu_wheels_needed.py WHEEL_FOLDER")
+        sys.exit("usage: wheels_needed.py WHEEL_FOLDER")
     for path in needed_wheels(Path(sys.argv[1]), installed_versions()):
         print(path)
 
