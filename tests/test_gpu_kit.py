@@ -1,4 +1,4 @@
-"""The GPU session kit (tools/offline-gpu/device_run.sh) on the CPU: its slices plan the whole reference
+"""The offline GPU kit (tools/offline-gpu/device_run.sh) on the CPU: its slices plan the whole reference
 run, it packs what a device call brings back, and a copy without .git can be told its commit."""
 
 import re
@@ -70,7 +70,7 @@ def test_a_later_call_names_the_commit_of_the_run_it_reports_on(tmp_path):
     assert "commit: 0123abc\n" in (out / "status.txt").read_text()
 
 
-# A box that never ran `pip install -e .` (the lent GPU box): the editable install hidden again.
+# A box that never ran `pip install -e .` (a GPU machine with its own torch): the editable install hidden again.
 NO_INSTALL = f"""
 import os, sys
 told = os.environ.get("PYTHONPATH", "").split(os.pathsep)

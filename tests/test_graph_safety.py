@@ -4,7 +4,7 @@ Why: while a step is being captured, CUDA refuses any copy of a value to the hos
 ``float(tensor)``, a tensor turned into a Python number for an op's Scalar argument, ``nonzero``,
 a boolean mask): "operation not permitted when stream is capturing", at the fourth step of the
 first GPU run. The CPU runs the very functions a GPU captures, so a dispatch trace of one eager
-step here finds each such read (ATen's ``_local_scalar_dense``) before a GPU session does.
+step here finds each such read (ATen's ``_local_scalar_dense``) before a GPU run does.
 torch.optim.Adam is left out of the trace: its CPU path reads its step count on the host by design,
 and on a GPU the harness builds it fused and capturable (``capturable=True``), which reads none.
 

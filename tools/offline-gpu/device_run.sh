@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One GPU session's work (issue 14 part B), in few calls of at most 10 minutes each, on a box that
-# has Python 3.12 and its own CUDA torch but no snakemake and no internet (the lent H200).
+# The GPU benchmarks and the reference GPU slices, in few commands of at most 10 minutes each, on a
+# box that has Python 3.12 and its own CUDA torch but no snakemake and no internet (README.md here).
 #
 #   bash tools/offline-gpu/device_run.sh STEP...      # in the repository root, on the GPU box
 #
@@ -28,7 +28,7 @@
 # take turns on it: 2 hides short jobs' time off the card, 1 finishes long ones (the toy sets) one by one.
 # ALI_BENCH_GIT_COMMIT names the commit when the copy has no .git (provenance records it).
 # CALL_SECONDS (default 540) is when this call must be packing: bench and wait stop short of it, so
-# a call under the device tool's 600 s limit always brings its files back.
+# a command under a 600 s limit always brings its files back.
 set -u -o pipefail
 call_end=$(( $(date +%s) + ${CALL_SECONDS:-540} ))
 left() { echo $(( call_end - $(date +%s) )); }
@@ -136,7 +136,7 @@ pack() {
   [ -d "$work/run/$results" ] && parts+=(-C "$work/run" "$results")
   [ -d "$work/bench" ] && parts+=(-C "$work" bench)
   if [ ${#parts[@]} -gt 0 ]; then
-    # bench/ lands where RESULTS.md keeps each GPU session's benchmark outputs
+    # bench/ lands where RESULTS.md keeps each GPU run's benchmark outputs
     tar czf "$out/reference-gpu.tar.gz" --exclude='*.pt' --exclude='*.npy' --exclude='*.npz' \
       --transform "s,^bench,benchmarks/gpu-$(date -u +%F)," "${parts[@]}"
   fi

@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# Every GPU measurement RESULTS.md still lacks, in one go, for a session that has a GPU for a short
+# Every GPU measurement RESULTS.md still lacks, in one go, for a GPU that is available for a short
 # while (each benchmark runs its paper-scale step for ~100-200 steps and projects the full run).
 #   bash tools/offline-gpu/session.sh [OUTDIR]       # default: benchmarks/gpu-<date>
 #   bash tools/offline-gpu/session.sh --check        # any machine: every command below starts (imports,
 #                                                 # --help; the tests are collected), nothing is timed
 # Each benchmark's output goes to OUTDIR/<name>.txt; copy the numbers into RESULTS.md with the
 # device and date. A failing benchmark is reported and the others still run.
-# On the lent GPU box run it through tools/offline-gpu/device_run.sh, which installs what the box lacks
+# On a box without snakemake run it through tools/offline-gpu/device_run.sh, which installs what the box lacks
 # (snakemake, jsonschema: the tests' conftest imports the config, which needs jsonschema).
 set -u -o pipefail
 check=false
 [ "${1:-}" = "--check" ] && { check=true; shift; }
 out=${1:-benchmarks/gpu-$(date +%F)}
-# The benchmarks import ali_bench from this checkout: a box without `pip install -e .` (the lent
-# GPU box) has it nowhere else, and `python benchmarks/x.py` puts only benchmarks/ on sys.path.
+# The benchmarks import ali_bench from this checkout: a box without `pip install -e .` (such as a
+# GPU machine with its own torch) has it nowhere else, and `python benchmarks/x.py` puts only benchmarks/ on sys.path.
 export PYTHONPATH="$(cd "$(dirname "$0")/../.." && pwd)${PYTHONPATH:+:$PYTHONPATH}"
 if ! $check; then
   mkdir -p "$out"

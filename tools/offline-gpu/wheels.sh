@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds .whl/ (ignored by git): the wheels a GPU box without internet lacks, for Python 3.12 on
-# x86_64 Linux, at the lock file's versions. The lent H200 has Python 3.12 with its own CUDA torch,
+# x86_64 Linux, at the lock file's versions, for a box with Python 3.12 and its own CUDA torch,
 # numpy, pandas, scikit-learn, matplotlib, ... but no snakemake and no jsonschema. Carry the folder
-# to the box (the device tool's `carry: [".whl"]`); tools/offline-gpu/device_run.sh installs it.
+# to the box beside the checkout; tools/offline-gpu/device_run.sh installs it.
 #   bash tools/offline-gpu/wheels.sh            # here, where pip reaches a package registry
 set -euo pipefail
 cd "$(dirname "$0")/../.."
