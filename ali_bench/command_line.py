@@ -70,12 +70,9 @@ def data_location(cfg: Config, args: argparse.Namespace) -> dict:
     root = args.data_root or environment(DATA_ROOT_VARIABLE, str) or cfg.images.data_root
     download = args.download if args.download is not None else environment(DOWNLOAD_VARIABLE, download_choice)
     prepared_only = bool(environment(PREPARED_ONLY_VARIABLE, boolean))
+    verify = environment(VERIFY_VARIABLE, boolean)
     return {"root": root, "download": cfg.images.download if download is None else download, "prepared_only": prepared_only,
-            "verify": _first_set(environment(VERIFY_VARIABLE, boolean), cfg.images.verify_checksums)}
-
-
-def _first_set(value, default):
-    return default if value is None else value
+            "verify": cfg.images.verify_checksums if verify is None else verify}
 
 
 def environment(name: str, parse):

@@ -21,9 +21,8 @@ from ali_bench import cost
 from ali_bench.config import ConfigError
 
 # Examples per training split, without reading the data (it may not be downloaded yet): the
-# published sizes, the digits split of ali_bench/data/images.py, ImageNet's for Tiny ImageNet.
-KNOWN_SIZES = {("digits", "train"): 1297, ("digits", "valid"): 250, ("digits", "test"): 250,
-               ("tiny_imagenet", "train"): 1_281_167, ("tiny_imagenet", "valid"): 50_000}
+# published sizes (data/checksums.py), the digits split (data/images.py), ImageNet's for Tiny ImageNet.
+TINY_IMAGENET_SIZES = {("tiny_imagenet", "train"): 1_281_167, ("tiny_imagenet", "valid"): 50_000}
 MODELLED = ("image-train", "semisup-train")
 
 
@@ -92,8 +91,10 @@ def _priced(command: str, dataset: str, images_cfg, examples: int, epochs: int, 
 
 def _examples(dataset: str, split: str) -> int:
     from ali_bench.data.checksums import PUBLISHED_SIZES
+    from ali_bench.data.images import DIGITS_BOUNDS
 
-    return {**PUBLISHED_SIZES, **KNOWN_SIZES}[(dataset, split)]
+    digits = {("digits", name): stop - start for name, (start, stop) in DIGITS_BOUNDS.items()}
+    return {**PUBLISHED_SIZES, **digits, **TINY_IMAGENET_SIZES}[(dataset, split)]
 
 
 def report(jobs: list[Job], cuda_here: bool) -> list[str]:

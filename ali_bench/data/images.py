@@ -102,8 +102,7 @@ def load_split(dataset: str, split: str, root: str | Path, download: bool | str 
     root = Path(root)
     if not prepared_only and wants_download(dataset, download):
         fetch(dataset, split, root)
-    for relative in checksums.split_files(dataset, split):  # before reading: CelebA's lists decide what is converted
-        checksums.check_file(root, relative, verify, missing_fix(relative, root))
+    check_official_files(dataset, split, root, verify)  # before reading: CelebA's lists decide what is converted
     if dataset in CACHED:
         cache = cache_path(dataset, split, root)
         if prepared_only and not cache.is_file():
@@ -115,6 +114,12 @@ def load_split(dataset: str, split: str, root: str | Path, download: bool | str 
         data = {"digits": _digits, "svhn": _svhn, "cifar10": _cifar10}[dataset](split, root)
     checksums.check_size(dataset, split, len(data), verify)
     return data
+
+
+def check_official_files(dataset: str, split: str, root: Path, verify: bool) -> list[dict]:
+    """Each official file ``split`` reads, checked (``checksums.check_file``): its manifest records."""
+    return [checksums.check_file(root, relative, verify, missing_fix(relative, root))
+            for relative in checksums.split_files(dataset, split)]
 
 
 def missing_fix(relative: str, root: Path) -> str:
@@ -193,11 +198,8 @@ def _source_digest(dataset: str, split: str, root: Path) -> str:
 
     digest = hashlib.sha256()
     if dataset == "celeba":
-        for relative in checksums.split_files(dataset, split):
-            path = root / relative
-            if not path.is_file():
-                raise _missing(path, missing_fix(relative, root))
-            digest.update(checksums.md5(path).encode())
+        for record in check_official_files(dataset, split, root, verify=False):  # the lists' MD5s, found or named
+            digest.update(record["md5"].encode())
         return digest.hexdigest()
     from torchvision.datasets.folder import IMG_EXTENSIONS
 
@@ -219,6 +221,9 @@ def _missing(path: Path, how: str) -> DatasetMissing:
 # digits (embedded)
 
 
+DIGITS_BOUNDS = {"train": (0, 1297), "valid": (1297, 1547), "test": (1547, 1797)}  # rows of the fixed permutation
+
+
 def _digits(split: str, root: Path) -> ImageSplit:
     """scikit-learn's 1,797 8×8 digits, scaled to SVHN's 3×32×32 (bilinear, grey replicated to RGB).
 
@@ -232,7 +237,7 @@ def _digits(split: str, root: Path) -> ImageSplit:
 
     bunch = load_digits()
     order = np.random.default_rng(0).permutation(len(bunch.images))
-    bounds = {"train": (0, 1297), "valid": (1297, 1547), "test": (1547, 1797)}[split]
+    bounds = DIGITS_BOUNDS[split]
     index = order[bounds[0] : bounds[1]]
     x = torch.tensor(bunch.images[index], dtype=torch.float32).unsqueeze(1) / 16.0  # (N, 1, 8, 8) in [0, 1]
     x = torch.nn.functional.interpolate(x, size=32, mode="bilinear", align_corners=False).clamp(0, 1)

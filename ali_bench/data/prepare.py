@@ -7,9 +7,9 @@ Why a step of its own (the workflow's ``prepare_data`` jobs, workflow/rules/data
 - One job per (dataset, split) builds each cache, so two trainings never convert the same images
   at once; splits that share a download (CIFAR-10's batches, CelebA's files) take a file lock
   around it, so two preparations never download into one folder together.
-- Files a user placed by hand are checked once, here, against the checksums the datasets publish
-  (the same MD5s torchvision's downloaders check; a test compares the two tables), with one line
-  naming a bad file. The manifest then records the files' MD5s and the split's array hashes, and
+- Files a user placed by hand are checked here, as on every read (ali_bench/data/checksums.py),
+  against the checksums the datasets publish (the same MD5s torchvision's downloaders check; a test
+  compares the two tables), with one line naming a bad file. The manifest then records the files' MD5s and the split's array hashes, and
   every training copies it into its provenance: a reviewer can tell which bytes a number came from.
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ali_bench.data import checksums, images
+from ali_bench.data import images
 from ali_bench.data.checksums import md5
 
 MANIFEST_FORMAT = "ali-bench/data-manifest/1"
@@ -55,9 +55,8 @@ def prepare_split(dataset: str, split: str, root: str | Path, download: bool | s
     if images.wants_download(dataset, download):
         with download_lock(root, dataset):
             images.fetch(dataset, split, root)
-    files = [checksums.check_file(root, relative, verify, images.missing_fix(relative, root))
-             for relative in checksums.split_files(dataset, split)]
-    data = images.load_split(dataset, split, root, verify=verify, workers=workers)  # converts a missing 64×64 cache
+    data = images.load_split(dataset, split, root, verify=verify, workers=workers)  # checks, converts a missing cache
+    files = images.check_official_files(dataset, split, root, verify)  # the records (the MD5s are computed once)
     manifest: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
         "dataset": dataset,
