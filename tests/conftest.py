@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,60 @@ LONGEST_FIRST = (
     "test_toy_cli.py", "test_slurm_profile.py", "test_learning_toy.py", "test_trained_with.py",
     "test_conditional.py", "test_learning_semisup.py", "test_batchnorm_images.py",
 )
+
+
+# Folders git ignores that belong to the user of this checkout: a finished quick run, data, logs,
+# Snakemake's state. The suite must leave them as it found them, as it must every file git shows.
+USER_FOLDERS = ("results", "data", "logs", ".snakemake")
+
+
+def checkout_state(root: Path) -> dict[str, tuple[int, int]] | None:
+    """Every path `git status` shows in ``root``, and every file under its USER_FOLDERS, each with its
+    size and mtime; None outside a git checkout (an unpacked sdist has nothing to guard)."""
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "-z"], cwd=root,
+                            capture_output=True, text=True)
+    if status.returncode != 0:
+        return None
+    paths = [root / entry[3:] for entry in status.stdout.split("\0") if len(entry) > 3]
+    paths += [path for folder in USER_FOLDERS for path in (root / folder).rglob("*") if path.is_file()]
+    state = {}
+    for path in paths:
+        stat = path.stat() if path.exists() else None
+        state[str(path.relative_to(root))] = (stat.st_size, stat.st_mtime_ns) if stat else (-1, -1)
+    return state
+
+
+def changed_paths(before: dict, after: dict) -> list[str]:
+    return sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):  # the controller (or a run without workers) guards
+        session.config.stash[_CHECKOUT] = checkout_state(REPO)
+
+
+def pytest_sessionfinish(session):
+    """Fail the run when the suite changed the checkout: a test that runs in it depends on what the
+    user did before (the README's first command) and destroys what it finds."""
+    before = session.config.stash.get(_CHECKOUT, None)
+    if before is None:
+        return
+    changed = changed_paths(before, checkout_state(REPO) or {})
+    if changed:
+        shown = "\n  ".join(changed[:20]) + ("\n  ..." if len(changed) > 20 else "")
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = (f"the suite changed this checkout (tests run in tmp_path, never in {REPO}; or it was edited while "
+                   f"the suite ran):\n  {shown}")
+        if reporter:
+            reporter.ensure_newline()
+            reporter.write_sep("=", "checkout changed", red=True)
+            reporter.write_line(message, red=True)
+        else:
+            print(message, file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_CHECKOUT = pytest.StashKey[dict]()
 
 
 def pytest_collection_modifyitems(items):
@@ -132,8 +187,28 @@ def snakemake_env() -> dict:
     return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
 
 
-def snakemake(*args: str, cwd: Path = REPO, check: bool = True) -> subprocess.CompletedProcess:
-    """Run Snakemake from this environment; job shells find this environment's python first."""
+def fresh_checkout(folder: Path) -> Path:
+    """What a clone holds (the workflow, the package, the configs and profiles), copied under ``folder``
+    without results, data or Snakemake's state: a test that runs Snakemake or `plan` as a user types
+    them (relative paths, default results folder) runs there, never in this checkout, whose
+    `results/` may hold a finished quick run (README, "Two commands")."""
+    checkout = folder / "ali-bench"
+    checkout.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".snakemake")
+    for name in ("Snakefile", "environment.yml", "pyproject.toml"):
+        shutil.copy2(REPO / name, checkout / name)
+    for name in ("workflow", "ali_bench", "config", "profiles"):
+        shutil.copytree(REPO / name, checkout / name, ignore=ignore, symlinks=True)
+    return checkout
+
+
+def snakemake(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run Snakemake from this environment; job shells find this environment's python first. It runs
+    in ``cwd`` or the ``--directory`` it is given, never in this checkout (whose results and
+    .snakemake/ belong to the user)."""
+    working = Path(args[args.index("--directory") + 1]) if "--directory" in args else cwd
+    if working is None or working.resolve() == REPO:
+        raise AssertionError("a test runs Snakemake in a temporary folder: pass --directory or cwd under tmp_path")
     env = snakemake_env()
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), *args],

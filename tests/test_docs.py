@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, snakemake_env
+from conftest import REPO, fresh_checkout, snakemake_env
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "config" / "README.md"]
 NOTEBOOKS = [REPO / "benchmarks" / "RESULTS.md", *sorted((REPO / "results" / "reference").glob("*/README.md"))]
@@ -113,9 +113,16 @@ def test_the_pages_show_snakemake_commands():
     assert sum(len(members) for members in GROUPS.values()) == len(COMMANDS) and len(GROUPS) < len(COMMANDS)
 
 
+@pytest.fixture(scope="module")
+def docs_checkout(tmp_path_factory) -> Path:
+    """The commands dry-run as typed in a fresh copy of the checkout: in this one, a finished quick run
+    would leave nothing to plan, and a user's Snakemake would hold the results folder's lock."""
+    return fresh_checkout(tmp_path_factory.mktemp("docs"))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("key", list(GROUPS), ids=[" ".join(key)[:60] or "targets only" for key in GROUPS])
-def test_every_documented_snakemake_command_dry_runs(key):
+def test_every_documented_snakemake_command_dry_runs(key, docs_checkout):
     members = GROUPS[key]
     options = list(key[1:]) if key[:1] == ("alone",) else list(key)
     if key[:1] == ("alone",):
@@ -126,7 +133,37 @@ def test_every_documented_snakemake_command_dry_runs(key):
     missing = [name for name in files if not (REPO / name).is_file()]
     if missing:
         pytest.skip(f"needs your own config file {missing[0]} (an example name)")
-    result = subprocess.run([sys.executable, "-m", "snakemake", *argv, "-n", "--quiet", "rules"], cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "snakemake", *argv, "-n", "--quiet", "rules"], cwd=docs_checkout,
                             capture_output=True, text=True, env=snakemake_env(), timeout=300)
     shown = "\n".join(name for name, _ in members)
     assert result.returncode == 0, f"{shown}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+
+
+def _ci_readme():
+    """.ci/readme.py, which CI uses to run the README's commands and check the quick run's outputs."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ci_readme", REPO / ".ci" / "readme.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ci_runs_the_readmes_two_commands_in_order():
+    ci = _ci_readme()
+    first, second = ci.commands((REPO / "README.md").read_text())
+    assert first.endswith("snakemake --cores 2 --configfile config/quick.yaml") and second.endswith("pytest")
+    run = (REPO / ".ci" / "run").read_text()
+    assert run.index("run_readme_command 1") < run.index("readme.py outputs") < run.index("run_readme_command 2")
+
+
+def test_ci_checks_every_output_the_quick_table_names(tmp_path, capsys):
+    ci = _ci_readme()
+    names = ci.quick_outputs((REPO / "README.md").read_text())
+    assert "verdict.md" in names and "semisup_table.csv" in names and "figures/digits_conditional.png" in names
+    assert ci.main(["outputs", str(tmp_path)]) == 1
+    assert f"missing: {tmp_path / 'verdict.md'}" in capsys.readouterr().err
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    assert ci.main(["outputs", str(tmp_path)]) == 0

@@ -23,7 +23,7 @@ import yaml
 from ali_bench import atomic, checkpoint, cli, results_lock
 from ali_bench.atomic import WriteFailed
 from ali_bench.config import ConfigError, load_config
-from conftest import REPO, TINY_TOY, run_cli, snakemake
+from conftest import REPO, TINY_TOY, fresh_checkout, run_cli, snakemake
 
 ONE_TOY_SET = {**TINY_TOY, "hyperparameter_sets": ["released"], "seeds": [0], "training": {"epochs": 2, "checkpoint_every": 1}}
 MODELS = "res/toy/released/models.pt"
@@ -198,7 +198,7 @@ def test_a_number_yaml_keeps_a_string_is_explained_for_a_file(tmp_path):
 
 def test_a_number_the_command_line_keeps_a_string_keeps_the_configfile_advice(tmp_path):
     result = snakemake("--dry-run", "--cores", "1", "--config", f"results_dir={tmp_path / 'out'}",
-                       "toy={released: {lr: 3e-4}}", check=False)  # from the checkout: its config/config.yaml
+                       "toy={released: {lr: 3e-4}}", cwd=fresh_checkout(tmp_path), check=False)  # a clone's config/config.yaml
     line = _one_line_error(result)
     assert "'toy.released.lr'" in line and "put the value in a --configfile" in line and "config file '" not in line
 

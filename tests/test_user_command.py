@@ -15,25 +15,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, run_cli, snakemake_env
+from conftest import REPO, fresh_checkout, run_cli, snakemake_env
 
 from ali_bench import cost
 from ali_bench.config import ConfigError, load_config
 
 NO_NETWORK = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
               "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "no_proxy": "", "NO_PROXY": ""}
-
-
-def _fresh_checkout(tmp_path: Path) -> Path:
-    """What a clone holds (the workflow, the package, the configs and profiles), without results or data."""
-    checkout = tmp_path / "ali-bench"
-    checkout.mkdir()
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".snakemake")
-    for name in ("Snakefile", "environment.yml", "pyproject.toml"):
-        shutil.copy2(REPO / name, checkout / name)
-    for name in ("workflow", "ali_bench", "config", "profiles"):
-        shutil.copytree(REPO / name, checkout / name, ignore=ignore, symlinks=True)
-    return checkout
 
 
 def _as_typed(checkout: Path, *args: str) -> subprocess.CompletedProcess:
@@ -47,7 +35,7 @@ def _as_typed(checkout: Path, *args: str) -> subprocess.CompletedProcess:
 def test_the_svhn_command_without_data_or_network_says_why_in_the_terminal(tmp_path):
     """images.download is auto: the prepare_data job tries to fetch SVHN; without network its one
     line (the URL, where to put the file, how to stop downloads) is in the terminal, not only in a log."""
-    result = _as_typed(_fresh_checkout(tmp_path))
+    result = _as_typed(fresh_checkout(tmp_path))
     terminal = result.stdout + result.stderr
     assert result.returncode != 0
     reason = [line for line in terminal.splitlines() if line.startswith("error: could not download")]
@@ -57,7 +45,7 @@ def test_the_svhn_command_without_data_or_network_says_why_in_the_terminal(tmp_p
 
 
 def test_the_svhn_command_with_downloads_off_names_the_missing_file_in_the_terminal(tmp_path):
-    checkout = _fresh_checkout(tmp_path)
+    checkout = fresh_checkout(tmp_path)
     config = checkout / "config" / "config.yaml"
     config.write_text(config.read_text().replace("  download: auto ", "  download: false"))
     result = _as_typed(checkout)
@@ -120,8 +108,8 @@ def test_the_cpu_cost_model_reproduces_the_measured_steps():
     assert digits.hours("cpu") * 3600 == pytest.approx(measured_s, rel=0.25)
 
 
-def test_plan_prices_the_svhn_target_from_its_dry_run():
-    result = subprocess.run([sys.executable, "-m", "ali_bench", "plan", "results/svhn_table.csv"], cwd=REPO,
+def test_plan_prices_the_svhn_target_from_its_dry_run(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "ali_bench", "plan", "results/svhn_table.csv"], cwd=fresh_checkout(tmp_path),
                             capture_output=True, text=True, env=snakemake_env(), timeout=300)
     assert result.returncode == 0, result.stderr
     rows = {line.split()[1]: line for line in result.stdout.splitlines() if line.startswith("image_train ")}
@@ -131,16 +119,18 @@ def test_plan_prices_the_svhn_target_from_its_dry_run():
         assert "137 h" in rows["dataset=svhn"] and "(refused)" in rows["dataset=svhn"]
 
 
-def test_plan_passes_snakemake_options_through_as_typed():
+def test_plan_passes_snakemake_options_through_as_typed(tmp_path):
     """--configfile reaches the dry run (the quick config's short digits run), and a dry run that fails
-    is one line."""
-    result = subprocess.run([sys.executable, "-m", "ali_bench", "plan", "--configfile", "config/quick.yaml"], cwd=REPO,
+    is one line. In a fresh checkout: in one where the README's first command has run, nothing is
+    left to price."""
+    checkout = fresh_checkout(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "ali_bench", "plan", "--configfile", "config/quick.yaml"], cwd=checkout,
                             capture_output=True, text=True, env=snakemake_env(), timeout=300)
     assert result.returncode == 0, result.stderr
     digits = next(line for line in result.stdout.splitlines() if line.startswith("image_train dataset=digits"))
     steps = load_config(REPO / "config" / "quick.yaml").images.digits
     assert f"{steps.epochs * (1297 // steps.batch_size):,}" in digits.split()
-    failed = subprocess.run([sys.executable, "-m", "ali_bench", "plan", "results/no_such_table.csv"], cwd=REPO,
+    failed = subprocess.run([sys.executable, "-m", "ali_bench", "plan", "results/no_such_table.csv"], cwd=checkout,
                             capture_output=True, text=True, env=snakemake_env(), timeout=300)
     assert failed.returncode == 2 and failed.stderr.startswith("error: the dry run") and len(failed.stderr.splitlines()) == 1
 

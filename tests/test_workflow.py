@@ -238,9 +238,9 @@ def test_a_training_change_retrains_and_a_new_seed_trains_alone(tiny_run):
         "rule semisup_table:")[0]  # only seed 2's two runs, then the table
 
 
-def test_snakemake_lint_is_clean():
+def test_snakemake_lint_is_clean(tmp_path):
     """CI runs Snakemake's linter (through this test): every rule has log, benchmark, no config in shell."""
-    result = snakemake("--lint", "--configfile", str(REPO / "config/quick.yaml"), check=False)
+    result = snakemake("--lint", "--configfile", str(REPO / "config/quick.yaml"), "--directory", str(tmp_path), check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
