@@ -32,11 +32,15 @@ def commands(text: str) -> list[str]:
 def quick_outputs(text: str) -> list[str]:
     """The files named in the first column of the quick table (its header names results/quick/)."""
     lines = section(text, "Two commands").splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith("| output (files under `results/quick/`)")), None)
+    start = next(
+        (i for i, line in enumerate(lines) if line.startswith("| output (files under `results/quick/`)")), None
+    )
     if start is None:
-        raise SystemExit("error: README.md, section 'Two commands', has no quick table headed '| output (files under `results/quick/`)'")
+        raise SystemExit(
+            "error: README.md, section 'Two commands', has no quick table headed '| output (files under `results/quick/`)'"
+        )
     rows = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("|"):
             break
         rows.append(line)
@@ -60,7 +64,9 @@ def main(argv: list[str]) -> int:
         missing = [name for name in names if not (folder / name).is_file()]
         for name in missing:
             print(f"missing: {folder / name} (README.md's quick table names it)", file=sys.stderr)
-        print(f"{len(names) - len(missing)} of {len(names)} outputs the README's quick table names exist under {folder}")
+        print(
+            f"{len(names) - len(missing)} of {len(names)} outputs the README's quick table names exist under {folder}"
+        )
         return 1 if missing else 0
     raise SystemExit(__doc__)
 

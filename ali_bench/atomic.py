@@ -68,7 +68,7 @@ def _writer_prefix(path: Path) -> str:
 def _writer_of(path: Path, temporary: Path) -> tuple[int, str] | None | bool:
     """Who wrote ``temporary`` (pid, host); None for an old-style name without a writer; False when
     it is no temporary of ``path`` at all (e.g. ``.models.checkpoint.…`` seen from ``models.pt``)."""
-    rest = temporary.name[len(_temporary_prefix(path)):]
+    rest = temporary.name[len(_temporary_prefix(path)) :]
     suffix = re.escape(f".tmp{path.suffix}")
     named = re.fullmatch(rf"(\d+)@([A-Za-z0-9.-]+)@[^@./]+{suffix}", rest)
     if named:
@@ -130,11 +130,15 @@ def write_failure(path: Path, error: BaseException) -> WriteFailed | None:
     # torch.save reports a full disk as a RuntimeError of its zip writer, with no errno: judged by the space left
     full = isinstance(error, RuntimeError) and free is not None and free < NEARLY_FULL_BYTES
     if code in NO_SPACE or full:
-        return WriteFailed(f"cannot write '{path}': no space left on device (the disk of '{folder}'); free space there "
-                           "or set results_dir to a disk with room, then rerun")
+        return WriteFailed(
+            f"cannot write '{path}': no space left on device (the disk of '{folder}'); free space there "
+            "or set results_dir to a disk with room, then rerun"
+        )
     if code in NO_PERMISSION:
-        return WriteFailed(f"cannot write '{path}': permission denied: the folder '{folder}' is read-only for this user; "
-                           "make it writable (chmod u+w) or set results_dir to a folder you can write, then rerun")
+        return WriteFailed(
+            f"cannot write '{path}': permission denied: the folder '{folder}' is read-only for this user; "
+            "make it writable (chmod u+w) or set results_dir to a folder you can write, then rerun"
+        )
     return None
 
 

@@ -31,14 +31,20 @@ BUFFERS = ("running_mean", "running_var")
 
 def batchnorm_layers(model: nn.Module) -> dict[str, nn.Module]:
     """Every module of ``model`` that keeps population statistics, by its state-dict prefix."""
-    return {name: module for name, module in model.named_modules()
-            if all(isinstance(getattr(module, buffer, None), torch.Tensor) for buffer in BUFFERS)}
+    return {
+        name: module
+        for name, module in model.named_modules()
+        if all(isinstance(getattr(module, buffer, None), torch.Tensor) for buffer in BUFFERS)
+    }
 
 
 def statistics_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """The population statistics of every batch-norm layer, as state-dict entries (CPU copies)."""
-    return {f"{name}.{buffer}": getattr(module, buffer).detach().cpu().clone()
-            for name, module in batchnorm_layers(model).items() for buffer in BUFFERS}
+    return {
+        f"{name}.{buffer}": getattr(module, buffer).detach().cpu().clone()
+        for name, module in batchnorm_layers(model).items()
+        for buffer in BUFFERS
+    }
 
 
 @torch.no_grad()
@@ -54,8 +60,10 @@ def recompute_statistics(model: nn.Module, forward: Callable[[int], object], n_b
     if n_batches < 1:
         raise ValueError(f"recomputing batch-norm statistics needs at least one batch, got {n_batches}")
     layers = batchnorm_layers(model)
-    saved_buffers = {name: {key: value.clone() for key, value in module.named_buffers(recurse=False)}
-                     for name, module in layers.items()}
+    saved_buffers = {
+        name: {key: value.clone() for key, value in module.named_buffers(recurse=False)}
+        for name, module in layers.items()
+    }
     saved_momentum = {name: module.momentum for name, module in layers.items()}
     saved_modes = {name: module.training for name, module in model.named_modules()}
     model.eval()
@@ -79,7 +87,9 @@ def recompute_statistics(model: nn.Module, forward: Callable[[int], object], n_b
     return recomputed
 
 
-def with_statistics(state: dict[str, torch.Tensor], recomputed: dict[str, torch.Tensor], which: str) -> dict[str, torch.Tensor]:
+def with_statistics(
+    state: dict[str, torch.Tensor], recomputed: dict[str, torch.Tensor], which: str
+) -> dict[str, torch.Tensor]:
     """A model state dict whose batch-norm statistics are the ``which`` ones (see ``STATISTICS``).
 
     ``state`` carries the running averages as trained; ``recomputed`` those of the final weights.

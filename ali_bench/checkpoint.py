@@ -25,8 +25,10 @@ def remake(path: str | Path) -> str:
     """The fix for a broken output of a workflow job (a models file) that a later job reads
     (``trained_with.forcerun``; a training job that finds its final checkpoint beside the file only
     writes the file again)."""
-    return (f"make it again with {forcerun(path)}, since deleting it alone makes Snakemake report nothing to be "
-            "done; outside the workflow, rerun the command that wrote it")
+    return (
+        f"make it again with {forcerun(path)}, since deleting it alone makes Snakemake report nothing to be "
+        "done; outside the workflow, rerun the command that wrote it"
+    )
 
 
 def save(path: str | Path, payload: dict[str, Any]) -> None:

@@ -34,10 +34,27 @@ from ali_bench.toy_inference import cli as toy_inference_cli
 from ali_bench.training import TrainingDiverged
 from ali_bench.verdict import cli as verdict_cli
 
-EXPECTED_ERRORS = (ConfigError, CheckpointError, FileNotFoundError, TrainingDiverged, FeatureFileError, DatasetCorrupt,
-                   DownloadFailed, WriteFailed)
-STAGE_COMMANDS = (data_cli, toy_cli, toy_inference_cli, images_cli, conditional_cli, svm_cli, semisup_cli,
-                  verdict_cli, plan)  # --help's order
+EXPECTED_ERRORS = (
+    ConfigError,
+    CheckpointError,
+    FileNotFoundError,
+    TrainingDiverged,
+    FeatureFileError,
+    DatasetCorrupt,
+    DownloadFailed,
+    WriteFailed,
+)
+STAGE_COMMANDS = (
+    data_cli,
+    toy_cli,
+    toy_inference_cli,
+    images_cli,
+    conditional_cli,
+    svm_cli,
+    semisup_cli,
+    verdict_cli,
+    plan,
+)  # --help's order
 
 
 def cmd_show_config(args: argparse.Namespace) -> None:
@@ -74,7 +91,9 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ConfigError(f"--seeds lists seed {repeated[0]} more than once; expected distinct seeds")
     labels = getattr(args, "labels", None)
     if labels is not None and labels % CLASSES:
-        raise ConfigError(f"--labels {labels} does not split evenly over the {CLASSES} classes; expected a multiple of {CLASSES}")
+        raise ConfigError(
+            f"--labels {labels} does not split evenly over the {CLASSES} classes; expected a multiple of {CLASSES}"
+        )
     splits, dataset = getattr(args, "split", None), getattr(args, "dataset", None)
     if splits is not None and dataset is not None:
         from ali_bench.data.images import SPLITS
@@ -104,8 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%Y-%m-%d %H:%M:%S")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%d %H:%M:%S"
+    )
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["plan"] and argv[1:] not in (["-h"], ["--help"]):
         args = argparse.Namespace(func=plan.cmd_plan, snakemake=argv[1:])  # snakemake's options pass through untouched

@@ -36,8 +36,10 @@ def config_from(args: argparse.Namespace) -> Config:
         except json.JSONDecodeError as error:
             raise ConfigError(f"--config-json is not valid JSON: {error}") from None
         if (data is None or data == {}) and getattr(args, "command", None) not in EMPTY_CONFIG_COMMANDS:
-            raise ConfigError(f"--config-json {args.config_json.strip()} is an empty config, which would run every default (paper scale); pass the "
-                              "config sections the command reads (as the workflow does) or a file with --config")
+            raise ConfigError(
+                f"--config-json {args.config_json.strip()} is an empty config, which would run every default (paper scale); pass the "
+                "config sections the command reads (as the workflow does) or a file with --config"
+            )
         return load_config(data)
     return load_config(args.config)
 
@@ -53,13 +55,20 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     environment (workflow/rules/common.smk), not in a training job's params, so that moving the data
     never retrains (ali_bench/trained_with.py). Precedence: option, then environment, then config."""
     parser.add_argument("--data-root", help=f"overrides ${DATA_ROOT_VARIABLE} and config key images.data_root")
-    parser.add_argument("--download", type=download_choice,
-                        help=f"auto, true or false; overrides ${DOWNLOAD_VARIABLE} and config key images.download")
+    parser.add_argument(
+        "--download",
+        type=download_choice,
+        help=f"auto, true or false; overrides ${DOWNLOAD_VARIABLE} and config key images.download",
+    )
 
 
 def add_data_manifests(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-manifest", type=Path, nargs="+", help="manifests of the splits it reads (prepare-data), "
-                        "copied into its provenance")
+    parser.add_argument(
+        "--data-manifest",
+        type=Path,
+        nargs="+",
+        help="manifests of the splits it reads (prepare-data), copied into its provenance",
+    )
 
 
 def data_location(cfg: Config, args: argparse.Namespace) -> dict:
@@ -71,8 +80,12 @@ def data_location(cfg: Config, args: argparse.Namespace) -> dict:
     download = args.download if args.download is not None else environment(DOWNLOAD_VARIABLE, download_choice)
     prepared_only = bool(environment(PREPARED_ONLY_VARIABLE, boolean))
     verify = environment(VERIFY_VARIABLE, boolean)
-    return {"root": root, "download": cfg.images.download if download is None else download, "prepared_only": prepared_only,
-            "verify": cfg.images.verify_checksums if verify is None else verify}
+    return {
+        "root": root,
+        "download": cfg.images.download if download is None else download,
+        "prepared_only": prepared_only,
+        "verify": cfg.images.verify_checksums if verify is None else verify,
+    }
 
 
 def environment(name: str, parse):
@@ -119,8 +132,11 @@ def data_provenance(args: argparse.Namespace) -> dict:
     """The data manifests (prepare-data) a training was given, for its provenance."""
     from ali_bench.data.prepare import provenance_record
 
-    return {"data": provenance_record(args.data_manifest) if args.data_manifest else
-            "not recorded (no --data-manifest; the workflow passes the prepare_data manifests)"}
+    return {
+        "data": provenance_record(args.data_manifest)
+        if args.data_manifest
+        else "not recorded (no --data-manifest; the workflow passes the prepare_data manifests)"
+    }
 
 
 def boolean(text: str) -> bool:

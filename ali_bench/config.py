@@ -269,8 +269,10 @@ class Config:
 
     def __post_init__(self) -> None:
         if not self.results_dir.strip() or Path(self.results_dir).resolve() == Path("/"):
-            raise ConfigError(f"config key 'results_dir': {self.results_dir!r} would write results into the filesystem root; "
-                              "expected a folder such as 'results'")
+            raise ConfigError(
+                f"config key 'results_dir': {self.results_dir!r} would write results into the filesystem root; "
+                "expected a folder such as 'results'"
+            )
         if self.svm.digits_labels_per_class > DIGITS_TRAIN_MIN_CLASS:
             raise ConfigError(
                 f"config key 'svm.digits_labels_per_class': {self.svm.digits_labels_per_class} is more labels per class "
@@ -279,12 +281,16 @@ class Config:
         for dataset in ("digits", "svhn", "cifar10"):
             for n in self.semisup.run(dataset).labels:
                 if n % 10:
-                    raise ConfigError(f"config key 'semisup.{dataset}.labels': {n} does not split evenly over 10 classes")
+                    raise ConfigError(
+                        f"config key 'semisup.{dataset}.labels': {n} does not split evenly over 10 classes"
+                    )
         for dataset, most in (("digits", 10 * DIGITS_TRAIN_MIN_CLASS), ("cifar10", 50_000)):
             too_many = [n for n in self.semisup.run(dataset).labels if n > most]
             if too_many:
-                raise ConfigError(f"config key 'semisup.{dataset}.labels': {too_many[0]} is more labels than the "
-                                  f"{dataset} training split can give class-balanced (at most {most})")
+                raise ConfigError(
+                    f"config key 'semisup.{dataset}.labels': {too_many[0]} is more labels than the "
+                    f"{dataset} training split can give class-balanced (at most {most})"
+                )
 
 
 def check_toy_inference_selection(cfg: Config) -> None:
@@ -343,8 +349,10 @@ def read_config_file(path: str | Path) -> Any:
         raise ConfigError(f"config file '{path}' is not valid YAML: {error}".splitlines()[0]) from None
     if duplicate:
         key, first, second = duplicate
-        raise ConfigError(f"config file '{path}' gives key '{key}' twice (lines {first} and {second}); "
-                          "YAML would keep the second silently: delete one")
+        raise ConfigError(
+            f"config file '{path}' gives key '{key}' twice (lines {first} and {second}); "
+            "YAML would keep the second silently: delete one"
+        )
     return data
 
 
@@ -377,7 +385,9 @@ def load_config(source: dict | str | Path | None) -> Config:
         path = Path(source)
         source = read_config_file(path)
         if source is None:  # empty or comments only: refused, as Snakemake refuses it (never paper scale by accident)
-            raise ConfigError(f"config file '{path}' is empty (or only comments); expected a YAML mapping of config keys")
+            raise ConfigError(
+                f"config file '{path}' is empty (or only comments); expected a YAML mapping of config keys"
+            )
         origins = number_strings(source, path)
     config = build(Config, validate(source, origins), "")
     if isinstance(source, dict) and "toy_inference" in source:
@@ -396,4 +406,3 @@ def config_hash(section: Any) -> str:
 def as_dict(section: Any) -> dict:
     """A JSON-ready dict of a dataclass config (tuples become lists)."""
     return json.loads(json.dumps(dataclasses.asdict(section), default=list))
-

@@ -88,13 +88,17 @@ def _command_line_hint(error, origins: dict | None = None) -> str:
     key = ".".join(str(part) for part in error.absolute_path)
     file, text = (origins or {}).get(key, (None, None))
     if file is not None and text == error.instance:
-        return (f" (config file '{file}': YAML reads {text} as a string, since a YAML float needs a dot and a signed "
-                f"exponent: write it as {yaml_float(text)} or {float(text)!r})")
+        return (
+            f" (config file '{file}': YAML reads {text} as a string, since a YAML float needs a dot and a signed "
+            f"exponent: write it as {yaml_float(text)} or {float(text)!r})"
+        )
     if "boolean" in expected and len(error.absolute_path) == 1:
         fix = f"write {error.absolute_path[0]}={error.instance.lower() in ('true', 'yes', 'on')}"
     else:
         fix = "put the value in a --configfile"
-    return f" (Snakemake's --config reads only True/False as booleans and leaves values inside a mapping strings: {fix})"
+    return (
+        f" (Snakemake's --config reads only True/False as booleans and leaves values inside a mapping strings: {fix})"
+    )
 
 
 def yaml_float(text: str) -> str:
@@ -120,7 +124,7 @@ def _range_partner(key: str) -> str | None:
         if key.endswith(f"_{low}"):
             return key[: -len(low)] + high
         if key.startswith(f"{low}_"):
-            return high + key[len(low):]
+            return high + key[len(low) :]
     return None
 
 
@@ -135,8 +139,10 @@ def check_ranges(instance: Any, prefix: str = "") -> None:
         partner = _range_partner(str(key))
         upper = instance.get(partner) if partner else None
         if _is_number(value) and _is_number(upper) and value > upper:
-            raise ConfigError(f"config keys '{prefix}{key}' = {value} and '{prefix}{partner}' = {upper} are reversed: "
-                              f"{key} must not be above {partner}; swap them")
+            raise ConfigError(
+                f"config keys '{prefix}{key}' = {value} and '{prefix}{partner}' = {upper} are reversed: "
+                f"{key} must not be above {partner}; swap them"
+            )
         check_ranges(value, f"{prefix}{key}.")
 
 

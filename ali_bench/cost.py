@@ -101,8 +101,9 @@ def count_step(model, images) -> tuple[float, int]:
     return flops.get_total_flops() / len(images), activations[0]
 
 
-def image_training_cost(dataset: str, images_cfg, train_examples: int, *, epochs: int, batch: int,
-                        width: float, counted_batch: int = 2) -> TrainingCost:
+def image_training_cost(
+    dataset: str, images_cfg, train_examples: int, *, epochs: int, batch: int, width: float, counted_batch: int = 2
+) -> TrainingCost:
     """The cost of ``epochs`` of ``dataset`` at ``batch`` and ``width``, counted on a throwaway model
     (``counted_batch`` images; activations scaled to ``batch``)."""
     import torch
@@ -118,13 +119,20 @@ def image_training_cost(dataset: str, images_cfg, train_examples: int, *, epochs
         flops_per_image, activation_bytes = count_step(model, images)
     parameters = sum(p.numel() for p in model.parameters())
     steps = epochs * (train_examples // batch)  # the trainers drop the last partial batch
-    return TrainingCost(steps=steps, batch=batch, images_per_step=batch, flops_per_image=flops_per_image, parameters=parameters,
-                        activation_bytes=activation_bytes * batch // counted_batch,
-                        data_bytes=train_examples * 3 * arch.image_size ** 2)
+    return TrainingCost(
+        steps=steps,
+        batch=batch,
+        images_per_step=batch,
+        flops_per_image=flops_per_image,
+        parameters=parameters,
+        activation_bytes=activation_bytes * batch // counted_batch,
+        data_bytes=train_examples * 3 * arch.image_size**2,
+    )
 
 
-def semisup_training_cost(dataset: str, images_cfg, unlabelled_examples: int, *, epochs: int, batch: int,
-                          width: float) -> TrainingCost:
+def semisup_training_cost(
+    dataset: str, images_cfg, unlabelled_examples: int, *, epochs: int, batch: int, width: float
+) -> TrainingCost:
     """The K+1 run's cost: an epoch is a pass over the unlabelled split, and each step takes a labelled
     and an unlabelled batch through the same networks (an estimate from the image step's counted
     FLOPs: on the reference CPU it is within ~20 % of the measured semi-supervised step)."""
@@ -178,8 +186,12 @@ def refuse_unasked_cpu(command: str, make_cost, device_choice: str, device_type:
     if device_choice != "auto" or device_type != "cpu":
         return
     cost = make_cost()
-    _refuse_above_limit(command, f"{cost.steps:,} steps of {cost.images_per_step} images", cost.hours("cpu"),
-                        f"{cost.flops:.3g} FLOPs; {CPU_RATE_SOURCE}")
+    _refuse_above_limit(
+        command,
+        f"{cost.steps:,} steps of {cost.images_per_step} images",
+        cost.hours("cpu"),
+        f"{cost.flops:.3g} FLOPs; {CPU_RATE_SOURCE}",
+    )
 
 
 def refuse_unasked_cpu_toy(command: str, toy_cfg, runs: int, device_choice: str, device_type: str) -> None:
@@ -198,4 +210,5 @@ def _refuse_above_limit(command: str, what: str, hours: float, how: str) -> None
     raise ConfigError(
         f"{command}: {what} on the CPU would take about {human_hours(hours)} ({how}; ali_bench/cost.py), and "
         "config key 'device' is auto with no CUDA GPU in sight: to run it on the CPU anyway set config key "
-        "'device: cpu' (snakemake --config device=cpu), or run the small version (--configfile config/quick.yaml)")
+        "'device: cpu' (snakemake --config device=cpu), or run the small version (--configfile config/quick.yaml)"
+    )

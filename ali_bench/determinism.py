@@ -31,7 +31,9 @@ def configure(deterministic: bool, device: torch.device) -> None:
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
         torch.use_deterministic_algorithms(True, warn_only=True)
-        log.info("deterministic GPU algorithms: cuDNN benchmark off, CUBLAS_WORKSPACE_CONFIG=%s",
-                 os.environ["CUBLAS_WORKSPACE_CONFIG"])
+        log.info(
+            "deterministic GPU algorithms: cuDNN benchmark off, CUBLAS_WORKSPACE_CONFIG=%s",
+            os.environ["CUBLAS_WORKSPACE_CONFIG"],
+        )
     else:
         torch.backends.cudnn.benchmark = True

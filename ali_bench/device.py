@@ -78,8 +78,9 @@ def card_names(n_cards: int) -> list[str]:
     return ["gpu" + re.sub(r"[^A-Za-z0-9_.-]", "_", entry) for entry in visible[:n_cards]]
 
 
-def claim_card(n_cards: int, lock_dir: Path, wait_s: float = float("inf"), poll_s: float = 1.0,
-               names: Sequence[str] | None = None) -> tuple[int, IO[str]]:
+def claim_card(
+    n_cards: int, lock_dir: Path, wait_s: float = float("inf"), poll_s: float = 1.0, names: Sequence[str] | None = None
+) -> tuple[int, IO[str]]:
     """Take the first card 0..n_cards-1 whose lock file no other process holds; return its index and
     the open lock file. The claim lasts while that file stays open (or until the process ends).
 
@@ -106,8 +107,11 @@ def claim_card(n_cards: int, lock_dir: Path, wait_s: float = float("inf"), poll_
                 raise
             return index, handle
         if not said_waiting:
-            log.warning("all %d GPUs are held by other ali_bench jobs; waiting for one (run snakemake with "
-                        "--resources gpu=%d)", n_cards, n_cards)
+            log.warning(
+                "all %d GPUs are held by other ali_bench jobs; waiting for one (run snakemake with --resources gpu=%d)",
+                n_cards,
+                n_cards,
+            )
             said_waiting = True
         if time.monotonic() >= deadline:
             raise TimeoutError(f"no free GPU among {n_cards} after {wait_s:g} s (locks in {lock_dir})")

@@ -32,7 +32,9 @@ def loss_curves(log: pd.DataFrame, path: str | Path, group: str, title: str) -> 
     for ax, name in zip(axes[0], names):
         rows = log[log[group] == name]
         adversarial = "loss_d" in rows and rows["loss_d"].notna().any()
-        ax.plot(rows["epoch"], rows["loss"], color="tab:blue", label="generator (encoder) loss" if adversarial else "loss")
+        ax.plot(
+            rows["epoch"], rows["loss"], color="tab:blue", label="generator (encoder) loss" if adversarial else "loss"
+        )
         if adversarial:
             ax.plot(rows["epoch"], rows["loss_d"], color="tab:red", label="discriminator loss")
             ax.legend(fontsize=7)

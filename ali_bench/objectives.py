@@ -46,5 +46,9 @@ def vae_negative_elbo(
 ) -> torch.Tensor:
     """-ELBO with a Gaussian decoder of fixed std, one z sample per example, averaged over the batch."""
     dims = x.shape[-1]
-    nll = 0.5 * ((x - x_rec) ** 2).sum(-1) / decoder_std**2 + dims * math.log(decoder_std) + 0.5 * dims * math.log(2 * math.pi)
+    nll = (
+        0.5 * ((x - x_rec) ** 2).sum(-1) / decoder_std**2
+        + dims * math.log(decoder_std)
+        + 0.5 * dims * math.log(2 * math.pi)
+    )
     return (nll + gaussian_kl_to_standard_normal(mu, log_sigma)).mean(-1)

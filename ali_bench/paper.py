@@ -54,9 +54,12 @@ class Reported:
 TOY_NETWORK = "encoder 400-400, decoder 400-400-400-400, D 3 x 200 maxout (5 pieces)"
 _TOY_DATA = {"mixture": "5 x 5 grid on {-4,-2,0,2,4}^2, std 0.05", "training points": 100_000, "batch size": 100}
 
-ALI_TOY_SOURCE = "ALI paper (Dumoulin et al., ICLR 2017), Sec. 4.5 text beside Fig. 8; random lr, beta1, init std; 10 runs"
+ALI_TOY_SOURCE = (
+    "ALI paper (Dumoulin et al., ICLR 2017), Sec. 4.5 text beside Fig. 8; random lr, beta1, init std; 10 runs"
+)
 ALI_TOY_SETUP = {
-    **_TOY_DATA, "network": TOY_NETWORK,
+    **_TOY_DATA,
+    "network": TOY_NETWORK,
     "epochs": 200,  # the released toy script's length; the paper states none of its own
     "samples scored": 10_000,  # each assigned to its component of highest responsibility
     "hyperparameter ranges": UNPUBLISHED,  # lr, beta1 and init std drawn per run from ranges never published
@@ -68,11 +71,13 @@ PACGAN_TOY_SOURCE = (
     "init std 0.02), 400 epochs, 2,500 samples per trial, mean +- standard error over 10 trials"
 )
 PACGAN_TOY_SETUP = {
-    **_TOY_DATA, "network": TOY_NETWORK,
+    **_TOY_DATA,
+    "network": TOY_NETWORK,
     "epochs": 400,  # synthetic_data_experiments/*/config.py num_epoch / NUM_EPOCHS
     "samples scored": 2_500,  # GraphLogger(num_samples=2500): one fixed z draw per trial
     "high-quality radius (std)": 3.0,  # MetricLogger(dis_thre=3): nearest mean within 3 std
-    "lr": 1e-4, "init std": 0.02,
+    "lr": 1e-4,
+    "init std": 0.02,
     # Blocks Adam(beta1=0.8): PyTorch 0.2 under Blocks before 2017-01-24, 0.8 after; which Blocks
     # PacGAN ran is not known, so either value is PacGAN's setup.
     "beta1 (PyTorch convention)": (0.2, 0.8),
@@ -83,8 +88,12 @@ PACGAN_TOY_SETUP = {
 
 # (model, hyperparameter set) -> modes covered, under the reporter's own protocol.
 TOY_MODES: dict[tuple[str, str], Reported] = {
-    ("ali", "random"): Reported(13.4, 5.8, "std (kind not stated)", ALI_TOY_SOURCE, "std_ddof_unknown", 10, ALI_TOY_SETUP, 8, 25),
-    ("gan", "random"): Reported(10.4, 9.2, "std (kind not stated)", ALI_TOY_SOURCE, "std_ddof_unknown", 10, ALI_TOY_SETUP, 1, 22),
+    ("ali", "random"): Reported(
+        13.4, 5.8, "std (kind not stated)", ALI_TOY_SOURCE, "std_ddof_unknown", 10, ALI_TOY_SETUP, 8, 25
+    ),
+    ("gan", "random"): Reported(
+        10.4, 9.2, "std (kind not stated)", ALI_TOY_SOURCE, "std_ddof_unknown", 10, ALI_TOY_SETUP, 1, 22
+    ),
     ("ali", "released"): Reported(24.1, 0.4, "standard error", PACGAN_TOY_SOURCE, "sem", 10, PACGAN_TOY_SETUP),
     ("gan", "released"): Reported(17.3, 0.8, "standard error", PACGAN_TOY_SOURCE, "sem", 10, PACGAN_TOY_SETUP),
 }
@@ -115,15 +124,19 @@ TOY_INFERENCE_CLAIMS: dict[str, str] = {
 
 SVHN_TABLE_SOURCE = "ALI paper, Table 1 (SVHN test misclassification, 1,000 labels)"
 SVHN_SVM_SETUP = {
-    "dataset": "svhn", "network width": 1.0,
+    "dataset": "svhn",
+    "network width": 1.0,
     "training": "100 epochs of svhn extra, batch 100",  # experiments/ali_svhn.py
     "feature dimension": 8960,  # the paper's text; the released script builds 5,376
-    "labels per SVM": 1000, "test examples": 26_032, "values of C": 50,
+    "labels per SVM": 1000,
+    "test examples": 26_032,
+    "values of C": 50,
     "label sampling": ("balanced", "random"),  # code: 100 per class; paper: "1,000 random examples"
     "trained encoders": 1,
 }
-SVHN_ALI_L2SVM = Reported(19.14, 0.50, "population std over 100 SVMs of one encoder", SVHN_TABLE_SOURCE,
-                          "population_std", 100, SVHN_SVM_SETUP)
+SVHN_ALI_L2SVM = Reported(
+    19.14, 0.50, "population std over 100 SVMs of one encoder", SVHN_TABLE_SOURCE, "population_std", 100, SVHN_SVM_SETUP
+)
 SVHN_DCGAN_L2SVM = Reported(22.18, None, "", SVHN_TABLE_SOURCE + ": DCGAN + L2-SVM (Radford et al.)")
 
 # --------------------------------------------------------------------------------------------------
@@ -137,8 +150,7 @@ SEMISUP_SOURCES = {
 
 
 def _semisup_setup(dataset: str, labels: int) -> dict[str, Any]:
-    return {"dataset": dataset, "labels": labels, "network width": 1.0, "epochs": UNPUBLISHED,
-            "runs": UNPUBLISHED}
+    return {"dataset": dataset, "labels": labels, "network width": 1.0, "epochs": UNPUBLISHED, "runs": UNPUBLISHED}
 
 
 def _ali(dataset: str, labels: int, mean: float, pm: float) -> Reported:
@@ -147,9 +159,15 @@ def _ali(dataset: str, labels: int, mean: float, pm: float) -> Reported:
 
 
 def _gan_fm(dataset: str, labels: int, mean: float, pm: float) -> Reported:
-    return Reported(mean, pm, "+- (kind not stated in the ALI paper)",
-                    SEMISUP_SOURCES[dataset] + "; GAN with feature matching (Salimans et al.)", "unknown", None,
-                    _semisup_setup(dataset, labels))
+    return Reported(
+        mean,
+        pm,
+        "+- (kind not stated in the ALI paper)",
+        SEMISUP_SOURCES[dataset] + "; GAN with feature matching (Salimans et al.)",
+        "unknown",
+        None,
+        _semisup_setup(dataset, labels),
+    )
 
 
 # (dataset, labels) -> (ALI K+1 without feature matching, GAN with feature matching of Salimans et al.)

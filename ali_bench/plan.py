@@ -35,8 +35,11 @@ class Job:
 
 def dry_run(snakemake_args: list[str]) -> str:
     """Snakemake's dry run of the same command, with shell commands printed."""
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--dry-run", "--printshellcmds", "--nocolor",
-                             *snakemake_args], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--dry-run", "--printshellcmds", "--nocolor", *snakemake_args],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         last = next((line for line in reversed((result.stdout + result.stderr).splitlines()) if line.strip()), "")
         raise ConfigError(f"the dry run 'snakemake {shlex.join(snakemake_args)}' failed: {last.strip()}")
@@ -77,13 +80,22 @@ def job_cost(job: Job) -> tuple[cost.TrainingCost, str] | None:
         key = (command, dataset, cfg.images, _examples(dataset, run.train_split), run.epochs, run.batch_size, run.width)
     else:
         run = cfg.semisup.run(dataset)
-        key = (command, dataset, cfg.images, _examples(dataset, run.unlabelled_split), run.epochs,
-               cfg.semisup.batch_size, run.width)
+        key = (
+            command,
+            dataset,
+            cfg.images,
+            _examples(dataset, run.unlabelled_split),
+            run.epochs,
+            cfg.semisup.batch_size,
+            run.width,
+        )
     return _priced(*key), cfg.device
 
 
 @functools.lru_cache(maxsize=None)
-def _priced(command: str, dataset: str, images_cfg, examples: int, epochs: int, batch: int, width: float) -> cost.TrainingCost:
+def _priced(
+    command: str, dataset: str, images_cfg, examples: int, epochs: int, batch: int, width: float
+) -> cost.TrainingCost:
     """One cost per distinct setting: a plan of 100 seeds counts the FLOPs once (the config is frozen, hashable)."""
     price = cost.image_training_cost if command == "image-train" else cost.semisup_training_cost
     return price(dataset, images_cfg, examples, epochs=epochs, batch=batch, width=width)
@@ -118,24 +130,47 @@ def report(jobs: list[Job], cuda_here: bool) -> list[str]:
         hours_here, hours_gpu = hours_here + time_here, hours_gpu + training.hours("cuda")
         memory, disk = max(memory, training.memory_bytes), disk + training.disk_bytes
         shown = cost.human_hours(time_here) + (" (refused)" if refused else "") + ("" if device == "cpu" else "*")
-        rows.append((f"{job.rule} {job.wildcards}", f"{training.steps:,}", shown, cost.human_hours(training.hours("cuda")),
-                     cost.human_bytes(training.memory_bytes), cost.human_bytes(training.disk_bytes)))
-    rows.append(("total (training jobs)", "", cost.human_hours(hours_here), cost.human_hours(hours_gpu),
-                 cost.human_bytes(memory) + " peak", cost.human_bytes(disk)))
+        rows.append(
+            (
+                f"{job.rule} {job.wildcards}",
+                f"{training.steps:,}",
+                shown,
+                cost.human_hours(training.hours("cuda")),
+                cost.human_bytes(training.memory_bytes),
+                cost.human_bytes(training.disk_bytes),
+            )
+        )
+    rows.append(
+        (
+            "total (training jobs)",
+            "",
+            cost.human_hours(hours_here),
+            cost.human_hours(hours_gpu),
+            cost.human_bytes(memory) + " peak",
+            cost.human_bytes(disk),
+        )
+    )
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = [f"{len(jobs)} jobs would run; this machine: {'a CUDA GPU' if cuda_here else 'no CUDA GPU (CPU only)'}"]
     for row in [header, *rows]:
-        lines.append("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+        lines.append(
+            "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        )
     if others:
-        lines.append("not modelled (toy trainings: their CPU step times are in benchmarks/RESULTS.md; evaluation, "
-                     "features, SVMs, tables, figures: minutes): "
-                     + ", ".join(f"{rule} ×{n}" for rule, n in others.items()))
+        lines.append(
+            "not modelled (toy trainings: their CPU step times are in benchmarks/RESULTS.md; evaluation, "
+            "features, SVMs, tables, figures: minutes): " + ", ".join(f"{rule} ×{n}" for rule, n in others.items())
+        )
     lines.append(f"CPU times: counted FLOPs, {cost.CPU_RATE_SOURCE}.")
-    lines.append(f"* GPU times: {cost.GPU_RATE_SOURCE}. Memory: one job's data, weights, Adam state and "
-                 "activations; disk: models and checkpoints. ali_bench/cost.py says how each is made.")
+    lines.append(
+        f"* GPU times: {cost.GPU_RATE_SOURCE}. Memory: one job's data, weights, Adam state and "
+        "activations; disk: models and checkpoints. ali_bench/cost.py says how each is made."
+    )
     if refusals:
-        lines.append(f"(refused): with device auto and no CUDA GPU, a training longer than {cost.UNASKED_CPU_LIMIT_H:g} h "
-                     "on the CPU is refused; --config device=cpu runs it anyway.")
+        lines.append(
+            f"(refused): with device auto and no CUDA GPU, a training longer than {cost.UNASKED_CPU_LIMIT_H:g} h "
+            "on the CPU is refused; --config device=cpu runs it anyway."
+        )
     return lines
 
 
@@ -147,9 +182,16 @@ def cmd_plan(args) -> None:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("plan", help="the jobs a snakemake command would run, with each training's expected time, "
-                                    "memory and disk (from its dry run)")
-    p.add_argument("snakemake", nargs="*", metavar="SNAKEMAKE_ARGUMENT",
-                   help="snakemake targets and options, as you would type them (e.g. results/svhn_table.csv "
-                        "--configfile f.yaml); everything after 'plan' goes to the dry run unchanged")
+    p = sub.add_parser(
+        "plan",
+        help="the jobs a snakemake command would run, with each training's expected time, "
+        "memory and disk (from its dry run)",
+    )
+    p.add_argument(
+        "snakemake",
+        nargs="*",
+        metavar="SNAKEMAKE_ARGUMENT",
+        help="snakemake targets and options, as you would type them (e.g. results/svhn_table.csv "
+        "--configfile f.yaml); everything after 'plan' goes to the dry run unchanged",
+    )
     p.set_defaults(func=cmd_plan)

@@ -52,8 +52,13 @@ def machine() -> dict[str, Any]:
 
 def _nvidia_driver() -> str | None:
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, check=True, timeout=10).stdout
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     return out.strip().splitlines()[0] if out.strip() else None
@@ -70,7 +75,10 @@ def git_state(repo: Path = _REPO_ROOT) -> dict[str, Any]:
         ).stdout.strip()
 
     try:
-        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"))}
+        return {
+            "commit": git("rev-parse", "HEAD"),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results")),
+        }
     except (OSError, subprocess.SubprocessError):
         # A copy of the checkout without .git (a GPU box the tree was sent to) can be told its commit;
         # the record says it was told, not read.
@@ -148,11 +156,15 @@ def read(table: str | Path) -> dict:
     try:
         record = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise TableInputError(f"provenance file '{path}' is not valid JSON ({error}); delete it with '{table}' and rerun "
-                              "snakemake to rebuild both") from None
+        raise TableInputError(
+            f"provenance file '{path}' is not valid JSON ({error}); delete it with '{table}' and rerun "
+            "snakemake to rebuild both"
+        ) from None
     if not isinstance(record, dict):
-        raise TableInputError(f"provenance file '{path}' holds a JSON {type(record).__name__}, not an object; delete it "
-                              f"with '{table}' and rerun snakemake to rebuild both")
+        raise TableInputError(
+            f"provenance file '{path}' holds a JSON {type(record).__name__}, not an object; delete it "
+            f"with '{table}' and rerun snakemake to rebuild both"
+        )
     return record
 
 
@@ -162,6 +174,8 @@ def require(record: dict, table: str | Path, keys: Iterable[str]) -> dict:
 
     missing = [key for key in keys if key not in record]
     if missing:
-        raise TableInputError(f"provenance file '{sidecar_path(table)}' has no '{missing[0]}'; delete it with '{table}' "
-                              "and rerun snakemake to rebuild both")
+        raise TableInputError(
+            f"provenance file '{sidecar_path(table)}' has no '{missing[0]}'; delete it with '{table}' "
+            "and rerun snakemake to rebuild both"
+        )
     return record

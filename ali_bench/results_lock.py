@@ -49,7 +49,8 @@ def hold(results_dir: str | Path, checkout: str | Path) -> IO[str]:
         handle.close()
         raise ResultsFolderBusy(
             f"results folder '{folder}' is in use by another Snakemake run ({holder}): wait for it to finish, "
-            "or give this run another results_dir") from None
+            "or give this run another results_dir"
+        ) from None
     handle.seek(0)
     handle.truncate()
     handle.write(f"host={socket.gethostname()}\npid={os.getpid()}\ncheckout={Path(checkout).resolve()}\n")

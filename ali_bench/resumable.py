@@ -64,8 +64,14 @@ def length_free(settings: dict, section: str | None = None) -> dict:
     return {key: value for key, value in settings.items() if key != "epochs"}
 
 
-def _resume_point(saved: dict, fingerprint: str, epochs: int, checkpoint_path: Path, length_key: str,
-                  same_schedule: Callable[[int, int], bool] | None) -> bool:
+def _resume_point(
+    saved: dict,
+    fingerprint: str,
+    epochs: int,
+    checkpoint_path: Path,
+    length_key: str,
+    same_schedule: Callable[[int, int], bool] | None,
+) -> bool:
     """Whether the loaded checkpoint ``saved`` is this run's to resume (logging why when it is not).
 
     It is when it was made with the same settings and code (``fingerprint``, which leaves out the
@@ -73,21 +79,38 @@ def _resume_point(saved: dict, fingerprint: str, epochs: int, checkpoint_path: P
     (``(epochs done, total then) -> bool``) says trained those epochs as a run toward ``epochs`` would.
     """
     if saved["fingerprint"] != fingerprint:
-        log.warning("ignoring checkpoint %s: it was made with another config or another version of the code; "
-                    "training from scratch", checkpoint_path)
+        log.warning(
+            "ignoring checkpoint %s: it was made with another config or another version of the code; "
+            "training from scratch",
+            checkpoint_path,
+        )
         return False
     done, trained_for = saved["epoch"], saved.get("epochs", saved["epoch"])
     if trained_for > epochs:
-        log.warning("ignoring checkpoint %s: it trains toward %d epochs, more than the %d of %s; training from scratch",
-                    checkpoint_path, trained_for, epochs, length_key)
+        log.warning(
+            "ignoring checkpoint %s: it trains toward %d epochs, more than the %d of %s; training from scratch",
+            checkpoint_path,
+            trained_for,
+            epochs,
+            length_key,
+        )
         return False
     if trained_for < epochs and same_schedule is not None and not same_schedule(done, trained_for):
-        log.warning("not continuing %s from epoch %d: %s grew from %d to %d, and the learning-rate schedule of the epochs "
-                    "done depends on the total, so they would differ from a run of %d epochs; training from scratch",
-                    checkpoint_path, done, length_key, trained_for, epochs, epochs)
+        log.warning(
+            "not continuing %s from epoch %d: %s grew from %d to %d, and the learning-rate schedule of the epochs "
+            "done depends on the total, so they would differ from a run of %d epochs; training from scratch",
+            checkpoint_path,
+            done,
+            length_key,
+            trained_for,
+            epochs,
+            epochs,
+        )
         return False
     if trained_for < epochs:
-        log.info("continuing %s from epoch %d: %s grew from %d to %d", checkpoint_path, done, length_key, trained_for, epochs)
+        log.info(
+            "continuing %s from epoch %d: %s grew from %d to %d", checkpoint_path, done, length_key, trained_for, epochs
+        )
     else:
         log.info("resuming %s from epoch %d", checkpoint_path, done)
     return True
@@ -152,10 +175,18 @@ def run_epochs(
             rows_written = time.perf_counter()
         due = done % checkpoint_every == 0 and time.perf_counter() - checkpointed >= checkpoint_seconds
         if done == epochs or due:
-            checkpoint.save(checkpoint_path, {
-                "format": CHECKPOINT_FORMAT, "fingerprint": fingerprint, "epoch": done, "epochs": epochs,
-                "state": get_state(), "log_rows": rows, "wall_time_s": wall,
-            })
+            checkpoint.save(
+                checkpoint_path,
+                {
+                    "format": CHECKPOINT_FORMAT,
+                    "fingerprint": fingerprint,
+                    "epoch": done,
+                    "epochs": epochs,
+                    "state": get_state(),
+                    "log_rows": rows,
+                    "wall_time_s": wall,
+                },
+            )
             checkpointed, saved_epoch = time.perf_counter(), done
     bar.close()
     if on_rows is not None:  # every row, once more at the end: also when a rerun found every epoch done

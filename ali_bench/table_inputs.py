@@ -54,7 +54,9 @@ class Column:
         if self.kind == "string":
             text = "one of " + ", ".join(repr(c) for c in self.choices) if self.choices else "a text"
         else:
-            text = {"number": "a number", "integer": "a whole number", "numbers": "a non-empty list of numbers"}[self.kind]
+            text = {"number": "a number", "integer": "a whole number", "numbers": "a non-empty list of numbers"}[
+                self.kind
+            ]
             bounds = []
             if self.low is not None:
                 bounds.append(f"{'>' if self.low_open else '>='} {self.low:g}")
@@ -105,15 +107,26 @@ def read_csv(path: str | Path, spec: Spec) -> pd.DataFrame:
         raise TableInputError(f"{spec.what} '{path}' is empty (not even a header); {_rerun(path, spec)}") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise TableInputError(f"{spec.what} '{path}' is not a readable CSV table ({first}); {_rerun(path, spec)}") from None
+        raise TableInputError(
+            f"{spec.what} '{path}' is not a readable CSV table ({first}); {_rerun(path, spec)}"
+        ) from None
     missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
     if missing:
-        raise TableInputError(f"{spec.what} '{path}' has no column '{missing[0]}' (its columns: {', '.join(raw.columns)}); "
-                              f"{_rerun(path, spec)}")
-    rows = [_Row({name: (value if value != "" else None) for name, value in record.items()}, str(path), f"'{path}' line {i + 2}")
-            for i, record in enumerate(raw.to_dict("records"))]
-    converted = check_rows(rows, spec, from_text=True,
-                           empty=f"{spec.what} '{path}' has a header but no rows; {_rerun(path, spec)}")
+        raise TableInputError(
+            f"{spec.what} '{path}' has no column '{missing[0]}' (its columns: {', '.join(raw.columns)}); "
+            f"{_rerun(path, spec)}"
+        )
+    rows = [
+        _Row(
+            {name: (value if value != "" else None) for name, value in record.items()},
+            str(path),
+            f"'{path}' line {i + 2}",
+        )
+        for i, record in enumerate(raw.to_dict("records"))
+    ]
+    converted = check_rows(
+        rows, spec, from_text=True, empty=f"{spec.what} '{path}' has a header but no rows; {_rerun(path, spec)}"
+    )
     frame = raw.copy()
     for name in raw.columns:
         if any(c.name == name for c in spec.columns):
@@ -142,7 +155,9 @@ def load_json(path: Path, spec: Spec) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise TableInputError(f"{spec.what} '{path}' is not valid JSON ({error}); {_rerun(path, spec)}") from None
     if not isinstance(record, dict):
-        raise TableInputError(f"{spec.what} '{path}' holds a JSON {type(record).__name__}, not an object; {_rerun(path, spec)}")
+        raise TableInputError(
+            f"{spec.what} '{path}' holds a JSON {type(record).__name__}, not an object; {_rerun(path, spec)}"
+        )
     return record
 
 
@@ -155,11 +170,15 @@ def check_json(records: Sequence[dict], paths: Sequence[str | Path], spec: Spec)
             found, value = _lookup(record, column.name)
             if not found:
                 if column.required:
-                    raise TableInputError(f"{spec.what} '{path}' has no key '{column.name}'; {_rerun(Path(path), spec)}")
+                    raise TableInputError(
+                        f"{spec.what} '{path}' has no key '{column.name}'; {_rerun(Path(path), spec)}"
+                    )
                 continue
             values[column.name] = value
         rows.append(_Row(values, str(path), f"'{path}'"))
-    check_rows(rows, spec, from_text=False, empty=f"no {spec.what} was given; pass at least one ({spec.rebuild} writes them)")
+    check_rows(
+        rows, spec, from_text=False, empty=f"no {spec.what} was given; pass at least one ({spec.rebuild} writes them)"
+    )
 
 
 # -------------------------------------------------------------------------------------- checking
@@ -177,8 +196,10 @@ def check_rows(rows: list[_Row], spec: Spec, *, from_text: bool, empty: str) -> 
                 continue  # an optional column this file lacks
             value, problem = _check_value(column, row.values[column.name], from_text)
             if problem:
-                raise TableInputError(f"{row.where}, column '{column.name}'{_run_text(row, spec, column.name)}: {problem}; expected "
-                                      f"{column.expected()}. {_sentence(_rerun(Path(row.file), spec))}")
+                raise TableInputError(
+                    f"{row.where}, column '{column.name}'{_run_text(row, spec, column.name)}: {problem}; expected "
+                    f"{column.expected()}. {_sentence(_rerun(Path(row.file), spec))}"
+                )
             values[column.name] = value
         converted.append(values)
     seen: dict[tuple, _Row] = {}
@@ -226,7 +247,11 @@ def _check_number(column: Column, value: Any, from_text: bool) -> tuple[Any, str
     if math.isnan(number):
         return (None, None) if column.missing_ok else (None, f"{_shown(value)} is not a number")
     if math.isinf(number):
-        return (number, None) if column.infinite_ok and (column.low is None or number > 0) else (None, f"{_shown(value)} is infinite")
+        return (
+            (number, None)
+            if column.infinite_ok and (column.low is None or number > 0)
+            else (None, f"{_shown(value)} is infinite")
+        )
     if column.kind == "integer" and not number.is_integer():
         return None, f"{_shown(value)} is not a whole number"
     if column.low is not None and (number < column.low or (column.low_open and number == column.low)):
@@ -240,8 +265,13 @@ def _check_number(column: Column, value: Any, from_text: bool) -> tuple[Any, str
 
 
 def _shown(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else json.dumps(value) if isinstance(value, (list, dict, bool)) or value is None \
+    return (
+        repr(value)
+        if isinstance(value, str)
+        else json.dumps(value)
+        if isinstance(value, (list, dict, bool)) or value is None
         else f"{value!r}"
+    )
 
 
 def _lookup(record: dict, dotted: str) -> tuple[bool, Any]:
@@ -294,10 +324,14 @@ def _duplicate(first: _Row, row: _Row, spec: Spec, key: tuple) -> str:
     """Two rows naming one run: within a file (a row repeated), or across two files."""
     run = f"{spec.key_name} {_key_text(spec, key)}"
     if first.file == row.file:
-        return (f"{first.where} and line {row.where.rsplit(' ', 1)[1]} both hold {run}; each {spec.key_name} must appear "
-                f"once. {_sentence(_rerun(Path(row.file), spec))}")
-    return (f"{spec.what}s '{first.file}' and '{row.file}' both hold {run}; each {spec.key_name} must appear once in a "
-            f"table's inputs: pass only one of them (rerun {spec.rebuild} for the one that is wrong)")
+        return (
+            f"{first.where} and line {row.where.rsplit(' ', 1)[1]} both hold {run}; each {spec.key_name} must appear "
+            f"once. {_sentence(_rerun(Path(row.file), spec))}"
+        )
+    return (
+        f"{spec.what}s '{first.file}' and '{row.file}' both hold {run}; each {spec.key_name} must appear once in a "
+        f"table's inputs: pass only one of them (rerun {spec.rebuild} for the one that is wrong)"
+    )
 
 
 def _refuse_repeated_paths(paths: Sequence[Path], spec: Spec) -> None:

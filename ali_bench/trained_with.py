@@ -58,8 +58,11 @@ def images_shared(images: dict, dataset: str) -> dict:
     """The images keys every dataset's jobs share, plus ``dataset``'s own ``<dataset>_*`` switches
     (such as cifar10_dx_biases); not the dataset blocks, the other datasets' switches or the target list."""
     others = tuple(f"{name}_" for name in IMAGE_DATASETS if name != dataset)
-    return {key: value for key, value in images.items()
-            if key not in (*IMAGE_DATASETS, "datasets") and not key.startswith(others)}
+    return {
+        key: value
+        for key, value in images.items()
+        if key not in (*IMAGE_DATASETS, "datasets") and not key.startswith(others)
+    }
 
 
 def images_training(images: dict, dataset: str) -> dict:
@@ -72,8 +75,11 @@ def images_training(images: dict, dataset: str) -> dict:
 
 def conditional_training(conditional: dict, dataset: str) -> dict:
     """The conditional model's settings for ``dataset``'s training."""
-    view = {key: value for key, value in conditional.items()
-            if key not in (*CONDITIONAL_DATASETS, *CONDITIONAL_EVALUATION_ONLY)}
+    view = {
+        key: value
+        for key, value in conditional.items()
+        if key not in (*CONDITIONAL_DATASETS, *CONDITIONAL_EVALUATION_ONLY)
+    }
     view[dataset] = _without(conditional[dataset], IMAGE_RUN_EVALUATION_ONLY)
     return view
 
@@ -138,4 +144,5 @@ def check(path: Any, trained: dict, asked: dict) -> None:
         raise ModelMismatch(
             f"'{path}' was trained with {key} = {_shown(was)}, but the config asks for {_shown(wanted)}: "
             f"retrain it (in the workflow: {forcerun(path)}; deleting it alone makes Snakemake report nothing to be "
-            "done) or use the config it was trained with")
+            "done) or use the config it was trained with"
+        )

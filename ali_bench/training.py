@@ -40,10 +40,14 @@ def checkpoint_note(checkpoint_path: str | Path, epoch: int | None) -> str:
     not exist, nor one another config wrote). Either way an unchanged rerun ends the same way."""
     path = Path(checkpoint_path)
     if epoch is not None and path.is_file():
-        return (f"the last good checkpoint '{path}' (after epoch {epoch}) is kept; rerunning unchanged resumes from it "
-                "and diverges the same way")
-    return (f"no checkpoint of this run was written yet (it would be '{path}'); rerunning unchanged starts over "
-            "and diverges the same way")
+        return (
+            f"the last good checkpoint '{path}' (after epoch {epoch}) is kept; rerunning unchanged resumes from it "
+            "and diverges the same way"
+        )
+    return (
+        f"no checkpoint of this run was written yet (it would be '{path}'); rerunning unchanged starts over "
+        "and diverges the same way"
+    )
 
 
 def adversarial_step(model, opt_d, opt_g, x: torch.Tensor, z: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
@@ -68,8 +72,15 @@ def adversarial_step(model, opt_d, opt_g, x: torch.Tensor, z: torch.Tensor, eps:
     return torch.stack([loss_d.detach(), loss_g.detach(), d_data, d_sample])
 
 
-def image_step(model, opt_d, opt_g, x_uint8: torch.Tensor, y: torch.Tensor | None = None, bf16: bool = False,
-               channels_last: bool = False) -> torch.Tensor:
+def image_step(
+    model,
+    opt_d,
+    opt_g,
+    x_uint8: torch.Tensor,
+    y: torch.Tensor | None = None,
+    bf16: bool = False,
+    channels_last: bool = False,
+) -> torch.Tensor:
     """One training step on a uint8 batch (B, 3, H, W): scale to [0, 1], draw z and ε, update D and G.
 
     ``y``: the batch's conditions, for the conditional model. The noise is drawn inside the step

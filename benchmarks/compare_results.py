@@ -58,19 +58,28 @@ def log_without_wall_time(path: Path) -> str:
 def compare(a: Path, b: Path, rel: Path) -> tuple[str, bool]:
     """(kind of comparison, whether the two files agree) for one file present on both sides."""
     name = rel.as_posix()
-    if name.startswith(("logs/", "benchmarks/")) or "/logs/" in name or "/benchmarks/" in name or name.endswith(".provenance.json"):
+    if (
+        name.startswith(("logs/", "benchmarks/"))
+        or "/logs/" in name
+        or "/benchmarks/" in name
+        or name.endswith(".provenance.json")
+    ):
         return "not compared (job log, benchmark, provenance)", True
     if name.endswith(".pt"):
         load = lambda path: without_volatile(torch.load(path, weights_only=False))  # noqa: E731
         return "model and checkpoint files (tensors by value, wall times left out)", equal(load(a / rel), load(b / rel))
     if name.endswith("log.csv"):
-        return "training logs (wall time column left out)", log_without_wall_time(a / rel) == log_without_wall_time(b / rel)
+        return "training logs (wall time column left out)", log_without_wall_time(a / rel) == log_without_wall_time(
+            b / rel
+        )
     if name.endswith(".npz"):
         with np.load(a / rel) as x, np.load(b / rel) as y:
             return "arrays (.npz, by value)", x.files == y.files and all(equal(x[k], y[k]) for k in x.files)
     if name.endswith(".json"):
         load_json = lambda path: without_volatile(json.loads(path.read_text()))  # noqa: E731
-        return "results and data manifests (.json; wall times and the data folder left out)", load_json(a / rel) == load_json(b / rel)
+        return "results and data manifests (.json; wall times and the data folder left out)", load_json(
+            a / rel
+        ) == load_json(b / rel)
     return "byte for byte (tables, Markdown, figures, features)", (a / rel).read_bytes() == (b / rel).read_bytes()
 
 

@@ -31,18 +31,23 @@ def measure(mode: str, steps: list[int], width: float, lr: float, batch: int, se
     from ali_bench.seeding import generator_for
 
     torch.set_num_threads(1)
-    cfg = load_config({"conditional": {"embedding": mode, "digits": {"width": width, "lr": lr, "batch_size": batch}},
-                       "images": {"seed": seed}})
+    cfg = load_config(
+        {
+            "conditional": {"embedding": mode, "digits": {"width": width, "lr": lr, "batch_size": batch}},
+            "images": {"seed": seed},
+        }
+    )
     train, valid = load_split("digits", "train", "data"), load_split("digits", "valid", "data")
-    trainer = make_trainer("digits", cfg.images, train, torch.device("cpu"), False,
-                           Conditioning(cfg.conditional.run("digits"), mode))
+    trainer = make_trainer(
+        "digits", cfg.images, train, torch.device("cpu"), False, Conditioning(cfg.conditional.run("digits"), mode)
+    )
     data, conditions = train.images, condition_vectors("digits", train.labels)
     per_epoch = len(data) // batch
     rows, done, epoch, started = [], 0, 0, time.perf_counter()
     while done < max(steps):
         order = torch.randperm(len(data), generator=generator_for(cfg.images.seed, EPOCH_ORDER, epoch))
         for k in range(per_epoch):
-            picked = order[k * batch:(k + 1) * batch]
+            picked = order[k * batch : (k + 1) * batch]
             trainer.step(data[picked], conditions[picked])
             done += 1
             if done in steps:
@@ -50,9 +55,15 @@ def measure(mode: str, steps: list[int], width: float, lr: float, batch: int, se
                 stats = recomputed_statistics(model, data, conditions, cfg.batchnorm, cfg.images.seed, False)
                 model.load_state_dict(batchnorm.with_statistics(model.state_dict(), stats, "recomputed"))
                 metrics = digits_conditioning(model.eval(), train, valid, seed)
-                rows.append({"embedding": mode, "steps": done, "label_agreement": metrics["label_agreement"],
-                             "conditions_to_z_ratio": metrics["conditions_to_z_ratio"],
-                             "train_s": round(time.perf_counter() - started, 1)})
+                rows.append(
+                    {
+                        "embedding": mode,
+                        "steps": done,
+                        "label_agreement": metrics["label_agreement"],
+                        "conditions_to_z_ratio": metrics["conditions_to_z_ratio"],
+                        "train_s": round(time.perf_counter() - started, 1),
+                    }
+                )
                 print(rows[-1], flush=True)
             if done >= max(steps):
                 break

@@ -94,15 +94,21 @@ def main() -> None:
     precision = "bf16" if args.bf16 else ("tf32" if cfg.tf32 and device.type == "cuda" else "fp32")
     steps_per_epoch = TRAIN_IMAGES[args.dataset] // batch
     print(f"device: {device_name(device)}; torch {torch.__version__}; {args.dataset} width {args.width}, batch {batch}")
-    print(f"fast  ({precision}, CUDA graph: {fast.step.use_graph}): {fast_s * 1e3:8.2f} ms/step  {batch / fast_s:10.0f} images/s")
+    print(
+        f"fast  ({precision}, CUDA graph: {fast.step.use_graph}): {fast_s * 1e3:8.2f} ms/step  {batch / fast_s:10.0f} images/s"
+    )
     print(f"naive (fp32 eager):                  {naive_s * 1e3:8.2f} ms/step  {batch / naive_s:10.0f} images/s")
     print(f"speed-up: {naive_s / fast_s:.2f}x")
     print(f"training step: {flops_per_image / 1e9:.3f} GFLOP per image (forward + both backward passes)")
     if device.type == "cuda":
         achieved = flops_per_image * batch / fast_s / 1e12
-        print(f"achieved {achieved:.1f} TFLOP/s = {achieved / H100_PEAK_TFLOPS[precision]:.1%} of an H100/H200 SXM's dense {precision} peak")
-    print(f"projected paper training ({run.epochs} epochs x {steps_per_epoch} steps): "
-          f"fast {fast_s * steps_per_epoch * run.epochs / 3600:.1f} h, naive {naive_s * steps_per_epoch * run.epochs / 3600:.1f} h")
+        print(
+            f"achieved {achieved:.1f} TFLOP/s = {achieved / H100_PEAK_TFLOPS[precision]:.1%} of an H100/H200 SXM's dense {precision} peak"
+        )
+    print(
+        f"projected paper training ({run.epochs} epochs x {steps_per_epoch} steps): "
+        f"fast {fast_s * steps_per_epoch * run.epochs / 3600:.1f} h, naive {naive_s * steps_per_epoch * run.epochs / 3600:.1f} h"
+    )
 
 
 if __name__ == "__main__":

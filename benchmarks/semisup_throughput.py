@@ -37,8 +37,18 @@ def time_step(settings: SemisupSettings, device: torch.device, graphed: bool, st
     model = build(settings, 10, ImageSplit(images, torch.zeros(1000, dtype=torch.long))).to(device)
     opt_d, opt_g = make_optimisers(model, settings, device, use_graph=graphed)
     average = DiscriminatorAverage(model, settings.ema_decay, settings.ema_warmup)
-    step = StepRunner(partial(semisup_train_step, model, opt_d, opt_g, average, separate=settings.d_batchnorm == "separate",
-                              unlabelled_weight=settings.unlabelled_weight), use_graph=graphed)
+    step = StepRunner(
+        partial(
+            semisup_train_step,
+            model,
+            opt_d,
+            opt_g,
+            average,
+            separate=settings.d_batchnorm == "separate",
+            unlabelled_weight=settings.unlabelled_weight,
+        ),
+        use_graph=graphed,
+    )
     batch = settings.batch_size
     x, y = images.to(device), (torch.arange(batch) % 10).to(device)
     set_learning_rate((opt_d, opt_g), settings.lr)
@@ -67,22 +77,40 @@ def main() -> None:
     device = resolve_device(args.device)
     if device.type == "cuda":  # as semisup-train runs: torch's TF32 defaults, autotuned convolutions (determinism.py)
         torch.backends.cudnn.benchmark = True
-    settings = SemisupSettings(args.dataset, run.labels[0], 0, run.epochs, cfg.batch_size, cfg.lr, cfg.beta1,
-                               cfg.decay_fraction, cfg.ema_decay, run.width, config.images.variant, False,
-                               d_batchnorm=cfg.d_batchnorm, ema_warmup=cfg.ema_warmup, unlabelled_weight=cfg.unlabelled_weight)
+    settings = SemisupSettings(
+        args.dataset,
+        run.labels[0],
+        0,
+        run.epochs,
+        cfg.batch_size,
+        cfg.lr,
+        cfg.beta1,
+        cfg.decay_fraction,
+        cfg.ema_decay,
+        run.width,
+        config.images.variant,
+        False,
+        d_batchnorm=cfg.d_batchnorm,
+        ema_warmup=cfg.ema_warmup,
+        unlabelled_weight=cfg.unlabelled_weight,
+    )
     batch = cfg.batch_size
     steps_per_run = run.epochs * (UNLABELLED[args.dataset] // batch)
     runs = len(run.labels) * len(cfg.seeds)
-    print(f"device: {device_name(device)}; torch {torch.__version__}; {args.dataset}, batch {batch} labelled + {batch} "
-          f"unlabelled, width {run.width}, D batch norm {cfg.d_batchnorm}")
+    print(
+        f"device: {device_name(device)}; torch {torch.__version__}; {args.dataset}, batch {batch} labelled + {batch} "
+        f"unlabelled, width {run.width}, D batch norm {cfg.d_batchnorm}"
+    )
     timings = {"eager": time_step(settings, device, False, args.steps, args.warmup)}
     if device.type == "cuda":  # time replays, not the capture
         timings["graphed"] = time_step(settings, device, True, args.steps, max(args.warmup, CALLS_BEFORE_REPLAY))
     for name, per_step in timings.items():
-        print(f"{name:8s} {per_step * 1e3:8.2f} ms/step = {2 * batch / per_step:9,.0f} real images/s; one run "
-              f"({run.epochs} epochs x {UNLABELLED[args.dataset] // batch} steps = {steps_per_run:,} steps): "
-              f"{per_step * steps_per_run / 3600:.1f} h; the table's {runs} runs ({len(run.labels)} label counts x "
-              f"{len(cfg.seeds)} seeds): {per_step * steps_per_run * runs / 3600:.0f} h of this device")
+        print(
+            f"{name:8s} {per_step * 1e3:8.2f} ms/step = {2 * batch / per_step:9,.0f} real images/s; one run "
+            f"({run.epochs} epochs x {UNLABELLED[args.dataset] // batch} steps = {steps_per_run:,} steps): "
+            f"{per_step * steps_per_run / 3600:.1f} h; the table's {runs} runs ({len(run.labels)} label counts x "
+            f"{len(cfg.seeds)} seeds): {per_step * steps_per_run * runs / 3600:.0f} h of this device"
+        )
     if "graphed" in timings:
         print(f"graphed / eager speed-up: {timings['eager'] / timings['graphed']:.2f}x (target >= 3x)")
     else:

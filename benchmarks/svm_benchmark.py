@@ -96,18 +96,34 @@ def main() -> None:
     monitor = PeakMemory()
     monitor.start()
     started = time.perf_counter()
-    result = svm.run(pool, valid, test, per_class=100, sampling="balanced", n_svms=args.n_svms,
-                     grid=svm.c_grid(n=args.n_c), seed=0, n_jobs=args.n_jobs, progress=print)
+    result = svm.run(
+        pool,
+        valid,
+        test,
+        per_class=100,
+        sampling="balanced",
+        n_svms=args.n_svms,
+        grid=svm.c_grid(n=args.n_c),
+        seed=0,
+        n_jobs=args.n_jobs,
+        progress=print,
+    )
     wall = time.perf_counter() - started
     monitor.running = False
     monitor.join()
     fits = args.n_c + args.n_svms
-    print(f"{fits} fits + scoring: {wall:.0f} s ({wall / 60:.1f} min) with {args.n_jobs} worker processes on {os.cpu_count()} cores")
-    print(f"test error {100 * result.test_errors.mean():.2f} ± {100 * result.test_errors.std():.2f} %, "
-          f"{result.unconverged} fits hit the iteration cap")
-    print(f"peak memory (process + workers): private {monitor.peak_anon_kb / 2**20:.2f} GiB, resident incl. mapped "
-          f"file pages {monitor.peak_kb / 2**20:.2f} GiB; feature files: "
-          f"{(train_path.stat().st_size + test_path.stat().st_size) / 2**30:.2f} GiB")
+    print(
+        f"{fits} fits + scoring: {wall:.0f} s ({wall / 60:.1f} min) with {args.n_jobs} worker processes on {os.cpu_count()} cores"
+    )
+    print(
+        f"test error {100 * result.test_errors.mean():.2f} ± {100 * result.test_errors.std():.2f} %, "
+        f"{result.unconverged} fits hit the iteration cap"
+    )
+    print(
+        f"peak memory (process + workers): private {monitor.peak_anon_kb / 2**20:.2f} GiB, resident incl. mapped "
+        f"file pages {monitor.peak_kb / 2**20:.2f} GiB; feature files: "
+        f"{(train_path.stat().st_size + test_path.stat().st_size) / 2**30:.2f} GiB"
+    )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,10 @@ def main() -> None:
     steps_total = settings.epochs * (toy.mixture.n_train // settings.batch_size)
     decoder = ToyGAN(toy.network).decoder.state_dict()
     batch, latent = settings.batch_size, toy.network.latent_dim
-    print(f"device: {device_name(device)}; torch {torch.__version__}; {settings.epochs} epochs x "
-          f"{toy.mixture.n_train // batch} steps per method, hidden {toy.network.decoder_hidden[0]}")
+    print(
+        f"device: {device_name(device)}; torch {torch.__version__}; {settings.epochs} epochs x "
+        f"{toy.mixture.n_train // batch} steps per method, hidden {toy.network.decoder_hidden[0]}"
+    )
     total = 0.0
     for method in settings.methods:
         model = build_method(method, toy, settings, decoder).to(device).train()

@@ -40,9 +40,14 @@ def time_batched(cfg, groups: list[RunGroup], device, steps: int, warmup: int) -
     batch, latent, n = cfg.training.batch_size, cfg.network.latent_dim, cfg.mixture.n_train
     warmup = max(warmup, CALLS_BEFORE_REPLAY)  # time replays, not the capture
     data = torch.randn(n, 2, device=device)  # (N, 2), resident
-    inputs = [(torch.randint(n, (len(g.runs), (steps + warmup) * batch), device=device),  # order (M, S·B)
-               torch.randn(len(g.runs), batch, latent, device=device), torch.randn(len(g.runs), batch, latent, device=device))
-              for g in groups]
+    inputs = [
+        (
+            torch.randint(n, (len(g.runs), (steps + warmup) * batch), device=device),  # order (M, S·B)
+            torch.randn(len(g.runs), batch, latent, device=device),
+            torch.randn(len(g.runs), batch, latent, device=device),
+        )
+        for g in groups
+    ]
     totals = [torch.zeros(len(MONITORS), len(g.runs), device=device) for g in groups]
 
     def step(i: int) -> None:
@@ -75,9 +80,14 @@ def time_naive(cfg, device, steps: int, warmup: int) -> float:
         model = TOY_MODELS[run.model](cfg.network)
         model.load_state_dict(initial_state(cfg, run))
         model.to(device).train()
-        adam = partial(torch.optim.Adam, lr=run.lr, betas=(run.beta1, cfg.training.adam_beta2), eps=cfg.training.adam_eps)
+        adam = partial(
+            torch.optim.Adam, lr=run.lr, betas=(run.beta1, cfg.training.adam_beta2), eps=cfg.training.adam_eps
+        )
         opt_d, opt_g = adam(model.discriminator_parameters()), adam(model.generator_parameters())
-        args = [torch.randn(cfg.training.batch_size, d, device=device) for d in (2, cfg.network.latent_dim, cfg.network.latent_dim)]
+        args = [
+            torch.randn(cfg.training.batch_size, d, device=device)
+            for d in (2, cfg.network.latent_dim, cfg.network.latent_dim)
+        ]
         for _ in range(warmup):
             adversarial_step(model, opt_d, opt_g, *args)
         _sync(device)
@@ -107,7 +117,9 @@ def main() -> None:
     n_sets, n_runs = len(cfg.hyperparameter_sets), len(cfg.models) * len(cfg.seeds)
 
     runs = plan_runs(cfg, "random")
-    groups = [build_group(cfg, [r for r in runs if r.model == kind], device, torch.float32, graphs) for kind in cfg.models]
+    groups = [
+        build_group(cfg, [r for r in runs if r.model == kind], device, torch.float32, graphs) for kind in cfg.models
+    ]
     batched = time_batched(cfg, groups, device, args.steps, args.warmup)
     draws = time_epoch_draws(cfg, groups, steps_per_epoch, device)
     naive = time_naive(cfg, device, args.steps, args.warmup)
@@ -115,13 +127,19 @@ def main() -> None:
     batched_set = batched * total_steps + draws * cfg.training.epochs
     naive_set = naive * total_steps * n_runs
     print(f"device: {device_name(device)}; torch {torch.__version__}; cuda graphs: {graphs}")
-    print(f"scale: {n_sets} hyperparameter sets x {n_runs} runs, {cfg.training.epochs} epochs x {steps_per_epoch} steps, "
-          f"hidden {cfg.network.decoder_hidden[0]}")
+    print(
+        f"scale: {n_sets} hyperparameter sets x {n_runs} runs, {cfg.training.epochs} epochs x {steps_per_epoch} steps, "
+        f"hidden {cfg.network.decoder_hidden[0]}"
+    )
     print(f"epoch draws: {draws * 1e3:.1f} ms per epoch ({len(cfg.seeds)} seeds, CPU, then to the device)")
-    print(f"batched: {batched * 1e3:.2f} ms per step of {n_runs} runs -> {n_runs / batched:,.0f} run-steps/s; "
-          f"projected {batched_set / 60:.1f} min per set of {n_runs} runs, {batched_set * n_sets / 60:.1f} min for all {n_sets}")
-    print(f"naive:   {naive * 1e3:.2f} ms per step of 1 run   -> {1 / naive:,.0f} run-steps/s; "
-          f"projected {naive_set / 60:.1f} min per set of {n_runs} runs, {naive_set * n_sets / 60:.1f} min for all {n_sets}")
+    print(
+        f"batched: {batched * 1e3:.2f} ms per step of {n_runs} runs -> {n_runs / batched:,.0f} run-steps/s; "
+        f"projected {batched_set / 60:.1f} min per set of {n_runs} runs, {batched_set * n_sets / 60:.1f} min for all {n_sets}"
+    )
+    print(
+        f"naive:   {naive * 1e3:.2f} ms per step of 1 run   -> {1 / naive:,.0f} run-steps/s; "
+        f"projected {naive_set / 60:.1f} min per set of {n_runs} runs, {naive_set * n_sets / 60:.1f} min for all {n_sets}"
+    )
     print(f"speed-up (naive / batched wall time): {naive_set / batched_set:.1f}x")
 
 

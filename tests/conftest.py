@@ -22,9 +22,18 @@ REPO = Path(__file__).resolve().parents[1]
 # order; handing these out first keeps both CI workers busy to the end, instead of leaving one to
 # run test_workflow.py (last by name) alone. Files not listed follow in their usual order.
 LONGEST_FIRST = (
-    "test_workflow.py", "test_learning_conditional.py", "test_image_training.py", "test_learning_images.py", "test_toy_batched.py",
-    "test_toy_cli.py", "test_slurm_profile.py", "test_learning_toy.py", "test_trained_with.py",
-    "test_conditional.py", "test_learning_semisup.py", "test_batchnorm_images.py",
+    "test_workflow.py",
+    "test_learning_conditional.py",
+    "test_image_training.py",
+    "test_learning_images.py",
+    "test_toy_batched.py",
+    "test_toy_cli.py",
+    "test_slurm_profile.py",
+    "test_learning_toy.py",
+    "test_trained_with.py",
+    "test_conditional.py",
+    "test_learning_semisup.py",
+    "test_batchnorm_images.py",
 )
 
 
@@ -36,8 +45,9 @@ USER_FOLDERS = ("results", "data", "logs", ".snakemake")
 def checkout_state(root: Path) -> dict[str, tuple[int, int]] | None:
     """Every path `git status` shows in ``root``, and every file under its USER_FOLDERS, each with its
     size and mtime; None outside a git checkout (an unpacked sdist has nothing to guard)."""
-    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "-z"], cwd=root,
-                            capture_output=True, text=True)
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all", "-z"], cwd=root, capture_output=True, text=True
+    )
     if status.returncode != 0:
         return None
     paths = [root / entry[3:] for entry in status.stdout.split("\0") if len(entry) > 3]
@@ -68,8 +78,10 @@ def pytest_sessionfinish(session):
     if changed:
         shown = "\n  ".join(changed[:20]) + ("\n  ..." if len(changed) > 20 else "")
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        message = (f"the suite changed this checkout (tests run in tmp_path, never in {REPO}; or it was edited while "
-                   f"the suite ran):\n  {shown}")
+        message = (
+            f"the suite changed this checkout (tests run in tmp_path, never in {REPO}; or it was edited while "
+            f"the suite ran):\n  {shown}"
+        )
         if reporter:
             reporter.ensure_newline()
             reporter.write_sep("=", "checkout changed", red=True)
@@ -123,7 +135,9 @@ CELEBA_ATTRIBUTE_NAMES = """
 """.split()
 
 
-def write_celeba_folder(root: Path, partition: tuple[int, ...] = (0, 0, 0, 1, 2, 2)) -> tuple[np.ndarray, tuple[int, ...]]:
+def write_celeba_folder(
+    root: Path, partition: tuple[int, ...] = (0, 0, 0, 1, 2, 2)
+) -> tuple[np.ndarray, tuple[int, ...]]:
     """A CelebA folder in the official layout (aligned JPEGs, attribute and partition lists), random
     pixels and ±1 attributes; ``partition`` gives each image's split (0 train, 1 valid, 2 test)."""
     n = len(partition)
@@ -134,7 +148,9 @@ def write_celeba_folder(root: Path, partition: tuple[int, ...] = (0, 0, 0, 1, 2,
     lines = [str(n), " ".join(CELEBA_ATTRIBUTE_NAMES)]
     for i in range(n):
         name = f"{i + 1:06d}.jpg"
-        Image.fromarray(rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)).save(folder / "img_align_celeba" / name, quality=95)
+        Image.fromarray(rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)).save(
+            folder / "img_align_celeba" / name, quality=95
+        )
         lines.append(name + " " + " ".join(f"{v:2d}" for v in attrs[i]))
     (folder / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
     (folder / "list_eval_partition.txt").write_text("".join(f"{i + 1:06d}.jpg {p}\n" for i, p in enumerate(partition)))
@@ -156,7 +172,9 @@ def kill_at_first_checkpoint(argv: list[str], checkpoint: Path, env: dict | None
     import signal
     import time
 
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + timeout
     while not checkpoint.exists() and process.poll() is None and time.time() < deadline:
         time.sleep(0.01)
@@ -178,7 +196,10 @@ def straight_and_resumed_runs(train_args, tmp_path: Path) -> tuple[Path, Path]:
     rerun = run_cli(*train_args(killed))
     assert "resuming" in rerun.stderr
     # the final checkpoint stays (a rerun after an interrupted Snakemake reuses it; ali_bench/resumable.py)
-    assert torch.load(checkpoint, weights_only=True)["epoch"] == torch.load(straight / checkpoint.name, weights_only=True)["epoch"]
+    assert (
+        torch.load(checkpoint, weights_only=True)["epoch"]
+        == torch.load(straight / checkpoint.name, weights_only=True)["epoch"]
+    )
     return straight, killed
 
 
@@ -212,7 +233,10 @@ def snakemake(*args: str, cwd: Path | None = None, check: bool = True) -> subpro
     env = snakemake_env()
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), *args],
-        cwd=cwd, capture_output=True, text=True, env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")

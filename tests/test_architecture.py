@@ -69,8 +69,11 @@ def test_the_import_check_catches_a_shared_module_or_a_stage_importing_a_stage()
     imports["ali_bench.figures"] = imports["ali_bench.figures"] | {"ali_bench.toy.metrics"}
     imports["ali_bench.semisup.train"] = imports["ali_bench.semisup.train"] | {"ali_bench.images.train"}
     imports["ali_bench.nets.toy"] = imports["ali_bench.nets.toy"] | {"ali_bench.toy.runs"}
-    assert violations(imports) == ["ali_bench.figures -> ali_bench.toy.metrics", "ali_bench.nets.toy -> ali_bench.toy.runs",
-                                   "ali_bench.semisup.train -> ali_bench.images.train"]
+    assert violations(imports) == [
+        "ali_bench.figures -> ali_bench.toy.metrics",
+        "ali_bench.nets.toy -> ali_bench.toy.runs",
+        "ali_bench.semisup.train -> ali_bench.images.train",
+    ]
 
 
 def test_every_stage_rule_file_has_its_package_with_a_cli_that_registers_its_commands():

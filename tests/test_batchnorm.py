@@ -9,8 +9,13 @@ from ali_bench import batchnorm
 
 def _net() -> nn.Sequential:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4, momentum=0.05), nn.Dropout(0.5), nn.Linear(4, 2),
-                         nn.BatchNorm1d(2, momentum=0.05))
+    return nn.Sequential(
+        nn.Linear(3, 4),
+        nn.BatchNorm1d(4, momentum=0.05),
+        nn.Dropout(0.5),
+        nn.Linear(4, 2),
+        nn.BatchNorm1d(2, momentum=0.05),
+    )
 
 
 def test_recomputed_statistics_are_the_plain_average_of_the_batches_statistics():
@@ -50,7 +55,9 @@ def test_running_averages_stay_available_and_the_choice_is_checked():
     with pytest.raises(ValueError, match="unknown batch-norm statistics 'stale'"):
         batchnorm.with_statistics(trained, recomputed, "stale")
     with pytest.raises(ValueError, match="no recomputed batch-norm statistics for 4.running_mean"):
-        batchnorm.with_statistics(trained, {k: v for k, v in recomputed.items() if not k.startswith("4.")}, "recomputed")
+        batchnorm.with_statistics(
+            trained, {k: v for k, v in recomputed.items() if not k.startswith("4.")}, "recomputed"
+        )
 
 
 def test_stale_running_averages_are_what_recomputation_repairs():

@@ -25,8 +25,18 @@ def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bn")
     cfg = load_config({"device": "cpu", "images": {"digits": TINY}, "batchnorm": BN})
     train = load_split("digits", "train", "unused")
-    payload = image_train.train_images("digits", cfg.images, train, tmp / "m.pt", tmp / "l.csv", tmp / "c.pt",
-                                       torch.device("cpu"), "cpu", progress=False, bn=cfg.batchnorm)
+    payload = image_train.train_images(
+        "digits",
+        cfg.images,
+        train,
+        tmp / "m.pt",
+        tmp / "l.csv",
+        tmp / "c.pt",
+        torch.device("cpu"),
+        "cpu",
+        progress=False,
+        bn=cfg.batchnorm,
+    )
     return tmp, cfg, train, payload
 
 
@@ -72,7 +82,9 @@ def test_recomputed_statistics_are_those_of_training_shaped_batches(trained):
     recomputed = payload["bn_recomputed"]
     enc_bn = next(name for name in batchnorm_layers(model) if name.startswith("encoder."))
     dx_bn = next(name for name in batchnorm_layers(model) if name.startswith("dx."))
-    torch.testing.assert_close(recomputed[f"{enc_bn}.running_mean"], torch.stack(enc_means).mean(0), rtol=1e-3, atol=1e-5)
+    torch.testing.assert_close(
+        recomputed[f"{enc_bn}.running_mean"], torch.stack(enc_means).mean(0), rtol=1e-3, atol=1e-5
+    )
     torch.testing.assert_close(recomputed[f"{dx_bn}.running_mean"], torch.stack(dx_means).mean(0), rtol=1e-3, atol=1e-5)
     torch.testing.assert_close(recomputed[f"{dx_bn}.running_var"], torch.stack(dx_vars).mean(0), rtol=1e-3, atol=1e-7)
 
@@ -104,9 +116,24 @@ def test_a_models_file_without_recomputed_statistics_is_one_line(trained, tmp_pa
     with pytest.raises(CheckpointError, match="batchnorm.statistics: running"):
         image_train.load_model(tmp_path / "old.pt", statistics="recomputed")
     image_train.load_model(tmp_path / "old.pt", statistics="running")  # still usable as trained
-    result = run_cli("features", "--config-json", json.dumps({"device": "cpu"}), "--dataset", "digits", "--split", "valid",
-                     "--feature-set", "released-code", "--models", str(tmp_path / "old.pt"), "--out", str(tmp_path / "f.npy"),
-                     "--out-labels", str(tmp_path / "fl.npy"), check=False)
+    result = run_cli(
+        "features",
+        "--config-json",
+        json.dumps({"device": "cpu"}),
+        "--dataset",
+        "digits",
+        "--split",
+        "valid",
+        "--feature-set",
+        "released-code",
+        "--models",
+        str(tmp_path / "old.pt"),
+        "--out",
+        str(tmp_path / "f.npy"),
+        "--out-labels",
+        str(tmp_path / "fl.npy"),
+        check=False,
+    )
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and "old.pt" in result.stderr
 
 
@@ -117,24 +144,74 @@ def test_consumers_follow_the_configured_statistics(trained, tmp_path):
     tmp, _, _, _ = trained
     features = {}
     for statistics in ("running", "recomputed"):
-        config = json.dumps({"device": "cpu", "images": {"digits": TINY}, "batchnorm": {**BN, "statistics": statistics}})
+        config = json.dumps(
+            {"device": "cpu", "images": {"digits": TINY}, "batchnorm": {**BN, "statistics": statistics}}
+        )
         out = tmp_path / statistics
-        run_cli("features", "--config-json", config, "--dataset", "digits", "--split", "valid", "--feature-set", "released-code",
-                "--models", str(tmp / "m.pt"), "--out", str(out) + ".npy", "--out-labels", str(out) + "_labels.npy")
+        run_cli(
+            "features",
+            "--config-json",
+            config,
+            "--dataset",
+            "digits",
+            "--split",
+            "valid",
+            "--feature-set",
+            "released-code",
+            "--models",
+            str(tmp / "m.pt"),
+            "--out",
+            str(out) + ".npy",
+            "--out-labels",
+            str(out) + "_labels.npy",
+        )
         features[statistics] = np.load(str(out) + ".npy")
-        run_cli("image-figures", "--config-json", config, "--models", str(tmp / "m.pt"), "--out-samples", str(out) + "_s.png",
-                "--out-reconstructions", str(out) + "_r.png", "--out-interpolations", str(out) + "_i.png",
-                "--out-metrics", str(out) + "_metrics.json")
+        run_cli(
+            "image-figures",
+            "--config-json",
+            config,
+            "--models",
+            str(tmp / "m.pt"),
+            "--out-samples",
+            str(out) + "_s.png",
+            "--out-reconstructions",
+            str(out) + "_r.png",
+            "--out-interpolations",
+            str(out) + "_i.png",
+            "--out-metrics",
+            str(out) + "_metrics.json",
+        )
         assert json.loads((tmp_path / f"{statistics}_metrics.json").read_text())["batchnorm_statistics"] == statistics
     assert not np.allclose(features["running"], features["recomputed"])
 
 
 def test_conditional_model_stores_recomputed_statistics(tmp_path):
     config = json.dumps({"device": "cpu", "conditional": {"digits": TINY}, "batchnorm": BN})
-    run_cli("image-train", "--config-json", config, "--dataset", "digits", "--conditional", "--no-progress", "--threads", "1",
-            "--out", str(tmp_path / "m.pt"), "--log", str(tmp_path / "l.csv"))
+    run_cli(
+        "image-train",
+        "--config-json",
+        config,
+        "--dataset",
+        "digits",
+        "--conditional",
+        "--no-progress",
+        "--threads",
+        "1",
+        "--out",
+        str(tmp_path / "m.pt"),
+        "--log",
+        str(tmp_path / "l.csv"),
+    )
     payload = torch.load(tmp_path / "m.pt", weights_only=True)
     buffers = {key for key in payload["state"] if key.endswith(("running_mean", "running_var"))}
     assert buffers and set(payload["bn_recomputed"]) == buffers
     assert any(key.startswith("dx.") for key in buffers)
-    run_cli("conditional-figure", "--config-json", config, "--models", str(tmp_path / "m.pt"), "--out", str(tmp_path / "c.png"))
+    run_cli(
+        "conditional-figure",
+        "--config-json",
+        config,
+        "--models",
+        str(tmp_path / "m.pt"),
+        "--out",
+        str(tmp_path / "c.png"),
+    )

@@ -23,7 +23,9 @@ STEPS = 100
 TOLERANCE = 2e-9  # absolute; measured 5.9e-10 (Blocks adds ε before the bias correction); parameters move ~7e-3
 
 
-def blocks_2016_adam(start: np.ndarray, gradients: np.ndarray, learning_rate, beta1, beta2, epsilon, decay_factor) -> np.ndarray:
+def blocks_2016_adam(
+    start: np.ndarray, gradients: np.ndarray, learning_rate, beta1, beta2, epsilon, decay_factor
+) -> np.ndarray:
     """Blocks c45d2b70 ``Adam.compute_step``, transcribed; GradientDescent then does param -= step."""
     param, mean, variance = start.copy(), np.zeros_like(start), np.zeros_like(start)
     for time, gradient in enumerate(gradients):
@@ -36,7 +38,9 @@ def blocks_2016_adam(start: np.ndarray, gradients: np.ndarray, learning_rate, be
     return param
 
 
-def batched_adam(start: np.ndarray, gradients: np.ndarray, lr: float, betas: tuple[float, float], eps: float) -> np.ndarray:
+def batched_adam(
+    start: np.ndarray, gradients: np.ndarray, lr: float, betas: tuple[float, float], eps: float
+) -> np.ndarray:
     param = nn.Parameter(torch.from_numpy(start.copy()).unsqueeze(0))  # one model on the model axis
     optimizer = BatchedAdam([param], lr=[lr], beta1=[betas[0]], beta2=betas[1], eps=eps)
     for gradient in gradients:
@@ -45,7 +49,9 @@ def batched_adam(start: np.ndarray, gradients: np.ndarray, lr: float, betas: tup
     return param.detach()[0].numpy()
 
 
-def torch_adam(start: np.ndarray, gradients: np.ndarray, lr: float, betas: tuple[float, float], eps: float) -> np.ndarray:
+def torch_adam(
+    start: np.ndarray, gradients: np.ndarray, lr: float, betas: tuple[float, float], eps: float
+) -> np.ndarray:
     param = nn.Parameter(torch.from_numpy(start.copy()))
     optimizer = torch.optim.Adam([param], lr=lr, betas=betas, eps=eps)
     for gradient in gradients:
@@ -80,7 +86,9 @@ def test_converted_beta1_reproduces_blocks_2016_and_the_unconverted_one_does_not
     converted = optimizer(start, gradients, toy.released.lr, betas, toy.training.adam_eps)
     assert np.abs(blocks - start).max() > 1e-3, "the parameters must really move"
     assert np.abs(converted - blocks).max() < TOLERANCE
-    unconverted = optimizer(start, gradients, toy.released.lr, (RELEASED_BLOCKS["beta1"], toy.training.adam_beta2), toy.training.adam_eps)
+    unconverted = optimizer(
+        start, gradients, toy.released.lr, (RELEASED_BLOCKS["beta1"], toy.training.adam_beta2), toy.training.adam_eps
+    )
     assert np.abs(unconverted - blocks).max() > 100 * TOLERANCE
 
 

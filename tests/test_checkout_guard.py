@@ -13,7 +13,9 @@ def _repo(tmp_path):
     (tmp_path / ".gitignore").write_text("/results/*\n!/results/reference/\n")
     (tmp_path / "tracked.txt").write_text("a\n")
     subprocess.run(["git", "-C", str(tmp_path), "add", "."], check=True)
-    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"], check=True)
+    subprocess.run(
+        ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"], check=True
+    )
     (tmp_path / "results" / "quick").mkdir(parents=True)
     (tmp_path / "results" / "quick" / "verdict.md").write_text("finished\n")
     return tmp_path
@@ -34,7 +36,12 @@ def test_the_guard_sees_edits_new_files_and_the_users_ignored_results(tmp_path):
     (root / ".snakemake").mkdir()
     (root / ".snakemake" / "lock").write_text("")
     assert changed_paths(before, checkout_state(root)) == [
-        ".snakemake/lock", "new.txt", "results/quick/toy_table.csv", "results/quick/verdict.md", "tracked.txt"]
+        ".snakemake/lock",
+        "new.txt",
+        "results/quick/toy_table.csv",
+        "results/quick/verdict.md",
+        "tracked.txt",
+    ]
 
 
 def test_outside_a_git_checkout_there_is_nothing_to_guard(tmp_path):

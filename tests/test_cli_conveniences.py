@@ -30,7 +30,9 @@ def test_show_config_prints_the_config_with_every_default_filled(capsys):
     assert shown["images"]["digits"]["width"] == 0.25 and shown["svm"]["validation_size"] > 0  # set, and defaulted
 
 
-@pytest.mark.parametrize("command", [["svm", "--feature-set", "paper"], ["features", "--split", "test", "--feature-set", "paper"]])
+@pytest.mark.parametrize(
+    "command", [["svm", "--feature-set", "paper"], ["features", "--split", "test", "--feature-set", "paper"]]
+)
 def test_an_unknown_dataset_is_refused_by_every_subcommand_that_takes_one(command, capsys):
     with pytest.raises(SystemExit) as caught:
         main([command[0], "--dataset", "mnist", *command[1:]])
@@ -88,14 +90,26 @@ def test_data_location_precedence_option_then_environment_then_config(monkeypatc
     none = argparse.Namespace(data_root=None, download=None)
     for name in ("ALI_BENCH_DATA_ROOT", "ALI_BENCH_DOWNLOAD", "ALI_BENCH_PREPARED_ONLY", "ALI_BENCH_VERIFY_CHECKSUMS"):
         monkeypatch.delenv(name, raising=False)
-    assert data_location(cfg, none) == {"root": "from-config", "download": False, "prepared_only": False,
-                                      "verify": True}
+    assert data_location(cfg, none) == {
+        "root": "from-config",
+        "download": False,
+        "prepared_only": False,
+        "verify": True,
+    }
     monkeypatch.setenv("ALI_BENCH_DATA_ROOT", "/shared/data")
     monkeypatch.setenv("ALI_BENCH_DOWNLOAD", "True")  # as the workflow writes a YAML boolean
-    assert data_location(cfg, none) == {"root": "/shared/data", "download": True, "prepared_only": False,
-                                      "verify": True}
+    assert data_location(cfg, none) == {
+        "root": "/shared/data",
+        "download": True,
+        "prepared_only": False,
+        "verify": True,
+    }
     assert data_location(cfg, argparse.Namespace(data_root="mine", download=False)) == {
-        "root": "mine", "download": False, "prepared_only": False, "verify": True}
+        "root": "mine",
+        "download": False,
+        "prepared_only": False,
+        "verify": True,
+    }
     monkeypatch.setenv("ALI_BENCH_VERIFY_CHECKSUMS", "false")  # images.verify_checksums, as the workflow passes it
     assert data_location(cfg, none)["verify"] is False
     monkeypatch.setenv("ALI_BENCH_PREPARED_ONLY", "true")  # the workflow's jobs: read only what prepare-data made

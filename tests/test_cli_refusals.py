@@ -30,16 +30,42 @@ def test_threads_below_one_are_refused(capsys, flag, value, tmp_path):
 
 
 def test_negative_seed_is_refused(capsys, tmp_path):
-    argv = ["semisup-train", "--config-json", "{}", "--dataset", "digits", "--labels", "100", "--seed", "-3",
-            "--out", str(tmp_path / "r.json"), "--log", str(tmp_path / "l.csv")]
+    argv = [
+        "semisup-train",
+        "--config-json",
+        "{}",
+        "--dataset",
+        "digits",
+        "--labels",
+        "100",
+        "--seed",
+        "-3",
+        "--out",
+        str(tmp_path / "r.json"),
+        "--log",
+        str(tmp_path / "l.csv"),
+    ]
     line = _refusal(capsys, argv)
     assert "--seed" in line and "expected an integer >= 0" in line
 
 
 @pytest.mark.parametrize("labels, expected", [("0", "expected an integer >= 1"), ("7", "multiple of 10")])
 def test_label_counts_that_cannot_be_class_balanced_are_refused(capsys, tmp_path, labels, expected):
-    argv = ["semisup-train", "--config-json", "{}", "--dataset", "digits", "--labels", labels, "--seed", "0",
-            "--out", str(tmp_path / "r.json"), "--log", str(tmp_path / "l.csv")]
+    argv = [
+        "semisup-train",
+        "--config-json",
+        "{}",
+        "--dataset",
+        "digits",
+        "--labels",
+        labels,
+        "--seed",
+        "0",
+        "--out",
+        str(tmp_path / "r.json"),
+        "--log",
+        str(tmp_path / "l.csv"),
+    ]
     assert expected in _refusal(capsys, argv)
 
 

@@ -45,7 +45,15 @@ def test_paper_grid_conditions_cell_by_cell():
     assert on(1, 6) == {"Male", "Attractive", "Blond_Hair", "Receding_Hairline"}
     assert on(3, 7) == {"Attractive", "Blond_Hair", "Bald"}
     assert on(0, 9) == {"Male", "Attractive", "Young", "Black_Hair", "Smiling", "Mouth_Slightly_Open"}
-    assert on(2, 11) == {"Attractive", "Young", "Black_Hair", "Smiling", "Mouth_Slightly_Open", "Eyeglasses", "Wearing_Hat"}
+    assert on(2, 11) == {
+        "Attractive",
+        "Young",
+        "Black_Hair",
+        "Smiling",
+        "Mouth_Slightly_Open",
+        "Eyeglasses",
+        "Wearing_Hat",
+    }
     assert [c for c, _, _ in cf.CELEBA_COLUMNS] == list("abcdefghijkl")
 
 
@@ -83,8 +91,14 @@ def test_who_owns_and_trains_the_embedding(mode):
         assert not any(p is model.embed_d.weight for p in model.generator_parameters())
     y = torch.eye(10)[torch.arange(6) % 10]
     opt = lambda ps: torch.optim.Adam(ps, lr=1e-2)  # noqa: E731
-    adversarial_step(model.given(y), opt(model.discriminator_parameters()), opt(model.generator_parameters()),
-                     torch.rand(6, 3, 32, 32), torch.randn(6, 256, 1, 1), torch.randn(6, 256, 1, 1))
+    adversarial_step(
+        model.given(y),
+        opt(model.discriminator_parameters()),
+        opt(model.generator_parameters()),
+        torch.rand(6, 3, 32, 32),
+        torch.randn(6, 256, 1, 1),
+        torch.randn(6, 256, 1, 1),
+    )
     assert torch.equal(shared, model.embed.weight) == (mode == "frozen")
     if own is not None:
         assert not torch.equal(own, model.embed_d.weight)
@@ -101,23 +115,72 @@ def test_the_separate_mode_leaves_the_other_weights_as_the_shared_modes_draw_the
 
 def test_conditional_digits_cli_trains_and_draws_the_grid(tmp_path):
     config = json.dumps({"device": "cpu", "conditional": {"digits": {"epochs": 1, "width": 0.125}}})
-    run_cli("image-train", "--config-json", config, "--dataset", "digits", "--conditional", "--no-progress",
-            "--out", str(tmp_path / "m.pt"), "--log", str(tmp_path / "l.csv"))
-    run_cli("conditional-figure", "--config-json", config, "--models", str(tmp_path / "m.pt"), "--out", str(tmp_path / "c.png"),
-            "--out-metrics", str(tmp_path / "m.json"))
+    run_cli(
+        "image-train",
+        "--config-json",
+        config,
+        "--dataset",
+        "digits",
+        "--conditional",
+        "--no-progress",
+        "--out",
+        str(tmp_path / "m.pt"),
+        "--log",
+        str(tmp_path / "l.csv"),
+    )
+    run_cli(
+        "conditional-figure",
+        "--config-json",
+        config,
+        "--models",
+        str(tmp_path / "m.pt"),
+        "--out",
+        str(tmp_path / "c.png"),
+        "--out-metrics",
+        str(tmp_path / "m.json"),
+    )
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["embedding"] == "frozen" and metrics["samples"] == 1000 and metrics["chance"] == 0.1
     assert 0 <= metrics["label_agreement"] <= 1 and set(metrics["label_agreement_per_class"]) == set("0123456789")
-    refused = run_cli("image-train", "--config-json", config, "--dataset", "svhn", "--conditional",
-                      "--out", str(tmp_path / "x.pt"), "--log", str(tmp_path / "x.csv"), check=False)
+    refused = run_cli(
+        "image-train",
+        "--config-json",
+        config,
+        "--dataset",
+        "svhn",
+        "--conditional",
+        "--out",
+        str(tmp_path / "x.pt"),
+        "--log",
+        str(tmp_path / "x.csv"),
+        check=False,
+    )
     assert refused.returncode == 2 and "no conditional model for 'svhn'" in refused.stderr
     # the conditional models file given to the unconditional commands: one line, not an AttributeError
     unconditional_commands = [
-        ("features", "--dataset", "digits", "--split", "test", "--feature-set", "paper",
-         "--out", str(tmp_path / "f.npy"), "--out-labels", str(tmp_path / "y.npy")),
-        ("image-figures", "--out-samples", str(tmp_path / "s.png"),
-         "--out-reconstructions", str(tmp_path / "r.png"), "--out-interpolations", str(tmp_path / "i.png")),
+        (
+            "features",
+            "--dataset",
+            "digits",
+            "--split",
+            "test",
+            "--feature-set",
+            "paper",
+            "--out",
+            str(tmp_path / "f.npy"),
+            "--out-labels",
+            str(tmp_path / "y.npy"),
+        ),
+        (
+            "image-figures",
+            "--out-samples",
+            str(tmp_path / "s.png"),
+            "--out-reconstructions",
+            str(tmp_path / "r.png"),
+            "--out-interpolations",
+            str(tmp_path / "i.png"),
+        ),
     ]
     for command, *rest in unconditional_commands:
         result = run_cli(command, "--config-json", config, "--models", str(tmp_path / "m.pt"), *rest, check=False)
@@ -136,20 +199,49 @@ def test_celeba_paths_run_on_a_celeba_folder_in_the_official_format(tmp_path):
 
     write_celeba_folder(tmp_path, partition=(0,) * 8 + (1,) * 4 + (2,) * 2)
     tiny = {"epochs": 1, "batch_size": 4, "width": 0.125}
-    config = json.dumps({"device": "cpu", "images": {"data_root": str(tmp_path), "verify_checksums": False, "celeba": tiny,
-                                                     "figures": {"interpolation_pairs": 2, "interpolation_steps": 4}},
-                         "conditional": {"celeba": tiny}})
+    config = json.dumps(
+        {
+            "device": "cpu",
+            "images": {
+                "data_root": str(tmp_path),
+                "verify_checksums": False,
+                "celeba": tiny,
+                "figures": {"interpolation_pairs": 2, "interpolation_steps": 4},
+            },
+            "conditional": {"celeba": tiny},
+        }
+    )
     train = ("image-train", "--config-json", config, "--dataset", "celeba", "--no-progress")
     run_cli(*train, "--conditional", "--out", str(tmp_path / "c.pt"), "--log", str(tmp_path / "c.csv"))
-    run_cli("conditional-figure", "--config-json", config, "--models", str(tmp_path / "c.pt"), "--out", str(tmp_path / "fig7.png"),
-            "--out-metrics", str(tmp_path / "c.json"))
+    run_cli(
+        "conditional-figure",
+        "--config-json",
+        config,
+        "--models",
+        str(tmp_path / "c.pt"),
+        "--out",
+        str(tmp_path / "fig7.png"),
+        "--out-metrics",
+        str(tmp_path / "c.json"),
+    )
     metrics = json.loads((tmp_path / "c.json").read_text())
     assert set(metrics["label_agreement_per_attribute"]) == set(CELEBA_ATTRIBUTES) and metrics["samples"] == 20 * 4
     judged = [v for v in metrics["label_agreement_per_attribute"].values() if v is not None]
     assert judged and all(0 <= v <= 1 for v in judged)  # attributes constant in 8 images are left out (None)
     run_cli(*train, "--out", str(tmp_path / "u.pt"), "--log", str(tmp_path / "u.csv"))
-    run_cli("image-figures", "--config-json", config, "--models", str(tmp_path / "u.pt"), "--out-samples", str(tmp_path / "s.png"),
-            "--out-reconstructions", str(tmp_path / "r.png"), "--out-interpolations", str(tmp_path / "i.png"))
+    run_cli(
+        "image-figures",
+        "--config-json",
+        config,
+        "--models",
+        str(tmp_path / "u.pt"),
+        "--out-samples",
+        str(tmp_path / "s.png"),
+        "--out-reconstructions",
+        str(tmp_path / "r.png"),
+        "--out-interpolations",
+        str(tmp_path / "i.png"),
+    )
     payload = torch.load(tmp_path / "c.pt", weights_only=True)
     assert payload["dataset"] == "celeba" and payload["conditional"]
     width, height = Image.open(tmp_path / "fig7.png").size

@@ -30,7 +30,11 @@ def test_paper_config_holds_the_paper_and_released_code_values():
     assert toy.network.encoder_hidden == (400, 400) and toy.network.decoder_hidden == (400,) * 4
     assert (toy.network.discriminator_units, toy.network.discriminator_layers, toy.network.maxout_pieces) == (200, 3, 5)
     assert (toy.training.batch_size, toy.training.epochs) == (100, 200)
-    assert (toy.released.lr, toy.released.beta1, toy.released.init_std) == (1e-4, 0.2, 0.02)  # beta1: Blocks-2016 0.8, PyTorch convention
+    assert (toy.released.lr, toy.released.beta1, toy.released.init_std) == (
+        1e-4,
+        0.2,
+        0.02,
+    )  # beta1: Blocks-2016 0.8, PyTorch convention
     assert toy.coverage.n_samples == 10_000
 
 
@@ -49,7 +53,10 @@ def test_paper_config_holds_the_paper_and_released_code_values():
         ({"semisup": {"cifar10": {"labels": [60000]}}}, "semisup.cifar10.labels"),
         ({"semisup": {"digits": {"labels": [2000]}}}, "semisup.digits.labels"),
         ({"semisup": {"svhn": {"labels": [1005]}}}, "semisup.svhn.labels"),
-        ({"toy_inference": {"select_from": "released"}, "toy": {"hyperparameter_sets": ["random"]}}, "toy_inference.select_from"),
+        (
+            {"toy_inference": {"select_from": "released"}, "toy": {"hyperparameter_sets": ["random"]}},
+            "toy_inference.select_from",
+        ),
     ],
 )
 def test_bad_config_fails_with_one_line_naming_the_key(raw, key):
@@ -76,7 +83,10 @@ def _schema_keys(schema: dict, root: dict) -> dict:
 
 def _dataclass_keys(cls) -> dict:
     hints = typing.get_type_hints(cls)
-    return {f.name: _dataclass_keys(hints[f.name]) if dataclasses.is_dataclass(hints[f.name]) else None for f in dataclasses.fields(cls)}
+    return {
+        f.name: _dataclass_keys(hints[f.name]) if dataclasses.is_dataclass(hints[f.name]) else None
+        for f in dataclasses.fields(cls)
+    }
 
 
 def test_schema_and_dataclasses_name_the_same_keys():
@@ -101,11 +111,14 @@ def test_digits_label_bound_is_the_rarest_digit_of_the_train_split():
     assert load_split("digits", "train", "unused").labels.bincount().min().item() == DIGITS_TRAIN_MIN_CLASS
 
 
-@pytest.mark.parametrize("content, expected", [
-    (b"", "is empty"),
-    (b"# only a comment\n\n", "is empty"),
-    (b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "is not UTF-8 text"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"", "is empty"),
+        (b"# only a comment\n\n", "is empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "is not UTF-8 text"),
+    ],
+)
 def test_empty_comment_only_or_binary_config_files_are_refused_in_one_line(tmp_path, content, expected):
     path = tmp_path / "c.yaml"
     path.write_bytes(content)

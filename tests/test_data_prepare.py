@@ -33,18 +33,33 @@ def _md5(path) -> str:
 def test_known_checksums_are_torchvisions():
     """The published MD5s we check are the ones torchvision's downloaders check, file for file."""
     expected = {f"svhn/{name}": md5 for _, name, md5 in torchvision.datasets.SVHN.split_list.values()}
-    expected |= {f"cifar-10-batches-py/{name}": md5
-                 for name, md5 in torchvision.datasets.CIFAR10.train_list + torchvision.datasets.CIFAR10.test_list}
-    expected |= {f"celeba/{name}": md5 for _, md5, name in torchvision.datasets.CelebA.file_list
-                 if name in ("list_attr_celeba.txt", "list_eval_partition.txt")}
+    expected |= {
+        f"cifar-10-batches-py/{name}": md5
+        for name, md5 in torchvision.datasets.CIFAR10.train_list + torchvision.datasets.CIFAR10.test_list
+    }
+    expected |= {
+        f"celeba/{name}": md5
+        for _, md5, name in torchvision.datasets.CelebA.file_list
+        if name in ("list_attr_celeba.txt", "list_eval_partition.txt")
+    }
     assert checksums.KNOWN_MD5 == expected
 
 
 def test_a_file_that_is_not_the_published_one_is_refused_in_one_line(tmp_path):
     """A hand-placed SVHN file whose MD5 is not the published one: exit 2, one line naming the file."""
     path = _svhn_file(tmp_path)
-    result = run_cli("prepare-data", "--dataset", "svhn", "--split", "train", "--data-root", str(tmp_path),
-                     "--out", str(tmp_path / "m.json"), check=False)
+    result = run_cli(
+        "prepare-data",
+        "--dataset",
+        "svhn",
+        "--split",
+        "train",
+        "--data-root",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "m.json"),
+        check=False,
+    )
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and str(path) in lines[0] and checksums.KNOWN_MD5["svhn/train_32x32.mat"] in lines[0], lines
@@ -57,8 +72,14 @@ def test_manifest_records_files_and_the_arrays_the_split_holds(tmp_path, monkeyp
     monkeypatch.setitem(checksums.KNOWN_MD5, "svhn/train_32x32.mat", _md5(path))
     monkeypatch.setitem(checksums.PUBLISHED_SIZES, ("svhn", "train"), 5)
     manifest = prepare.prepare_split("svhn", "train", tmp_path, download=False)
-    assert manifest["files"] == [{"path": "svhn/train_32x32.mat", "bytes": path.stat().st_size, "md5": _md5(path),
-                                  "checked_against_published_md5": True}]
+    assert manifest["files"] == [
+        {
+            "path": "svhn/train_32x32.mat",
+            "bytes": path.stat().st_size,
+            "md5": _md5(path),
+            "checked_against_published_md5": True,
+        }
+    ]
     split = load_split("svhn", "train", tmp_path)
     assert manifest["examples"] == 5 and manifest["image_shape"] == [3, 32, 32]
     assert manifest["images_sha256"] == hashlib.sha256(split.images.numpy().tobytes()).hexdigest()

@@ -72,12 +72,18 @@ def _cifar_folder(tmp_path, bad_name: str, content) -> None:
             pickle.dump(content, handle, protocol=2)
 
 
-@pytest.mark.parametrize("content, words", [
-    (b"\x00\x01garbage, not a pickle", "python batch"),
-    ({"labels": [0, 1, 2], "data": np.zeros((2, 3072), np.uint8)}, "(N, 3072) and (N,)"),  # labels and rows disagree
-    ({"labels": [0, 1], "data": np.zeros((2, 1024), np.uint8)}, "(N, 3072) and (N,)"),  # grey 32×32
-    ([1, 2, 3], "without 'data' and 'labels'"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"\x00\x01garbage, not a pickle", "python batch"),
+        (
+            {"labels": [0, 1, 2], "data": np.zeros((2, 3072), np.uint8)},
+            "(N, 3072) and (N,)",
+        ),  # labels and rows disagree
+        ({"labels": [0, 1], "data": np.zeros((2, 1024), np.uint8)}, "(N, 3072) and (N,)"),  # grey 32×32
+        ([1, 2, 3], "without 'data' and 'labels'"),
+    ],
+)
 def test_bad_cifar_batch_is_named(tmp_path, content, words):
     _cifar_folder(tmp_path, "data_batch_3", content)
     with pytest.raises(DatasetCorrupt) as caught:
@@ -92,7 +98,9 @@ def test_truncated_celeba_jpeg_is_named(tmp_path):
     with pytest.raises(DatasetCorrupt) as caught:
         load_split("celeba", "train", tmp_path)
     _one_line_naming(caught.value, "000002.jpg")
-    assert not (tmp_path / "celeba" / "ali_bench_64").exists() or not any((tmp_path / "celeba" / "ali_bench_64").iterdir())
+    assert not (tmp_path / "celeba" / "ali_bench_64").exists() or not any(
+        (tmp_path / "celeba" / "ali_bench_64").iterdir()
+    )
 
 
 def test_bad_celeba_lists_are_named(tmp_path):
@@ -138,7 +146,9 @@ def test_cifar10_download_without_network_names_the_url(tmp_path, monkeypatch):
     _no_network(monkeypatch)
     with pytest.raises(DownloadFailed) as caught:
         load_split("cifar10", "test", tmp_path, download=True)
-    assert "cifar-10-batches-py" in _one_line_naming(caught.value, "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz")
+    assert "cifar-10-batches-py" in _one_line_naming(
+        caught.value, "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+    )
 
 
 def test_celeba_download_without_gdown_says_what_to_install(tmp_path, monkeypatch):
@@ -151,8 +161,20 @@ def test_celeba_download_without_gdown_says_what_to_install(tmp_path, monkeypatc
 def test_cli_names_the_corrupt_file_in_one_line(tmp_path):
     (_svhn_folder(tmp_path) / "extra_32x32.mat").write_bytes(b"not a mat file")
     config = '{"images": {"data_root": "%s", "svhn": {"epochs": 1}}}' % tmp_path
-    result = run_cli("image-train", "--config-json", config, "--dataset", "svhn", "--out", str(tmp_path / "m.pt"),
-                     "--log", str(tmp_path / "l.csv"), "--no-progress", cwd=tmp_path, check=False)
+    result = run_cli(
+        "image-train",
+        "--config-json",
+        config,
+        "--dataset",
+        "svhn",
+        "--out",
+        str(tmp_path / "m.pt"),
+        "--log",
+        str(tmp_path / "l.csv"),
+        "--no-progress",
+        cwd=tmp_path,
+        check=False,
+    )
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "extra_32x32.mat" in lines[0] and "Traceback" not in result.stderr, result.stderr

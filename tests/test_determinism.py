@@ -12,8 +12,12 @@ from ali_bench import determinism
 
 @pytest.fixture
 def restore_torch_flags(monkeypatch):
-    saved = (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic, torch.are_deterministic_algorithms_enabled(),
-             torch.is_deterministic_algorithms_warn_only_enabled())
+    saved = (
+        torch.backends.cudnn.benchmark,
+        torch.backends.cudnn.deterministic,
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
     yield
     torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved[0], saved[1]

@@ -31,7 +31,8 @@ def anchors(page: Path) -> set[str]:
 
 def test_slug_is_githubs():
     assert slug("## The cost model behind `plan`, measured, 2026-12-02".lstrip("#")) == (
-        "the-cost-model-behind-plan-measured-2026-12-02")
+        "the-cost-model-behind-plan-measured-2026-12-02"
+    )
 
 
 def test_every_relative_link_and_anchor_resolves():
@@ -57,7 +58,12 @@ def test_a_broken_link_is_caught(tmp_path):
 
 
 def test_no_document_points_outside_the_repository_or_names_an_issue():
-    documents = [*PAGES, *NOTEBOOKS, *sorted((REPO / "config").glob("*.yaml")), REPO / "ali_bench" / "config.schema.yaml"]
+    documents = [
+        *PAGES,
+        *NOTEBOOKS,
+        *sorted((REPO / "config").glob("*.yaml")),
+        REPO / "ali_bench" / "config.schema.yaml",
+    ]
     found = []
     for path in documents:
         for number, line in enumerate(path.read_text().splitlines(), start=1):
@@ -69,8 +75,11 @@ def test_no_document_points_outside_the_repository_or_names_an_issue():
 def test_dated_measurements_stay_in_the_lab_notebook():
     """A date of this project's era (2024 on) in a user page is a measurement's date: it belongs in
     benchmarks/RESULTS.md. Source dates (the released code's 2016-2018 commits) are allowed."""
-    found = [f"{page.relative_to(REPO)}: {match}" for page in PAGES
-             for match in re.findall(r"\b20(?:2[4-9]|[3-9]\d)-\d\d-\d\d\b", re.sub(r"\]\([^)]*\)", "", page.read_text()))]
+    found = [
+        f"{page.relative_to(REPO)}: {match}"
+        for page in PAGES
+        for match in re.findall(r"\b20(?:2[4-9]|[3-9]\d)-\d\d-\d\d\b", re.sub(r"\]\([^)]*\)", "", page.read_text()))
+    ]
     assert found == []
 
 
@@ -133,8 +142,14 @@ def test_every_documented_snakemake_command_dry_runs(key, docs_checkout):
     missing = [name for name in files if not (REPO / name).is_file()]
     if missing:
         pytest.skip(f"needs your own config file {missing[0]} (an example name)")
-    result = subprocess.run([sys.executable, "-m", "snakemake", *argv, "-n", "--quiet", "rules"], cwd=docs_checkout,
-                            capture_output=True, text=True, env=snakemake_env(), timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", *argv, "-n", "--quiet", "rules"],
+        cwd=docs_checkout,
+        capture_output=True,
+        text=True,
+        env=snakemake_env(),
+        timeout=300,
+    )
     shown = "\n".join(name for name, _ in members)
     assert result.returncode == 0, f"{shown}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
 

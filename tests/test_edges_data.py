@@ -43,13 +43,25 @@ def test_a_command_reading_a_file_that_is_not_the_published_one_refuses_in_one_l
     """Not only prepare-data: image-train (as features, svm, semisup) reads through the same check."""
     path = _svhn_file(tmp_path, "extra")
     config = json.dumps({"device": "cpu", "images": {"data_root": str(tmp_path), "svhn": {"epochs": 1}}})
-    result = run_cli("image-train", "--config-json", config, "--dataset", "svhn", "--out", str(tmp_path / "m.pt"),
-                     "--log", str(tmp_path / "l.csv"), "--no-progress", check=False)
+    result = run_cli(
+        "image-train",
+        "--config-json",
+        config,
+        "--dataset",
+        "svhn",
+        "--out",
+        str(tmp_path / "m.pt"),
+        "--log",
+        str(tmp_path / "l.csv"),
+        "--no-progress",
+        check=False,
+    )
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    _one_line(lines[0], str(path), _md5(path), checksums.KNOWN_MD5["svhn/extra_32x32.mat"],
-              "images.verify_checksums: false")
+    _one_line(
+        lines[0], str(path), _md5(path), checksums.KNOWN_MD5["svhn/extra_32x32.mat"], "images.verify_checksums: false"
+    )
     assert not (tmp_path / "m.pt").exists()
 
 
@@ -59,8 +71,14 @@ def test_verify_checksums_false_reads_another_version_and_the_manifest_says_so(t
         load_split("svhn", "test", tmp_path, verify=True)
     assert len(load_split("svhn", "test", tmp_path, verify=False)) == 5
     manifest = prepare.prepare_split("svhn", "test", tmp_path, download=False, verify=False)
-    assert manifest["files"] == [{"path": "svhn/test_32x32.mat", "bytes": path.stat().st_size, "md5": _md5(path),
-                                  "checked_against_published_md5": False}]
+    assert manifest["files"] == [
+        {
+            "path": "svhn/test_32x32.mat",
+            "bytes": path.stat().st_size,
+            "md5": _md5(path),
+            "checked_against_published_md5": False,
+        }
+    ]
 
 
 def test_a_published_file_whose_split_has_another_size_is_refused(tmp_path, monkeypatch):
@@ -75,7 +93,10 @@ def test_a_published_file_whose_split_has_another_size_is_refused(tmp_path, monk
 def test_the_published_sizes_are_the_datasets_own():
     """Stated independently of the package: SVHN's page, CIFAR-10's batches, CelebA's partition list."""
     assert {k: v for k, v in checksums.PUBLISHED_SIZES.items() if k[0] == "svhn"} == {
-        ("svhn", "train"): 73257, ("svhn", "extra"): 531131, ("svhn", "test"): 26032}
+        ("svhn", "train"): 73257,
+        ("svhn", "extra"): 531131,
+        ("svhn", "test"): 26032,
+    }
     assert checksums.PUBLISHED_SIZES[("cifar10", "train")] + checksums.PUBLISHED_SIZES[("cifar10", "valid")] == 50000
     assert sum(v for k, v in checksums.PUBLISHED_SIZES.items() if k[0] == "celeba") == 202599
 
@@ -133,20 +154,38 @@ def test_a_tiny_imagenet_cache_follows_its_image_files(tmp_path):
 
 def test_a_missing_file_says_where_to_get_it_in_prepare_data_too(tmp_path):
     """prepare-data's message named a README section 'Data' that does not exist."""
-    result = run_cli("prepare-data", "--dataset", "cifar10", "--split", "test", "--data-root", str(tmp_path),
-                     "--download", "false", "--out", str(tmp_path / "m.json"), check=False)
+    result = run_cli(
+        "prepare-data",
+        "--dataset",
+        "cifar10",
+        "--split",
+        "test",
+        "--data-root",
+        str(tmp_path),
+        "--download",
+        "false",
+        "--out",
+        str(tmp_path / "m.json"),
+        check=False,
+    )
     assert result.returncode == 2, result.stderr
-    _one_line(result.stderr.strip(), "cifar-10-batches-py/test_batch' is missing", images.CIFAR_URL,
-              "images.download: true")
+    _one_line(
+        result.stderr.strip(), "cifar-10-batches-py/test_batch' is missing", images.CIFAR_URL, "images.download: true"
+    )
 
 
 def test_every_page_a_message_names_exists():
     """Messages, docstrings and rule comments that send the user to a page (``docs/<page>.md``,
     ``config/README.md``) or to "README, <section>" name a page or heading that exists."""
-    headings = {line.lstrip("#").strip() for line in (REPO / "README.md").read_text().splitlines()
-                if line.startswith("#")}
+    headings = {
+        line.lstrip("#").strip() for line in (REPO / "README.md").read_text().splitlines() if line.startswith("#")
+    }
     sections, pages = set(), set()
-    for path in [*(REPO / "ali_bench").rglob("*.py"), *(REPO / "workflow").rglob("*.smk"), *(REPO / "config").glob("*.yaml")]:
+    for path in [
+        *(REPO / "ali_bench").rglob("*.py"),
+        *(REPO / "workflow").rglob("*.smk"),
+        *(REPO / "config").glob("*.yaml"),
+    ]:
         text = path.read_text()
         sections |= {(path.name, m) for m in re.findall(r'README, "?([A-Z][\w\-–, ]+?)"?[);:.]', text)}
         pages |= {(path.name, m) for m in re.findall(r"\b((?:docs|config)/[\w\-]+\.md)", text)}

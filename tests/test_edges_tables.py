@@ -26,10 +26,28 @@ CONFIG = json.dumps({"device": "cpu"})  # every other setting at its default (an
 
 def _coverage_rows() -> list[dict]:
     """What toy-evaluate writes for 2 models x 2 seeds of the released set."""
-    return [{"model": model, "hyperparameter_set": "released", "seed": seed, "lr": 1e-4, "beta1": 0.2, "init_std": 0.02,
-             "epochs": 100, "modes": 24, "high_quality_share": 0.6, "modes_high_quality": 23, "reverse_kl": 0.4,
-             "finite_share": 1.0, "pacgan_modes": 22, "pacgan_high_quality_share": 0.61, "pacgan_reverse_kl": 0.41,
-             "diverged_epoch": None} for model in ("ali", "gan") for seed in (0, 1)]
+    return [
+        {
+            "model": model,
+            "hyperparameter_set": "released",
+            "seed": seed,
+            "lr": 1e-4,
+            "beta1": 0.2,
+            "init_std": 0.02,
+            "epochs": 100,
+            "modes": 24,
+            "high_quality_share": 0.6,
+            "modes_high_quality": 23,
+            "reverse_kl": 0.4,
+            "finite_share": 1.0,
+            "pacgan_modes": 22,
+            "pacgan_high_quality_share": 0.61,
+            "pacgan_reverse_kl": 0.41,
+            "diverged_epoch": None,
+        }
+        for model in ("ali", "gan")
+        for seed in (0, 1)
+    ]
 
 
 def _rows_of_16_modes() -> list[dict]:
@@ -40,9 +58,13 @@ def _rows_of_16_modes() -> list[dict]:
 def _write_coverage(folder: Path, rows=None, grid=GRID, coverage=None) -> Path:
     path = folder / "coverage.csv"
     pd.DataFrame(rows if rows is not None else _coverage_rows()).to_csv(path, index=False)
-    config = {"trained": {"released": {"mixture": {"grid": grid, "std": 0.05}}},
-              "coverage": coverage or {"n_samples": 10000, "pacgan_n_samples": 2500, "high_quality_stds": 3.0}}
-    provenance.write(path, provenance.build(config=config, config_hash="h", seeds=[0, 1], device="cpu", wall_time_s=1.0))
+    config = {
+        "trained": {"released": {"mixture": {"grid": grid, "std": 0.05}}},
+        "coverage": coverage or {"n_samples": 10000, "pacgan_n_samples": 2500, "high_quality_stds": 3.0},
+    }
+    provenance.write(
+        path, provenance.build(config=config, config_hash="h", seeds=[0, 1], device="cpu", wall_time_s=1.0)
+    )
     return path
 
 
@@ -66,25 +88,35 @@ def _edit(path: Path, row: int, column: str, value) -> None:
 # --------------------------------------------------------------- 1. the toy coverage table, validated
 
 
-@pytest.mark.parametrize("column, value, says", [
-    ("modes", "99", "'99' is out of range; expected a whole number >= 0 and <= 25"),
-    ("modes", "-3", "'-3' is out of range"),
-    ("modes_high_quality", "26", "expected a whole number >= 0 and <= 25"),
-    ("pacgan_modes", "30", "'30' is out of range"),
-    ("high_quality_share", "1.5", "'1.5' is out of range; expected a number >= 0 and <= 1"),
-    ("pacgan_high_quality_share", "-0.1", "'-0.1' is out of range"),
-    ("reverse_kl", "-0.2", "'-0.2' is out of range; expected a number >= 0 (inf allowed)"),
-    ("modes", "many", "'many' is not a number"),
-    ("modes", "nan", "'nan' is not a number"),
-    ("modes", "", "the value is missing"),
-    ("modes", "24.5", "'24.5' is not a whole number"),
-    ("model", "vae", "'vae' is not an allowed value; expected one of 'ali', 'gan'"),
-])
-def test_an_impossible_coverage_value_is_one_line_naming_file_column_run_and_value(tmp_path, capsys, column, value, says):
+@pytest.mark.parametrize(
+    "column, value, says",
+    [
+        ("modes", "99", "'99' is out of range; expected a whole number >= 0 and <= 25"),
+        ("modes", "-3", "'-3' is out of range"),
+        ("modes_high_quality", "26", "expected a whole number >= 0 and <= 25"),
+        ("pacgan_modes", "30", "'30' is out of range"),
+        ("high_quality_share", "1.5", "'1.5' is out of range; expected a number >= 0 and <= 1"),
+        ("pacgan_high_quality_share", "-0.1", "'-0.1' is out of range"),
+        ("reverse_kl", "-0.2", "'-0.2' is out of range; expected a number >= 0 (inf allowed)"),
+        ("modes", "many", "'many' is not a number"),
+        ("modes", "nan", "'nan' is not a number"),
+        ("modes", "", "the value is missing"),
+        ("modes", "24.5", "'24.5' is not a whole number"),
+        ("model", "vae", "'vae' is not an allowed value; expected one of 'ali', 'gan'"),
+    ],
+)
+def test_an_impossible_coverage_value_is_one_line_naming_file_column_run_and_value(
+    tmp_path, capsys, column, value, says
+):
     coverage = _write_coverage(tmp_path)
     _edit(coverage, 1, column, value)
-    err = _refused(capsys, ["toy-table", "--coverage", str(coverage), "--out", str(tmp_path / "toy_table.csv")],
-                   f"'{coverage}' line 3, column '{column}'", says, "rule toy_evaluate")
+    err = _refused(
+        capsys,
+        ["toy-table", "--coverage", str(coverage), "--out", str(tmp_path / "toy_table.csv")],
+        f"'{coverage}' line 3, column '{column}'",
+        says,
+        "rule toy_evaluate",
+    )
     if column != "model":
         assert "(run model ali, hyperparameter_set released, seed 1)" in err
     assert not (tmp_path / "toy_table.csv").exists()
@@ -126,8 +158,11 @@ def test_a_refused_coverage_table_exits_2_from_the_command_line(tmp_path):
 def test_a_provenance_sidecar_that_is_not_json_is_one_line(tmp_path, capsys):
     coverage = _write_coverage(tmp_path)
     provenance.sidecar_path(coverage).write_text("{not json")
-    _refused(capsys, ["toy-table", "--coverage", str(coverage), "--out", str(tmp_path / "t.csv")],
-             f"provenance file '{provenance.sidecar_path(coverage)}' is not valid JSON")
+    _refused(
+        capsys,
+        ["toy-table", "--coverage", str(coverage), "--out", str(tmp_path / "t.csv")],
+        f"provenance file '{provenance.sidecar_path(coverage)}' is not valid JSON",
+    )
 
 
 # ------------------------------------------------------------ 1-2. semi-supervised result files
@@ -135,9 +170,21 @@ def test_a_provenance_sidecar_that_is_not_json_is_one_line(tmp_path, capsys):
 
 def _semisup_result(seed=0, error=0.1) -> dict:
     settings = settings_for(load_config({}), "digits", 100, seed, False).__dict__
-    errors = {"test_error_sampled": error, "test_error_posterior_mean": error, "test_error_prior": error, "train_error": 0.0}
-    return {**settings, "model": "ALI K+1", "steps_per_epoch": 12, "steps": 12 * settings["epochs"], "wall_time_s": 3.0,
-            "device": "cpu", "evaluations": {w: {s: dict(errors) for s in ("recomputed", "running")} for w in ("averaged", "live")}}
+    errors = {
+        "test_error_sampled": error,
+        "test_error_posterior_mean": error,
+        "test_error_prior": error,
+        "train_error": 0.0,
+    }
+    return {
+        **settings,
+        "model": "ALI K+1",
+        "steps_per_epoch": 12,
+        "steps": 12 * settings["epochs"],
+        "wall_time_s": 3.0,
+        "device": "cpu",
+        "evaluations": {w: {s: dict(errors) for s in ("recomputed", "running")} for w in ("averaged", "live")},
+    }
 
 
 def _write_json(path: Path, record: dict) -> Path:
@@ -146,7 +193,15 @@ def _write_json(path: Path, record: dict) -> Path:
 
 
 def _semisup_argv(tmp_path, *paths) -> list[str]:
-    return ["semisup-table", "--config-json", CONFIG, "--results", *map(str, paths), "--out", str(tmp_path / "semisup_table.csv")]
+    return [
+        "semisup-table",
+        "--config-json",
+        CONFIG,
+        "--results",
+        *map(str, paths),
+        "--out",
+        str(tmp_path / "semisup_table.csv"),
+    ]
 
 
 def test_semisup_table_refuses_the_same_result_file_twice(tmp_path, capsys):
@@ -163,18 +218,27 @@ def test_semisup_table_refuses_two_files_of_the_same_run(tmp_path, capsys):
     copy = tmp_path / "copy" / "a.json"
     copy.parent.mkdir()
     shutil.copy(run0, copy)
-    _refused(capsys, _semisup_argv(tmp_path, run0, copy),
-             f"'{run0}' and '{copy}' both hold run dataset digits, n_labels 100, seed 0, model ALI K+1", "pass only one")
+    _refused(
+        capsys,
+        _semisup_argv(tmp_path, run0, copy),
+        f"'{run0}' and '{copy}' both hold run dataset digits, n_labels 100, seed 0, model ALI K+1",
+        "pass only one",
+    )
 
 
-@pytest.mark.parametrize("edit, says", [
-    (lambda r: r["evaluations"]["averaged"]["recomputed"].update(test_error_sampled=1.7),
-     "column 'evaluations.averaged.recomputed.test_error_sampled' (run dataset digits, n_labels 100, seed 0, model ALI K+1): "
-     "1.7 is out of range; expected a number >= 0 and <= 1"),
-    (lambda r: r["evaluations"].pop("live"), "has no key 'evaluations.live.recomputed.test_error_sampled'"),
-    (lambda r: r.update(seed="zero"), "column 'seed': 'zero' is not a number"),
-    (lambda r: r.update(model="GAN"), "column 'model'"),
-])
+@pytest.mark.parametrize(
+    "edit, says",
+    [
+        (
+            lambda r: r["evaluations"]["averaged"]["recomputed"].update(test_error_sampled=1.7),
+            "column 'evaluations.averaged.recomputed.test_error_sampled' (run dataset digits, n_labels 100, seed 0, model ALI K+1): "
+            "1.7 is out of range; expected a number >= 0 and <= 1",
+        ),
+        (lambda r: r["evaluations"].pop("live"), "has no key 'evaluations.live.recomputed.test_error_sampled'"),
+        (lambda r: r.update(seed="zero"), "column 'seed': 'zero' is not a number"),
+        (lambda r: r.update(model="GAN"), "column 'model'"),
+    ],
+)
 def test_an_impossible_semisup_result_is_one_line(tmp_path, capsys, edit, says):
     record = _semisup_result(0)
     edit(record)
@@ -192,21 +256,52 @@ def test_a_semisup_result_that_is_not_json_is_one_line(tmp_path, capsys):
 
 
 def _svm_result(feature_set="paper", dim=2432, **changes) -> dict:
-    return {"dataset": "digits", "feature_set": feature_set, "feature_dim": dim, "sampling": "balanced", "labels_per_svm": 100,
-            "n_svms": 3, "chosen_c": 0.01, "validation_error": 0.05, "test_errors": [0.08, 0.09, 0.1], "test_examples": 250,
-            "validation_examples": 250, "pool_examples": 1297, "unconverged": 0, "wall_time_s": 1.0, **changes}
+    return {
+        "dataset": "digits",
+        "feature_set": feature_set,
+        "feature_dim": dim,
+        "sampling": "balanced",
+        "labels_per_svm": 100,
+        "n_svms": 3,
+        "chosen_c": 0.01,
+        "validation_error": 0.05,
+        "test_errors": [0.08, 0.09, 0.1],
+        "test_examples": 250,
+        "validation_examples": 250,
+        "pool_examples": 1297,
+        "unconverged": 0,
+        "wall_time_s": 1.0,
+        **changes,
+    }
 
 
 def _svm_argv(tmp_path, *paths, config=CONFIG) -> list[str]:
-    return ["svm-table", "--config-json", config, "--results", *map(str, paths), "--out", str(tmp_path / "digits_svm_table.csv")]
+    return [
+        "svm-table",
+        "--config-json",
+        config,
+        "--results",
+        *map(str, paths),
+        "--out",
+        str(tmp_path / "digits_svm_table.csv"),
+    ]
 
 
-@pytest.mark.parametrize("changes, says", [
-    ({"chosen_c": 0.0}, "column 'chosen_c' (feature set dataset digits, feature_set paper): 0.0 is out of range; expected a number > 0"),
-    ({"test_errors": [0.1, 1.5]}, "column 'test_errors' (feature set dataset digits, feature_set paper): item 1 1.5 is out of range"),
-    ({"test_errors": []}, "[] is not a non-empty list"),
-    ({"feature_dim": "wide"}, "column 'feature_dim'"),
-])
+@pytest.mark.parametrize(
+    "changes, says",
+    [
+        (
+            {"chosen_c": 0.0},
+            "column 'chosen_c' (feature set dataset digits, feature_set paper): 0.0 is out of range; expected a number > 0",
+        ),
+        (
+            {"test_errors": [0.1, 1.5]},
+            "column 'test_errors' (feature set dataset digits, feature_set paper): item 1 1.5 is out of range",
+        ),
+        ({"test_errors": []}, "[] is not a non-empty list"),
+        ({"feature_dim": "wide"}, "column 'feature_dim'"),
+    ],
+)
 def test_an_impossible_svm_result_is_one_line(tmp_path, capsys, changes, says):
     path = _write_json(tmp_path / "digits_paper.json", _svm_result(**changes))
     _refused(capsys, _svm_argv(tmp_path, path), f"'{path}'", says, "rule svm")
@@ -226,30 +321,63 @@ def test_svm_table_refuses_a_feature_set_twice_and_a_missing_key(tmp_path, capsy
 
 
 def test_toy_inference_evaluate_refuses_a_selection_without_a_gan_run(tmp_path, capsys):
-    selection = _write_json(tmp_path / "selection.json", {"ali": {"run": "ali-released-seed0", "seed": 0,
-                                                                 "hyperparameter_set": "released"}, "rule": "most modes"})
-    _refused(capsys, ["toy-inference-evaluate", "--config-json", CONFIG, "--selection", str(selection),
-                      "--ali-models", str(tmp_path / "m.pt"), "--gan-models", str(tmp_path / "m.pt"),
-                      "--out", str(tmp_path / "t.csv"), "--out-arrays", str(tmp_path / "a.npz")],
-             f"toy run selection '{selection}' has no key 'gan.run'", "rule toy_select")
+    selection = _write_json(
+        tmp_path / "selection.json",
+        {"ali": {"run": "ali-released-seed0", "seed": 0, "hyperparameter_set": "released"}, "rule": "most modes"},
+    )
+    _refused(
+        capsys,
+        [
+            "toy-inference-evaluate",
+            "--config-json",
+            CONFIG,
+            "--selection",
+            str(selection),
+            "--ali-models",
+            str(tmp_path / "m.pt"),
+            "--gan-models",
+            str(tmp_path / "m.pt"),
+            "--out",
+            str(tmp_path / "t.csv"),
+            "--out-arrays",
+            str(tmp_path / "a.npz"),
+        ],
+        f"toy run selection '{selection}' has no key 'gan.run'",
+        "rule toy_select",
+    )
 
 
 # ----------------------------------------------------------------- 1. the verdict's result tables
 
 
-@pytest.mark.parametrize("change, says", [
-    ({"runs": "ten"}, "column 'runs' (row model ALI, hyperparameter_set released): 'ten' is not a number"),
-    ({"pacgan_modes_mean": "lots"}, "column 'pacgan_modes_mean'"),
-    (None, "has no column 'runs'"),
-])
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        ({"runs": "ten"}, "column 'runs' (row model ALI, hyperparameter_set released): 'ten' is not a number"),
+        ({"pacgan_modes_mean": "lots"}, "column 'pacgan_modes_mean'"),
+        (None, "has no column 'runs'"),
+    ],
+)
 def test_verdict_refuses_a_result_table_with_a_wrong_or_missing_column(tmp_path, capsys, change, says):
-    row = {"model": "ALI", "hyperparameter_set": "released", "runs": 10, "modes_mean": 24.0, "modes_std": 0.4,
-           "pacgan_modes_mean": 24.0, "pacgan_modes_sem": 0.4}
+    row = {
+        "model": "ALI",
+        "hyperparameter_set": "released",
+        "runs": 10,
+        "modes_mean": 24.0,
+        "modes_std": 0.4,
+        "pacgan_modes_mean": 24.0,
+        "pacgan_modes_sem": 0.4,
+    }
     row = {k: v for k, v in row.items() if k != "runs"} if change is None else {**row, **change}
     table = tmp_path / "toy_table.csv"
     pd.DataFrame([row]).to_csv(table, index=False)
     provenance.write(table, {"config": {}})
-    _refused(capsys, ["verdict", "--config-json", CONFIG, "--tables", str(table), "--out", str(tmp_path / "verdict.csv")], f"'{table}'", says)
+    _refused(
+        capsys,
+        ["verdict", "--config-json", CONFIG, "--tables", str(table), "--out", str(tmp_path / "verdict.csv")],
+        f"'{table}'",
+        says,
+    )
 
 
 # ------------------------------------------------------------- 3. checksums of the inputs read
@@ -261,8 +389,10 @@ def test_toy_table_provenance_lists_the_sha256_of_its_inputs_and_an_edit_changes
     assert main(["toy-table", "--coverage", str(coverage), "--out", str(out)]) == 0
     inputs = provenance.read(out)["inputs"]
     sidecar = provenance.sidecar_path(coverage)
-    assert inputs == {str(coverage): hashlib.sha256(coverage.read_bytes()).hexdigest(),
-                      str(sidecar): hashlib.sha256(sidecar.read_bytes()).hexdigest()}
+    assert inputs == {
+        str(coverage): hashlib.sha256(coverage.read_bytes()).hexdigest(),
+        str(sidecar): hashlib.sha256(sidecar.read_bytes()).hexdigest(),
+    }
     _edit(coverage, 0, "modes", "25")  # a plausible hand edit: only the checksum shows it
     assert main(["toy-table", "--coverage", str(coverage), "--out", str(out)]) == 0
     edited = provenance.read(out)["inputs"]
@@ -273,18 +403,26 @@ def test_toy_table_provenance_lists_the_sha256_of_its_inputs_and_an_edit_changes
 def test_semisup_and_svm_table_provenance_list_each_input_with_its_sha256(tmp_path):
     run0 = _write_json(tmp_path / "r0.json", _semisup_result(0))
     assert main(_semisup_argv(tmp_path, run0)) == 0
-    assert provenance.read(tmp_path / "semisup_table.csv")["inputs"] == {str(run0): hashlib.sha256(run0.read_bytes()).hexdigest()}
+    assert provenance.read(tmp_path / "semisup_table.csv")["inputs"] == {
+        str(run0): hashlib.sha256(run0.read_bytes()).hexdigest()
+    }
     paper = _write_json(tmp_path / "digits_paper.json", _svm_result())
     assert main(_svm_argv(tmp_path, paper)) == 0
-    assert provenance.read(tmp_path / "digits_svm_table.csv")["inputs"] == {str(paper): hashlib.sha256(paper.read_bytes()).hexdigest()}
+    assert provenance.read(tmp_path / "digits_svm_table.csv")["inputs"] == {
+        str(paper): hashlib.sha256(paper.read_bytes()).hexdigest()
+    }
 
 
 # ------------------------------------------------------- 4. the notes say the settings that ran
 
 
 def test_toy_table_notes_show_the_coverage_settings_that_ran(tmp_path):
-    coverage = _write_coverage(tmp_path, _rows_of_16_modes(), grid=[-3.0, -1.0, 1.0, 3.0],
-                               coverage={"n_samples": 1234, "pacgan_n_samples": 777, "high_quality_stds": 2.5})
+    coverage = _write_coverage(
+        tmp_path,
+        _rows_of_16_modes(),
+        grid=[-3.0, -1.0, 1.0, 3.0],
+        coverage={"n_samples": 1234, "pacgan_n_samples": 777, "high_quality_stds": 2.5},
+    )
     assert main(["toy-table", "--coverage", str(coverage), "--out", str(tmp_path / "toy_table.csv")]) == 0
     notes = (tmp_path / "toy_table.md").read_text()
     assert notes.startswith("# Toy 16-Gaussian mixture")
@@ -296,12 +434,21 @@ def test_toy_table_notes_show_the_coverage_settings_that_ran(tmp_path):
 
 
 def test_svm_table_notes_show_the_dimensions_counts_and_width_that_ran(tmp_path):
-    paths = [_write_json(tmp_path / f"{name}.json", _svm_result(name, dim))
-             for name, dim in (("paper", 2432), ("released-code", 1536))]
+    paths = [
+        _write_json(tmp_path / f"{name}.json", _svm_result(name, dim))
+        for name, dim in (("paper", 2432), ("released-code", 1536))
+    ]
     config = json.dumps({"images": {"digits": {"width": 0.25}}, "svm": {"log_c_low": -5, "log_c_high": 5, "n_c": 7}})
     assert main(_svm_argv(tmp_path, *paths, config=config)) == 0
     notes = (tmp_path / "digits_svm_table.md").read_text()
-    for shown in ("2,432-d", "1,536-d", "0.25 x the paper's width", "over 3 SVMs", "exp(linspace(-5, 5, 7))", "250 test examples"):
+    for shown in (
+        "2,432-d",
+        "1,536-d",
+        "0.25 x the paper's width",
+        "over 3 SVMs",
+        "exp(linspace(-5, 5, 7))",
+        "250 test examples",
+    ):
         assert shown in notes
     assert "8,960" not in notes and "5,376" not in notes
 
@@ -318,7 +465,13 @@ def test_semisup_notes_name_the_result_files_that_were_read(tmp_path):
 def test_verdict_protocol_names_the_high_quality_radius_that_ran(tmp_path):
     from ali_bench.verdict.comparisons import toy_comparisons
 
-    row = {"model": "ALI", "hyperparameter_set": "released", "runs": 10, "pacgan_modes_mean": 24.0, "pacgan_modes_sem": 0.4}
+    row = {
+        "model": "ALI",
+        "hyperparameter_set": "released",
+        "runs": 10,
+        "pacgan_modes_mean": 24.0,
+        "pacgan_modes_sem": 0.4,
+    }
     record = {"config": {"trained": {"released": {}}, "coverage": {"high_quality_stds": 2.5}}}
     protocols = {c.measured_protocol for c in toy_comparisons(pd.DataFrame([row]), record) if c.measured_protocol}
     assert protocols == {"PacGAN: its own samples per run, nearest mean within 2.5 std"}

@@ -25,14 +25,29 @@ TINY_DIGITS = {"epochs": 1, "width": 0.125, "lr": 0.0003}
 
 
 def _toy(**training):
-    return load_config({"device": "cpu", "toy": {**TINY_TOY, "training": {"epochs": 2, "checkpoint_every": 1, **training}},
-                        "toy_inference": TINY_INFERENCE})
+    return load_config(
+        {
+            "device": "cpu",
+            "toy": {**TINY_TOY, "training": {"epochs": 2, "checkpoint_every": 1, **training}},
+            "toy_inference": TINY_INFERENCE,
+        }
+    )
 
 
 def _train_toy(cfg, folder, hyperparameter_set="random", seeds=None):
     folder.mkdir(parents=True, exist_ok=True)
-    return train_toy(cfg.toy, hyperparameter_set, folder / "models.pt", folder / "log.csv", folder / "models.checkpoint.pt",
-                     CPU, "cpu", cfg.batchnorm, seeds=seeds, progress=False)
+    return train_toy(
+        cfg.toy,
+        hyperparameter_set,
+        folder / "models.pt",
+        folder / "log.csv",
+        folder / "models.checkpoint.pt",
+        CPU,
+        "cpu",
+        cfg.batchnorm,
+        seeds=seeds,
+        progress=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +71,20 @@ def test_toy_inference_with_a_huge_learning_rate_stops_and_writes_no_model(tmp_p
     cfg, models = toy_models
     settings = replace(cfg.toy_inference, lr=1e6, epochs=2)
     with pytest.raises(TrainingDiverged) as caught:
-        train_method("vae", cfg.toy, settings, {"gan": {"run": "gan-random-seed0"}}, models, tmp_path / "vae.pt",
-                     tmp_path / "vae.csv", tmp_path / "vae.checkpoint.pt", CPU, "cpu", cfg.batchnorm, progress=False)
+        train_method(
+            "vae",
+            cfg.toy,
+            settings,
+            {"gan": {"run": "gan-random-seed0"}},
+            models,
+            tmp_path / "vae.pt",
+            tmp_path / "vae.csv",
+            tmp_path / "vae.checkpoint.pt",
+            CPU,
+            "cpu",
+            cfg.batchnorm,
+            progress=False,
+        )
     message = str(caught.value)
     assert "\n" not in message
     assert message.startswith("toy inference method vae diverged in epoch ")
@@ -74,11 +101,23 @@ def test_a_models_file_trained_with_fewer_seeds_is_refused_by_toy_evaluate(tmp_p
     cfg = load_config({"device": "cpu", "toy": toy})
     _train_toy(cfg, tmp_path, "released", seeds=(1,))  # what `toy-train --seeds 1` writes
     models = tmp_path / "models.pt"
-    with pytest.raises(ModelMismatch, match=r"holds the runs of seeds \[1\], but the config asks for toy.seeds = \[0, 1, 2\]"):
+    with pytest.raises(
+        ModelMismatch, match=r"holds the runs of seeds \[1\], but the config asks for toy.seeds = \[0, 1, 2\]"
+    ):
         load_models(models, "recomputed", toy=cfg.toy, bn=cfg.batchnorm)
     config = json.dumps({"device": "cpu", "toy": toy})
-    result = run_cli("toy-evaluate", "--config-json", config, "--models", str(models), "--out-coverage",
-                     str(tmp_path / "coverage.csv"), "--out-samples", str(tmp_path / "samples.npz"), check=False)
+    result = run_cli(
+        "toy-evaluate",
+        "--config-json",
+        config,
+        "--models",
+        str(models),
+        "--out-coverage",
+        str(tmp_path / "coverage.csv"),
+        "--out-samples",
+        str(tmp_path / "samples.npz"),
+        check=False,
+    )
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert str(models) in lines[0] and "seeds [1]" in lines[0] and "[0, 1, 2]" in lines[0]
@@ -128,8 +167,17 @@ def test_growing_the_digits_epochs_continues_from_the_checkpoint_to_the_straight
 
     def run(folder, epochs):
         cfg = load_config({"device": "cpu", "images": {"digits": {**TINY_DIGITS, "epochs": epochs}}}).images
-        return image_train.train_images("digits", cfg, train, folder / "models.pt", folder / "log.csv",
-                                        folder / "models.checkpoint.pt", CPU, "cpu", progress=False)
+        return image_train.train_images(
+            "digits",
+            cfg,
+            train,
+            folder / "models.pt",
+            folder / "log.csv",
+            folder / "models.checkpoint.pt",
+            CPU,
+            "cpu",
+            progress=False,
+        )
 
     grown, straight = tmp_path / "grown", tmp_path / "straight"
     run(grown, 1)
@@ -152,15 +200,26 @@ def test_a_schedule_that_depends_on_the_length_is_not_continued(tmp_path, caplog
     from ali_bench.semisup.train import same_schedule
 
     caplog.set_level(logging.INFO, logger="ali_bench.resumable")
-    assert same_schedule(3, 9, epochs=18, decay_fraction=1 / 3) and not same_schedule(9, 9, epochs=18, decay_fraction=1 / 3)
+    assert same_schedule(3, 9, epochs=18, decay_fraction=1 / 3) and not same_schedule(
+        9, 9, epochs=18, decay_fraction=1 / 3
+    )
     assert same_schedule(9, 9, epochs=18, decay_fraction=0.0)  # no decay: nothing depends on the total
 
     def run(epochs):
         trained = []
-        resumable.run_epochs(lambda e: (trained.append(e) or [{"epoch": e + 1}], {}), epochs=epochs,
-                             checkpoint_path=tmp_path / "c.pt", checkpoint_every=1, fingerprint="f", get_state=dict,
-                             set_state=lambda state: None, desc="t", progress=False, length_key="semisup.digits.epochs",
-                             same_schedule=partial(same_schedule, epochs=epochs, decay_fraction=0.5))
+        resumable.run_epochs(
+            lambda e: (trained.append(e) or [{"epoch": e + 1}], {}),
+            epochs=epochs,
+            checkpoint_path=tmp_path / "c.pt",
+            checkpoint_every=1,
+            fingerprint="f",
+            get_state=dict,
+            set_state=lambda state: None,
+            desc="t",
+            progress=False,
+            length_key="semisup.digits.epochs",
+            same_schedule=partial(same_schedule, epochs=epochs, decay_fraction=0.5),
+        )
         return trained
 
     assert run(4) == [0, 1, 2, 3]
@@ -172,7 +231,9 @@ def test_a_schedule_that_depends_on_the_length_is_not_continued(tmp_path, caplog
 
 
 def test_a_diverged_image_run_names_the_kept_checkpoint_the_key_and_that_a_rerun_diverges_again(tmp_path, monkeypatch):
-    cfg = load_config({"device": "cpu", "checkpoint_seconds": 0, "images": {"digits": {**TINY_DIGITS, "epochs": 3}}}).images
+    cfg = load_config(
+        {"device": "cpu", "checkpoint_seconds": 0, "images": {"digits": {**TINY_DIGITS, "epochs": 3}}}
+    ).images
     real_step, calls = image_train.image_step, [0]
     steps = len(load_split("digits", "train", "unused")) // cfg.digits.batch_size
 
@@ -184,8 +245,17 @@ def test_a_diverged_image_run_names_the_kept_checkpoint_the_key_and_that_a_rerun
     monkeypatch.setattr(image_train, "image_step", poisoned)
     checkpoint = tmp_path / "models.checkpoint.pt"
     with pytest.raises(TrainingDiverged) as caught:
-        image_train.train_images("digits", cfg, load_split("digits", "train", "unused"), tmp_path / "models.pt",
-                                 tmp_path / "log.csv", checkpoint, CPU, "cpu", progress=False)
+        image_train.train_images(
+            "digits",
+            cfg,
+            load_split("digits", "train", "unused"),
+            tmp_path / "models.pt",
+            tmp_path / "log.csv",
+            checkpoint,
+            CPU,
+            "cpu",
+            progress=False,
+        )
     message = str(caught.value)
     assert "\n" not in message and "starts over" not in message
     assert message.startswith("training ALI on digits diverged in epoch 2: loss_d = nan")
@@ -200,15 +270,41 @@ def test_a_diverged_image_run_names_the_kept_checkpoint_the_key_and_that_a_rerun
 
 def test_an_image_batch_larger_than_its_split_is_refused_before_training(tmp_path):
     train = load_split("digits", "train", "unused")
-    cfg = load_config({"device": "cpu", "images": {"digits": {**TINY_DIGITS, "batch_size": 5000}},
-                       "conditional": {"digits": {**TINY_DIGITS, "batch_size": 4000}}})
+    cfg = load_config(
+        {
+            "device": "cpu",
+            "images": {"digits": {**TINY_DIGITS, "batch_size": 5000}},
+            "conditional": {"digits": {**TINY_DIGITS, "batch_size": 4000}},
+        }
+    )
     with pytest.raises(ConfigError, match=rf"'images.digits.batch_size' is 5000, more than the {len(train)} images"):
-        image_train.train_images("digits", cfg.images, train, tmp_path / "m.pt", tmp_path / "l.csv", tmp_path / "c.pt",
-                                 CPU, "cpu", progress=False)
+        image_train.train_images(
+            "digits",
+            cfg.images,
+            train,
+            tmp_path / "m.pt",
+            tmp_path / "l.csv",
+            tmp_path / "c.pt",
+            CPU,
+            "cpu",
+            progress=False,
+        )
     conditioning = image_train.Conditioning(cfg.conditional.run("digits"), cfg.conditional.embedding)
-    with pytest.raises(ConfigError, match=rf"'conditional.digits.batch_size' is 4000, more than the {len(train)} images"):
-        image_train.train_images("digits", cfg.images, train, tmp_path / "m.pt", tmp_path / "l.csv", tmp_path / "c.pt",
-                                 CPU, "cpu", progress=False, conditioning=conditioning)
+    with pytest.raises(
+        ConfigError, match=rf"'conditional.digits.batch_size' is 4000, more than the {len(train)} images"
+    ):
+        image_train.train_images(
+            "digits",
+            cfg.images,
+            train,
+            tmp_path / "m.pt",
+            tmp_path / "l.csv",
+            tmp_path / "c.pt",
+            CPU,
+            "cpu",
+            progress=False,
+            conditioning=conditioning,
+        )
     assert not any(tmp_path.iterdir())
 
 
@@ -220,8 +316,17 @@ def test_a_semisup_batch_larger_than_its_split_is_refused_before_training(tmp_pa
     train = load_split("digits", "train", "unused")
     settings = settings_for(cfg, "digits", 100, 0, False)
     with pytest.raises(ConfigError, match=rf"'semisup.batch_size' is 5000, more than the {len(train)} images"):
-        train_semisup(settings, train, train, load_split("digits", "test", "unused"), tmp_path / "r.json", tmp_path / "l.csv",
-                      tmp_path / "c.pt", CPU, progress=False)
+        train_semisup(
+            settings,
+            train,
+            train,
+            load_split("digits", "test", "unused"),
+            tmp_path / "r.json",
+            tmp_path / "l.csv",
+            tmp_path / "c.pt",
+            CPU,
+            progress=False,
+        )
     assert not any(tmp_path.iterdir())
 
 
@@ -230,9 +335,20 @@ def test_a_toy_inference_batch_larger_than_the_training_set_is_refused(tmp_path,
 
     cfg, models = toy_models
     with pytest.raises(ConfigError, match=r"'toy_inference.batch_size' is 2000, more than the 1000 training points"):
-        train_method("vae", cfg.toy, replace(cfg.toy_inference, batch_size=2000), {"gan": {"run": "gan-random-seed0"}},
-                     models, tmp_path / "v.pt", tmp_path / "v.csv", tmp_path / "v.checkpoint.pt", CPU, "cpu", cfg.batchnorm,
-                     progress=False)
+        train_method(
+            "vae",
+            cfg.toy,
+            replace(cfg.toy_inference, batch_size=2000),
+            {"gan": {"run": "gan-random-seed0"}},
+            models,
+            tmp_path / "v.pt",
+            tmp_path / "v.csv",
+            tmp_path / "v.checkpoint.pt",
+            CPU,
+            "cpu",
+            cfg.batchnorm,
+            progress=False,
+        )
     assert not any(tmp_path.iterdir())
 
 
@@ -261,5 +377,14 @@ def test_a_corrupt_training_checkpoint_still_says_delete_it(tmp_path):
     """The training job itself reads its checkpoint: it fails, Snakemake reruns it, so deleting it is the fix."""
     (tmp_path / "c.pt").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match=r"delete it and rerun \(the training starts over\)"):
-        resumable.run_epochs(lambda e: ([], {}), epochs=1, checkpoint_path=tmp_path / "c.pt", checkpoint_every=1,
-                             fingerprint="f", get_state=dict, set_state=dict, desc="t", progress=False)
+        resumable.run_epochs(
+            lambda e: ([], {}),
+            epochs=1,
+            checkpoint_path=tmp_path / "c.pt",
+            checkpoint_every=1,
+            fingerprint="f",
+            get_state=dict,
+            set_state=dict,
+            desc="t",
+            progress=False,
+        )

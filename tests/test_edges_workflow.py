@@ -25,20 +25,30 @@ from ali_bench.atomic import WriteFailed
 from ali_bench.config import ConfigError, load_config
 from conftest import REPO, TINY_TOY, fresh_checkout, run_cli, snakemake
 
-ONE_TOY_SET = {**TINY_TOY, "hyperparameter_sets": ["released"], "seeds": [0], "training": {"epochs": 2, "checkpoint_every": 1}}
+ONE_TOY_SET = {
+    **TINY_TOY,
+    "hyperparameter_sets": ["released"],
+    "seeds": [0],
+    "training": {"epochs": 2, "checkpoint_every": 1},
+}
 MODELS = "res/toy/released/models.pt"
 
 
 def _write_config(folder, **changes) -> str:
     toy = {**ONE_TOY_SET, **changes}
     path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump({"device": "cpu", "results_dir": "res", "toy": toy,
-                                    "toy_inference": {"select_from": "released"}}))
+    path.write_text(
+        yaml.safe_dump(
+            {"device": "cpu", "results_dir": "res", "toy": toy, "toy_inference": {"select_from": "released"}}
+        )
+    )
     return str(path)
 
 
 def _one_line_error(result) -> str:
-    lines = [line for line in (result.stdout + result.stderr).splitlines() if "invalid config" in line or "error" in line]
+    lines = [
+        line for line in (result.stdout + result.stderr).splitlines() if "invalid config" in line or "error" in line
+    ]
     assert result.returncode != 0 and lines, result.stdout + result.stderr
     return lines[0]
 
@@ -65,9 +75,13 @@ def test_a_results_folder_without_metadata_retrains_when_a_training_setting_chan
 
     # the dry runs wrote nothing: a real run with the changed setting retrains, then nothing is left to do
     before = (copied / MODELS).stat().st_mtime_ns
-    snakemake(MODELS, "--cores", "1", "--configfile", _write_config(copied, released={"lr": 1e-3}), "--directory", str(copied))
+    snakemake(
+        MODELS, "--cores", "1", "--configfile", _write_config(copied, released={"lr": 1e-3}), "--directory", str(copied)
+    )
     assert (copied / MODELS).stat().st_mtime_ns != before
-    plan = snakemake(MODELS, "--dry-run", "--cores", "1", "--configfile", str(copied / "config.yaml"), "--directory", str(copied))
+    plan = snakemake(
+        MODELS, "--dry-run", "--cores", "1", "--configfile", str(copied / "config.yaml"), "--directory", str(copied)
+    )
     assert "Nothing to be done" in plan.stdout + plan.stderr
 
 
@@ -162,7 +176,9 @@ def test_a_key_given_twice_in_a_config_file_is_refused_by_the_cli(tmp_path):
 def test_a_key_given_twice_in_a_configfile_is_refused_by_the_workflow(tmp_path):
     path = tmp_path / "dup.yaml"
     path.write_text(f"results_dir: {tmp_path / 'out'}\n" + DUPLICATED)
-    result = snakemake("--dry-run", "--cores", "1", "--configfile", str(path), "--directory", str(tmp_path), check=False)
+    result = snakemake(
+        "--dry-run", "--cores", "1", "--configfile", str(path), "--directory", str(tmp_path), check=False
+    )
     line = _one_line_error(result)
     assert "invalid config" in line and f"'{path}'" in line and "'toy.training'" in line and "lines 4 and 7" in line
 
@@ -174,7 +190,9 @@ def test_a_reversed_range_is_refused_naming_both_keys(tmp_path):
         load_config({"toy": {"random_search": {"lr": {"low": 0.1, "high": 0.01, "log": True}}}})
     path = tmp_path / "reversed.yaml"
     path.write_text(yaml.safe_dump({"results_dir": str(tmp_path / "out"), "svm": {"log_c_low": 5, "log_c_high": -5}}))
-    result = snakemake("--dry-run", "--cores", "1", "--configfile", str(path), "--directory", str(tmp_path), check=False)
+    result = snakemake(
+        "--dry-run", "--cores", "1", "--configfile", str(path), "--directory", str(tmp_path), check=False
+    )
     assert "'svm.log_c_low' = 5 and 'svm.log_c_high' = -5 are reversed" in _one_line_error(result)
 
 
@@ -191,14 +209,23 @@ def test_a_number_yaml_keeps_a_string_is_explained_for_a_file(tmp_path):
     result = run_cli("show-config", "--config", str(path), check=False)
     assert result.returncode == 2 and f"config file '{path}'" in result.stderr and "3.0e-4" in result.stderr
     assert "--configfile" not in result.stderr
-    workflow = _one_line_error(snakemake("--dry-run", "--cores", "1", "--configfile", str(path), "--directory", str(tmp_path),
-                                         check=False))
+    workflow = _one_line_error(
+        snakemake("--dry-run", "--cores", "1", "--configfile", str(path), "--directory", str(tmp_path), check=False)
+    )
     assert "'toy.released.lr'" in workflow and f"config file '{path}'" in workflow and "3.0e-4 or 0.0003" in workflow
 
 
 def test_a_number_the_command_line_keeps_a_string_keeps_the_configfile_advice(tmp_path):
-    result = snakemake("--dry-run", "--cores", "1", "--config", f"results_dir={tmp_path / 'out'}",
-                       "toy={released: {lr: 3e-4}}", cwd=fresh_checkout(tmp_path), check=False)  # a clone's config/config.yaml
+    result = snakemake(
+        "--dry-run",
+        "--cores",
+        "1",
+        "--config",
+        f"results_dir={tmp_path / 'out'}",
+        "toy={released: {lr: 3e-4}}",
+        cwd=fresh_checkout(tmp_path),
+        check=False,
+    )  # a clone's config/config.yaml
     line = _one_line_error(result)
     assert "'toy.released.lr'" in line and "put the value in a --configfile" in line and "config file '" not in line
 
@@ -218,7 +245,9 @@ def test_a_full_disk_during_a_checkpoint_is_one_line_naming_it(tmp_path, monkeyp
     with pytest.raises(WriteFailed) as failed:
         checkpoint.save(path, {"format": "x"})
     message = str(failed.value)
-    assert "\n" not in message and f"'{path}'" in message and "no space left on device" in message and "rerun" in message
+    assert (
+        "\n" not in message and f"'{path}'" in message and "no space left on device" in message and "rerun" in message
+    )
     assert not list(path.parent.glob(".*.tmp.pt"))  # its temporary went with it
 
 
@@ -253,7 +282,11 @@ def test_a_read_only_folder_is_one_line_naming_the_output(tmp_path, monkeypatch)
     with pytest.raises(WriteFailed) as failed:
         atomic.write_text(tmp_path / "table.csv", "x")
     message = str(failed.value)
-    assert f"'{tmp_path / 'table.csv'}'" in message and "permission denied: the folder" in message and ".tmp" not in message
+    assert (
+        f"'{tmp_path / 'table.csv'}'" in message
+        and "permission denied: the folder" in message
+        and ".tmp" not in message
+    )
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a 0o555 folder")

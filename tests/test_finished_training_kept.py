@@ -10,8 +10,20 @@ from conftest import REPO, TINY_TOY, run_cli
 
 
 def _toy_train(config: str, out) -> subprocess.CompletedProcess:
-    return run_cli("toy-train", "--config-json", config, "--hyperparameters", "released", "--threads", "1",
-                   "--no-progress", "--out", str(out / "models.pt"), "--log", str(out / "log.csv"))
+    return run_cli(
+        "toy-train",
+        "--config-json",
+        config,
+        "--hyperparameters",
+        "released",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--out",
+        str(out / "models.pt"),
+        "--log",
+        str(out / "log.csv"),
+    )
 
 
 def test_a_rerun_after_the_outputs_were_discarded_reuses_the_final_checkpoint(tmp_path):
@@ -41,9 +53,17 @@ def test_a_checkpoint_from_other_code_is_not_reused(tmp_path, monkeypatch):
     def run(code_hash):
         monkeypatch.setattr(resumable, "code_fingerprint", lambda: code_hash)
         epochs_run = []
-        resumable.run_epochs(lambda e: (epochs_run.append(e) or [{"epoch": e + 1}], {}), epochs=2,
-                             checkpoint_path=tmp_path / "c.pt", checkpoint_every=1, fingerprint="cfg",
-                             get_state=lambda: state, set_state=saved.update, desc="t", progress=False)
+        resumable.run_epochs(
+            lambda e: (epochs_run.append(e) or [{"epoch": e + 1}], {}),
+            epochs=2,
+            checkpoint_path=tmp_path / "c.pt",
+            checkpoint_every=1,
+            fingerprint="cfg",
+            get_state=lambda: state,
+            set_state=saved.update,
+            desc="t",
+            progress=False,
+        )
         return epochs_run
 
     assert run("code-a") == [0, 1]
@@ -70,9 +90,18 @@ def test_the_log_grows_while_training_runs_and_a_resume_repeats_no_epoch(tmp_pat
             seen.append(log.read_text().count("\n") - 1 if log.exists() else 0)  # rows already in the log
             return [{"epoch": e + 1, "loss_d": 0.5}], {}
 
-        return resumable.run_epochs(epoch, epochs=5, checkpoint_path=tmp_path / "c.pt", checkpoint_every=2,
-                                    fingerprint="cfg", get_state=lambda: {}, set_state=lambda s: None, desc="t",
-                                    progress=False, on_rows=lambda rows: write_log(log, rows, ("epoch", "loss_d", "wall_time_s")))
+        return resumable.run_epochs(
+            epoch,
+            epochs=5,
+            checkpoint_path=tmp_path / "c.pt",
+            checkpoint_every=2,
+            fingerprint="cfg",
+            get_state=lambda: {},
+            set_state=lambda s: None,
+            desc="t",
+            progress=False,
+            on_rows=lambda rows: write_log(log, rows, ("epoch", "loss_d", "wall_time_s")),
+        )
 
     try:
         run(kill_at=3)
@@ -108,8 +137,18 @@ def test_checkpoints_come_at_most_once_per_checkpoint_seconds_and_after_the_last
 
     def run(seconds):
         saved_epochs.clear()
-        resumable.run_epochs(epoch, epochs=7, checkpoint_path=tmp_path / "none.pt", checkpoint_every=1, fingerprint="f",
-                             get_state=dict, set_state=dict, desc="t", progress=False, checkpoint_seconds=seconds)
+        resumable.run_epochs(
+            epoch,
+            epochs=7,
+            checkpoint_path=tmp_path / "none.pt",
+            checkpoint_every=1,
+            fingerprint="f",
+            get_state=dict,
+            set_state=dict,
+            desc="t",
+            progress=False,
+            checkpoint_seconds=seconds,
+        )
         return list(saved_epochs)
 
     assert run(2.5) == [3, 6, 7]

@@ -16,9 +16,19 @@ KIT = REPO / "tools/offline-gpu/device_run.sh"
 def _kit(tmp_path, *steps, **env):
     work, out = tmp_path / "work", tmp_path / "out"
     out.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(["bash", str(KIT), *steps], capture_output=True, text=True, timeout=300,
-                            env=dict(snakemake_env(), ALI_BENCH_GPU_WORK=str(work), OUT=str(out),
-                                     ALI_BENCH_GPU_WHEELS=str(tmp_path / "no-wheels"), **env))  # this env's snakemake
+    result = subprocess.run(
+        ["bash", str(KIT), *steps],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(
+            snakemake_env(),
+            ALI_BENCH_GPU_WORK=str(work),
+            OUT=str(out),
+            ALI_BENCH_GPU_WHEELS=str(tmp_path / "no-wheels"),
+            **env,
+        ),
+    )  # this env's snakemake
     return result, work, out
 
 
@@ -87,8 +97,14 @@ def _box_env(tmp_path, sitecustomize: str) -> dict[str, str]:
 
 def _session_check(env: dict[str, str]) -> subprocess.CompletedProcess:
     """``gpu_session.sh --check`` in ``env``."""
-    return subprocess.run(["bash", str(REPO / "tools/offline-gpu/session.sh"), "--check"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        ["bash", str(REPO / "tools/offline-gpu/session.sh"), "--check"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_every_gpu_session_command_starts_where_ali_bench_is_not_installed(tmp_path):
@@ -174,13 +190,14 @@ def test_only_the_wheels_the_box_lacks_or_needs_newer_are_installed(tmp_path, ca
     needed = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(needed)
     _wheel(tmp_path, "alpha", "1.0", "beta>=2", "gamma", "epsilon; python_version < '3'", "zeta>=1")
-    _wheel(tmp_path, "beta", "2.5")    # the box has 1.0, which alpha refuses
-    _wheel(tmp_path, "gamma", "3.0")   # the box has 2.0, which alpha accepts
-    _wheel(tmp_path, "delta", "1.0")   # the box has it and nothing needed asks for it
+    _wheel(tmp_path, "beta", "2.5")  # the box has 1.0, which alpha refuses
+    _wheel(tmp_path, "gamma", "3.0")  # the box has 2.0, which alpha accepts
+    _wheel(tmp_path, "delta", "1.0")  # the box has it and nothing needed asks for it
     _wheel(tmp_path, "eta", "1.0", "theta>=1")
-    _wheel(tmp_path, "theta", "1.5")   # the box's 1.2-2ubuntu1 is no PEP 440 version: refused, not a crash
+    _wheel(tmp_path, "theta", "1.5")  # the box's 1.2-2ubuntu1 is no PEP 440 version: refused, not a crash
     box = {"beta": "1.0", "gamma": "2.0", "delta": "0.5", "theta": "1.2-2ubuntu1"}
     assert [p.name for p in needed.needed_wheels(tmp_path, box)] == [
-        f"{name}-py3-none-any.whl" for name in ("alpha-1.0", "beta-2.5", "eta-1.0", "theta-1.5")]
+        f"{name}-py3-none-any.whl" for name in ("alpha-1.0", "beta-2.5", "eta-1.0", "theta-1.5")
+    ]
     warning = capsys.readouterr().err
     assert "alpha requires zeta>=1" in warning and "epsilon" not in warning  # a marker that does not apply is no need

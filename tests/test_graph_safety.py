@@ -75,7 +75,9 @@ def test_the_toy_step_reads_nothing_on_the_host(tiny_config, kind):
     cfg = tiny_config.toy
     runs = [run for run in plan_runs(cfg, "random") if run.model == kind]
     group = build_group(cfg, runs, torch.device("cpu"), torch.float32, cuda_graphs=False)
-    inputs = [torch.randn(len(runs), cfg.training.batch_size, d) for d in (2, cfg.network.latent_dim, cfg.network.latent_dim)]
+    inputs = [
+        torch.randn(len(runs), cfg.training.batch_size, d) for d in (2, cfg.network.latent_dim, cfg.network.latent_dim)
+    ]
     assert _host_reads(group.step, *inputs) == []
 
 
@@ -85,16 +87,27 @@ def test_the_image_and_conditional_steps_read_nothing_on_the_host():
     x = train.images[:16]
     plain = image_train.make_trainer("digits", full.images, train, torch.device("cpu"), cuda_graphs=False)
     y = condition_vectors("digits", train.labels[:16])
-    conditionals = [image_train.make_trainer("digits", full.images, train, torch.device("cpu"), cuda_graphs=False,
-                                             conditioning=image_train.Conditioning(full.conditional.run("digits"), mode))
-                    for mode in EMBEDDINGS]  # each owner of the embedding: the optimisers differ
+    conditionals = [
+        image_train.make_trainer(
+            "digits",
+            full.images,
+            train,
+            torch.device("cpu"),
+            cuda_graphs=False,
+            conditioning=image_train.Conditioning(full.conditional.run("digits"), mode),
+        )
+        for mode in EMBEDDINGS
+    ]  # each owner of the embedding: the optimisers differ
     for trainer, inputs in ((plain, (x,)), *((conditional, (x, y)) for conditional in conditionals)):
         _untraced(trainer.opt_d, trainer.opt_g)
         assert _host_reads(trainer.step, *inputs) == []
 
 
-@pytest.mark.parametrize("options", [{}, {"supervised_only": True}, {"separate": True}],
-                         ids=["k_plus_1", "supervised_only", "separate_batchnorm"])
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"supervised_only": True}, {"separate": True}],
+    ids=["k_plus_1", "supervised_only", "separate_batchnorm"],
+)
 def test_the_k_plus_1_step_and_its_average_read_nothing_on_the_host(options):
     """Every switch a semi-supervised run sets graphs its own step: the supervised-only baseline
     (half of every table's runs) and D's separate batch-norm passes as well. The average's update

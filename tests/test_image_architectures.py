@@ -12,53 +12,150 @@ from ali_bench.training import adversarial_step
 # (kernel, stride, out_channels, bias, bn, expected output spatial size), transcribed from docs/paper-vs-code.md §3.
 TABLES = {
     "svhn": {
-        "latent": 256, "size": 32, "leak": 0.01,
-        "encoder": [(5, 1, 32, 0, 1, 28), (4, 2, 64, 0, 1, 13), (4, 1, 128, 0, 1, 10), (4, 2, 256, 0, 1, 4),
-                    (4, 1, 512, 0, 1, 1), (1, 1, 512, 0, 1, 1), (1, 1, 512, 1, 0, 1)],
-        "decoder": [(4, 1, 256, 0, 1, 4), (4, 2, 128, 0, 1, 10), (4, 1, 64, 0, 1, 13), (4, 2, 32, 0, 1, 28),
-                    (5, 1, 32, 0, 1, 32), (1, 1, 32, 0, 1, 32), (1, 1, 3, 0, 0, 32)],
-        "dx": [(5, 1, 32, 1, 0, 28), (4, 2, 64, 0, 1, 13), (4, 1, 128, 0, 1, 10), (4, 2, 256, 0, 1, 4), (4, 1, 512, 0, 1, 1)],
+        "latent": 256,
+        "size": 32,
+        "leak": 0.01,
+        "encoder": [
+            (5, 1, 32, 0, 1, 28),
+            (4, 2, 64, 0, 1, 13),
+            (4, 1, 128, 0, 1, 10),
+            (4, 2, 256, 0, 1, 4),
+            (4, 1, 512, 0, 1, 1),
+            (1, 1, 512, 0, 1, 1),
+            (1, 1, 512, 1, 0, 1),
+        ],
+        "decoder": [
+            (4, 1, 256, 0, 1, 4),
+            (4, 2, 128, 0, 1, 10),
+            (4, 1, 64, 0, 1, 13),
+            (4, 2, 32, 0, 1, 28),
+            (5, 1, 32, 0, 1, 32),
+            (1, 1, 32, 0, 1, 32),
+            (1, 1, 3, 0, 0, 32),
+        ],
+        "dx": [
+            (5, 1, 32, 1, 0, 28),
+            (4, 2, 64, 0, 1, 13),
+            (4, 1, 128, 0, 1, 10),
+            (4, 2, 256, 0, 1, 4),
+            (4, 1, 512, 0, 1, 1),
+        ],
         "dz": [(1, 1, 512, 0, 0, 1), (1, 1, 512, 0, 0, 1)],
         "joint": [(1, 1, 1024, 1, 0, 1), (1, 1, 1024, 1, 0, 1), (1, 1, 1, 1, 0, 1)],
-        "joint_in": 1024, "dropout": {"dx": [0.2] * 5, "dz": [0.2] * 2, "joint": [0.2] * 3},
+        "joint_in": 1024,
+        "dropout": {"dx": [0.2] * 5, "dz": [0.2] * 2, "joint": [0.2] * 3},
     },
     "cifar10": {
-        "latent": 64, "size": 32, "leak": 0.1, "pieces": 2,
-        "encoder": [(5, 1, 32, 0, 1, 28), (4, 2, 64, 0, 1, 13), (4, 1, 128, 0, 1, 10), (4, 2, 256, 0, 1, 4),
-                    (4, 1, 512, 0, 1, 1), (1, 1, 512, 0, 1, 1), (1, 1, 128, 1, 0, 1)],
-        "decoder": [(4, 1, 256, 0, 1, 4), (4, 2, 128, 0, 1, 10), (4, 1, 64, 0, 1, 13), (4, 2, 32, 0, 1, 28),
-                    (5, 1, 32, 0, 1, 32), (1, 1, 32, 0, 1, 32), (1, 1, 3, 0, 0, 32)],
-        "dx": [(5, 1, 32, 1, 0, 28), (4, 2, 64, 1, 0, 13), (4, 1, 128, 1, 0, 10), (4, 2, 256, 1, 0, 4), (4, 1, 512, 1, 0, 1)],
+        "latent": 64,
+        "size": 32,
+        "leak": 0.1,
+        "pieces": 2,
+        "encoder": [
+            (5, 1, 32, 0, 1, 28),
+            (4, 2, 64, 0, 1, 13),
+            (4, 1, 128, 0, 1, 10),
+            (4, 2, 256, 0, 1, 4),
+            (4, 1, 512, 0, 1, 1),
+            (1, 1, 512, 0, 1, 1),
+            (1, 1, 128, 1, 0, 1),
+        ],
+        "decoder": [
+            (4, 1, 256, 0, 1, 4),
+            (4, 2, 128, 0, 1, 10),
+            (4, 1, 64, 0, 1, 13),
+            (4, 2, 32, 0, 1, 28),
+            (5, 1, 32, 0, 1, 32),
+            (1, 1, 32, 0, 1, 32),
+            (1, 1, 3, 0, 0, 32),
+        ],
+        "dx": [
+            (5, 1, 32, 1, 0, 28),
+            (4, 2, 64, 1, 0, 13),
+            (4, 1, 128, 1, 0, 10),
+            (4, 2, 256, 1, 0, 4),
+            (4, 1, 512, 1, 0, 1),
+        ],
         "dz": [(1, 1, 512, 0, 0, 1), (1, 1, 512, 0, 0, 1)],
         "joint": [(1, 1, 1024, 1, 0, 1), (1, 1, 1024, 1, 0, 1), (1, 1, 1, 1, 0, 1)],
         "joint_in": 512,  # 256 + 256 after maxout (the paper's table says 1024, pre-maxout)
         # released code: layers[2::3] -> conv2 input, conv3's pre-maxout output, conv5 input
-        "dropout": {"dx": [0.2, 0.5, 0.0, 0.0, 0.5], "dx_before_maxout": [0, 0, 0.5, 0, 0], "dz": [0.2, 0.5], "joint": [0.5] * 3},
+        "dropout": {
+            "dx": [0.2, 0.5, 0.0, 0.0, 0.5],
+            "dx_before_maxout": [0, 0, 0.5, 0, 0],
+            "dz": [0.2, 0.5],
+            "joint": [0.5] * 3,
+        },
     },
     "celeba": {
-        "latent": 256, "size": 64, "leak": 0.02,
-        "encoder": [(2, 1, 64, 0, 1, 63), (7, 2, 128, 0, 1, 29), (5, 2, 256, 0, 1, 13), (7, 2, 256, 0, 1, 4),
-                    (4, 1, 512, 0, 1, 1), (1, 1, 512, 1, 0, 1)],
-        "decoder": [(4, 1, 512, 0, 1, 4), (7, 2, 256, 0, 1, 13), (5, 2, 256, 0, 1, 29), (7, 2, 128, 0, 1, 63),
-                    (2, 1, 64, 0, 1, 64), (1, 1, 3, 0, 0, 64)],
-        "dx": [(2, 1, 64, 1, 0, 63), (7, 2, 128, 0, 1, 29), (5, 2, 256, 0, 1, 13), (7, 2, 256, 0, 1, 4), (4, 1, 512, 0, 1, 1)],
+        "latent": 256,
+        "size": 64,
+        "leak": 0.02,
+        "encoder": [
+            (2, 1, 64, 0, 1, 63),
+            (7, 2, 128, 0, 1, 29),
+            (5, 2, 256, 0, 1, 13),
+            (7, 2, 256, 0, 1, 4),
+            (4, 1, 512, 0, 1, 1),
+            (1, 1, 512, 1, 0, 1),
+        ],
+        "decoder": [
+            (4, 1, 512, 0, 1, 4),
+            (7, 2, 256, 0, 1, 13),
+            (5, 2, 256, 0, 1, 29),
+            (7, 2, 128, 0, 1, 63),
+            (2, 1, 64, 0, 1, 64),
+            (1, 1, 3, 0, 0, 64),
+        ],
+        "dx": [
+            (2, 1, 64, 1, 0, 63),
+            (7, 2, 128, 0, 1, 29),
+            (5, 2, 256, 0, 1, 13),
+            (7, 2, 256, 0, 1, 4),
+            (4, 1, 512, 0, 1, 1),
+        ],
         "dz": [(1, 1, 1024, 0, 0, 1), (1, 1, 1024, 0, 0, 1)],
         "joint": [(1, 1, 2048, 1, 0, 1), (1, 1, 2048, 1, 0, 1), (1, 1, 1, 1, 0, 1)],
-        "joint_in": 1536, "dropout": {"dx": [0.2] * 5, "dz": [0.2] * 2, "joint": [0.2] * 3},
+        "joint_in": 1536,
+        "dropout": {"dx": [0.2] * 5, "dz": [0.2] * 2, "joint": [0.2] * 3},
     },
     "tiny_imagenet": {
-        "latent": 256, "size": 64, "leak": 0.01,
-        "encoder": [(4, 2, 64, 0, 1, 31), (4, 1, 64, 0, 1, 28), (4, 2, 128, 0, 1, 13), (4, 1, 128, 0, 1, 10),
-                    (4, 2, 256, 0, 1, 4), (4, 1, 256, 0, 1, 1), (1, 1, 2048, 0, 1, 1), (1, 1, 2048, 0, 1, 1),
-                    (1, 1, 512, 1, 0, 1)],
-        "decoder": [(1, 1, 2048, 0, 1, 1), (1, 1, 256, 0, 1, 1), (4, 1, 256, 0, 1, 4), (4, 2, 128, 0, 1, 10),
-                    (4, 1, 128, 0, 1, 13), (4, 2, 64, 0, 1, 28), (4, 1, 64, 0, 1, 31), (4, 2, 64, 0, 1, 64),
-                    (1, 1, 3, 0, 0, 64)],
-        "dx": [(4, 2, 64, 1, 0, 31), (4, 1, 64, 0, 1, 28), (4, 2, 128, 0, 1, 13), (4, 1, 128, 0, 1, 10),
-               (4, 2, 256, 0, 1, 4), (4, 1, 256, 0, 1, 1)],
+        "latent": 256,
+        "size": 64,
+        "leak": 0.01,
+        "encoder": [
+            (4, 2, 64, 0, 1, 31),
+            (4, 1, 64, 0, 1, 28),
+            (4, 2, 128, 0, 1, 13),
+            (4, 1, 128, 0, 1, 10),
+            (4, 2, 256, 0, 1, 4),
+            (4, 1, 256, 0, 1, 1),
+            (1, 1, 2048, 0, 1, 1),
+            (1, 1, 2048, 0, 1, 1),
+            (1, 1, 512, 1, 0, 1),
+        ],
+        "decoder": [
+            (1, 1, 2048, 0, 1, 1),
+            (1, 1, 256, 0, 1, 1),
+            (4, 1, 256, 0, 1, 4),
+            (4, 2, 128, 0, 1, 10),
+            (4, 1, 128, 0, 1, 13),
+            (4, 2, 64, 0, 1, 28),
+            (4, 1, 64, 0, 1, 31),
+            (4, 2, 64, 0, 1, 64),
+            (1, 1, 3, 0, 0, 64),
+        ],
+        "dx": [
+            (4, 2, 64, 1, 0, 31),
+            (4, 1, 64, 0, 1, 28),
+            (4, 2, 128, 0, 1, 13),
+            (4, 1, 128, 0, 1, 10),
+            (4, 2, 256, 0, 1, 4),
+            (4, 1, 256, 0, 1, 1),
+        ],
         "dz": [(1, 1, 2048, 1, 0, 1), (1, 1, 2048, 1, 0, 1)],
         "joint": [(1, 1, 4096, 1, 0, 1), (1, 1, 4096, 1, 0, 1), (1, 1, 1, 1, 0, 1)],
-        "joint_in": 2304, "dropout": {"dx": [0.2] * 6, "dz": [0.2] * 2, "joint": [0.2] * 3},
+        "joint_in": 2304,
+        "dropout": {"dx": [0.2] * 6, "dz": [0.2] * 2, "joint": [0.2] * 3},
     },
 }
 
@@ -94,7 +191,10 @@ def built(request):
 
 def _run_shapes(model, stack, x):
     sizes = []
-    hooks = [conv.register_forward_hook(lambda _m, _i, out: sizes.append((out.shape[1], out.shape[-1]))) for conv in _convs(stack)]
+    hooks = [
+        conv.register_forward_hook(lambda _m, _i, out: sizes.append((out.shape[1], out.shape[-1])))
+        for conv in _convs(stack)
+    ]
     stack(x)
     for hook in hooks:
         hook.remove()
@@ -105,16 +205,22 @@ def test_every_conv_has_the_reference_kernel_stride_channels_bias_and_output_siz
     name, table, model = built
     model.eval()
     size, latent = table["size"], table["latent"]
-    inputs = {"encoder": torch.rand(2, 3, size, size), "decoder": torch.randn(2, latent, 1, 1),
-              "dx": torch.rand(2, 3, size, size), "dz": torch.randn(2, latent, 1, 1),
-              "joint": torch.randn(2, table["joint_in"], 1, 1)}
+    inputs = {
+        "encoder": torch.rand(2, 3, size, size),
+        "decoder": torch.randn(2, latent, 1, 1),
+        "dx": torch.rand(2, 3, size, size),
+        "dz": torch.randn(2, latent, 1, 1),
+        "joint": torch.randn(2, table["joint_in"], 1, 1),
+    }
     for part, x in inputs.items():
         stack = model.decoder if part == "decoder" else getattr(model, part)
         convs = _convs(stack)
         assert len(convs) == len(table[part]), f"{name} {part}: layer count"
         observed = _run_shapes(model, stack, x)
         for i, ((k, s, out, bias, _bn, spatial), conv, (channels, got)) in enumerate(zip(table[part], convs, observed)):
-            assert conv.kernel_size == (k, k) and conv.stride == (s, s) and conv.padding == (0, 0), f"{name} {part}[{i}]"
+            assert conv.kernel_size == (k, k) and conv.stride == (s, s) and conv.padding == (0, 0), (
+                f"{name} {part}[{i}]"
+            )
             assert channels == out and got == spatial, f"{name} {part}[{i}]: ({channels}, {got}) != ({out}, {spatial})"
             assert (conv.bias is not None) == bool(bias), f"{name} {part}[{i}] bias"
 
@@ -151,8 +257,11 @@ def test_dropout_only_in_the_discriminator_at_the_reference_places(built):
     assert not any(isinstance(m, nn.Dropout) for m in list(model.encoder) + list(model.decoder))
     if "dx_before_maxout" in table["dropout"]:
         modules = list(model.dx)
-        rates = [modules[i + 1].p if isinstance(modules[i + 1], nn.Dropout) else 0 for i, m in enumerate(modules)
-                 if isinstance(m, nn.Conv2d)]
+        rates = [
+            modules[i + 1].p if isinstance(modules[i + 1], nn.Dropout) else 0
+            for i, m in enumerate(modules)
+            if isinstance(m, nn.Conv2d)
+        ]
         assert rates == table["dropout"]["dx_before_maxout"]
 
 
@@ -198,7 +307,11 @@ def test_one_step_moves_both_parameter_sets_and_updates_bn_statistics(name):
     assert torch.isfinite(monitors).all()
     after = model.state_dict()
     for prefix in ("encoder.", "decoder.", "dx.", "dz.", "joint."):
-        moved = [k for k in before if k.startswith(prefix) and before[k].is_floating_point() and not torch.equal(before[k], after[k])]
+        moved = [
+            k
+            for k in before
+            if k.startswith(prefix) and before[k].is_floating_point() and not torch.equal(before[k], after[k])
+        ]
         assert moved, f"{name}: nothing in {prefix} moved"
     stats = [k for k in before if k.endswith("running_mean")]
     assert stats and all(not torch.equal(before[k], after[k]) for k in stats), "BN population statistics not updated"

@@ -39,7 +39,11 @@ def _cifar_batch(path, n, offset):
     data[:, 0] = np.arange(offset, offset + n) % 256  # a marker: first red pixel = global index
     labels = [int(i % 10) for i in range(offset, offset + n)]
     with open(path, "wb") as handle:
-        pickle.dump({"batch_label": "x", "labels": labels, "data": data.astype(np.uint8), "filenames": ["f"] * n}, handle, protocol=2)
+        pickle.dump(
+            {"batch_label": "x", "labels": labels, "data": data.astype(np.uint8), "filenames": ["f"] * n},
+            handle,
+            protocol=2,
+        )
 
 
 def test_cifar10_batches_test_split_and_all_training_batches(tmp_path):

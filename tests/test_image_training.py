@@ -21,13 +21,29 @@ TINY_IMAGES = {"digits": {"epochs": 4, "width": 0.125, "lr": 0.0003}}
 def _config_file(tmp_path, **digits):
     path = tmp_path / "config.json"
     # checkpoint_seconds 0: a checkpoint every epoch, so the resume test kills at the first one
-    path.write_text(json.dumps({"device": "cpu", "checkpoint_seconds": 0, "images": {"digits": {**TINY_IMAGES["digits"], **digits}}}))
+    path.write_text(
+        json.dumps(
+            {"device": "cpu", "checkpoint_seconds": 0, "images": {"digits": {**TINY_IMAGES["digits"], **digits}}}
+        )
+    )
     return path
 
 
 def _train_args(config, out):
-    return ["image-train", "--config", str(config), "--dataset", "digits", "--no-progress", "--threads", "1",
-            "--out", str(out / "models.pt"), "--log", str(out / "log.csv")]
+    return [
+        "image-train",
+        "--config",
+        str(config),
+        "--dataset",
+        "digits",
+        "--no-progress",
+        "--threads",
+        "1",
+        "--out",
+        str(out / "models.pt"),
+        "--log",
+        str(out / "log.csv"),
+    ]
 
 
 def test_killed_image_training_resumes_to_the_uninterrupted_result(tmp_path):
@@ -54,8 +70,18 @@ def test_corrupt_image_checkpoint_is_one_line(tmp_path):
 def test_missing_dataset_is_one_line_naming_file_and_download_switch(tmp_path):
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"device": "cpu", "images": {"data_root": str(tmp_path / "data"), "download": False}}))
-    result = run_cli("image-train", "--config", str(config), "--dataset", "svhn", "--out", str(tmp_path / "m.pt"),
-                     "--log", str(tmp_path / "l.csv"), check=False)
+    result = run_cli(
+        "image-train",
+        "--config",
+        str(config),
+        "--dataset",
+        "svhn",
+        "--out",
+        str(tmp_path / "m.pt"),
+        "--log",
+        str(tmp_path / "l.csv"),
+        check=False,
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "extra_32x32.mat" in lines[0] and "images.download" in lines[0]
@@ -74,8 +100,17 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_pa
     train = load_split("digits", "train", "unused")
     checkpoint = tmp_path / "ck.pt"
     with pytest.raises(TrainingDiverged, match="epoch 2") as caught:
-        image_train.train_images("digits", cfg, train, tmp_path / "m.pt", tmp_path / "l.csv", checkpoint,
-                                 torch.device("cpu"), "cpu", progress=False)
+        image_train.train_images(
+            "digits",
+            cfg,
+            train,
+            tmp_path / "m.pt",
+            tmp_path / "l.csv",
+            checkpoint,
+            torch.device("cpu"),
+            "cpu",
+            progress=False,
+        )
     assert str(checkpoint) in str(caught.value)
     assert torch.load(checkpoint, weights_only=True)["epoch"] == 1 and not (tmp_path / "m.pt").exists()
 
@@ -83,21 +118,41 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_pa
 def test_same_seed_same_numbers_on_cpu(tmp_path):
     cfg = load_config({"device": "cpu", "images": {"digits": {**TINY_IMAGES["digits"], "epochs": 1}}}).images
     train = load_split("digits", "train", "unused")
-    runs = [image_train.train_images("digits", cfg, train, tmp_path / f"m{i}.pt", tmp_path / f"l{i}.csv", tmp_path / f"c{i}.pt",
-                                     torch.device("cpu"), "cpu", progress=False) for i in range(2)]
+    runs = [
+        image_train.train_images(
+            "digits",
+            cfg,
+            train,
+            tmp_path / f"m{i}.pt",
+            tmp_path / f"l{i}.csv",
+            tmp_path / f"c{i}.pt",
+            torch.device("cpu"),
+            "cpu",
+            progress=False,
+        )
+        for i in range(2)
+    ]
     assert all(torch.equal(runs[0]["state"][k], runs[1]["state"][k]) for k in runs[0]["state"])
     assert pd.read_csv(tmp_path / "l0.csv")["loss_d"].tolist() == pd.read_csv(tmp_path / "l1.csv")["loss_d"].tolist()
 
 
 def test_the_graphed_step_wraps_the_function_the_cpu_tests_run():
     cfg = load_config({"device": "cpu", "images": TINY_IMAGES}).images
-    trainer = image_train.make_trainer("digits", cfg, load_split("digits", "train", "unused"), torch.device("cpu"), cuda_graphs=True)
+    trainer = image_train.make_trainer(
+        "digits", cfg, load_split("digits", "train", "unused"), torch.device("cpu"), cuda_graphs=True
+    )
     assert trainer.step.fn.func is image_train.image_step and not trainer.step.use_graph  # eager on CPU
     # the conditional model's step is the same function, given the batch's conditions as a second input
     full = load_config({"device": "cpu", "images": TINY_IMAGES})
     conditioning = image_train.Conditioning(full.conditional.run("digits"), full.conditional.embedding)
-    conditional = image_train.make_trainer("digits", cfg, load_split("digits", "train", "unused"), torch.device("cpu"),
-                                           cuda_graphs=True, conditioning=conditioning)
+    conditional = image_train.make_trainer(
+        "digits",
+        cfg,
+        load_split("digits", "train", "unused"),
+        torch.device("cpu"),
+        cuda_graphs=True,
+        conditioning=conditioning,
+    )
     assert conditional.step.fn.func is image_train.image_step and not conditional.step.use_graph
     runner = StepRunner(lambda a, b: a + b, use_graph=False)
     assert runner(torch.ones(2), torch.ones(2)).tolist() == [2.0, 2.0]
@@ -122,8 +177,17 @@ def test_graphed_and_eager_steps_agree_on_gpu():
 def test_figure_grids_have_the_papers_layouts(tmp_path):
     cfg = load_config({"device": "cpu", "images": {"digits": {**TINY_IMAGES["digits"], "epochs": 1}}}).images
     train, valid = load_split("digits", "train", "unused"), load_split("digits", "valid", "unused")
-    image_train.train_images("digits", cfg, train, tmp_path / "m.pt", tmp_path / "l.csv", tmp_path / "c.pt",
-                             torch.device("cpu"), "cpu", progress=False)
+    image_train.train_images(
+        "digits",
+        cfg,
+        train,
+        tmp_path / "m.pt",
+        tmp_path / "l.csv",
+        tmp_path / "c.pt",
+        torch.device("cpu"),
+        "cpu",
+        progress=False,
+    )
     _, model = image_train.load_model(tmp_path / "m.pt", statistics="recomputed")
     assert not model.training
     assert figures.samples(model, 0).shape == (100, 3, 32, 32)
@@ -136,20 +200,41 @@ def test_figure_grids_have_the_papers_layouts(tmp_path):
     first_row = inter[:7]
     assert any(torch.equal(v.float() / 255, first_row[0]) for v in valid.images)
     trained_with = {"images": {"digits": {**TINY_IMAGES["digits"], "epochs": 1}}}  # the figures job checks this
-    run_cli("image-figures", "--config-json", json.dumps(trained_with), "--models", str(tmp_path / "m.pt"),
-            "--out-samples", str(tmp_path / "s.png"), "--out-reconstructions", str(tmp_path / "r.png"),
-            "--out-interpolations", str(tmp_path / "i.png"))
+    run_cli(
+        "image-figures",
+        "--config-json",
+        json.dumps(trained_with),
+        "--models",
+        str(tmp_path / "m.pt"),
+        "--out-samples",
+        str(tmp_path / "s.png"),
+        "--out-reconstructions",
+        str(tmp_path / "r.png"),
+        "--out-interpolations",
+        str(tmp_path / "i.png"),
+    )
     assert all((tmp_path / f).read_bytes()[:4] == b"\x89PNG" for f in ("s.png", "r.png", "i.png"))
 
 
 def test_divergence_before_any_checkpoint_says_none_was_written(tmp_path, monkeypatch):
     cfg = load_config({"device": "cpu", "images": TINY_IMAGES}).images
     real_step = image_train.image_step
-    monkeypatch.setattr(image_train, "image_step", lambda *a, **k: real_step(*a, **k) * float("nan"))  # epoch 1 goes bad
+    monkeypatch.setattr(
+        image_train, "image_step", lambda *a, **k: real_step(*a, **k) * float("nan")
+    )  # epoch 1 goes bad
     checkpoint = tmp_path / "ck.pt"
     with pytest.raises(TrainingDiverged, match="epoch 1") as caught:
-        image_train.train_images("digits", cfg, load_split("digits", "train", "unused"), tmp_path / "m.pt",
-                                 tmp_path / "l.csv", checkpoint, torch.device("cpu"), "cpu", progress=False)
+        image_train.train_images(
+            "digits",
+            cfg,
+            load_split("digits", "train", "unused"),
+            tmp_path / "m.pt",
+            tmp_path / "l.csv",
+            checkpoint,
+            torch.device("cpu"),
+            "cpu",
+            progress=False,
+        )
     assert "no checkpoint of this run was written yet" in str(caught.value) and "is kept" not in str(caught.value)
     assert not checkpoint.exists()
 
@@ -164,9 +249,18 @@ def test_sample_grids_every_k_epochs_leave_the_training_unchanged(tmp_path):
 
     def run(name, every):
         (tmp_path / name).mkdir()
-        return image_train.train_images("digits", cfg, train, tmp_path / name / "models.pt", tmp_path / name / "log.csv",
-                                        tmp_path / name / "c.pt", torch.device("cpu"), "cpu", progress=False,
-                                        sample_grid_every=every)
+        return image_train.train_images(
+            "digits",
+            cfg,
+            train,
+            tmp_path / name / "models.pt",
+            tmp_path / name / "log.csv",
+            tmp_path / name / "c.pt",
+            torch.device("cpu"),
+            "cpu",
+            progress=False,
+            sample_grid_every=every,
+        )
 
     plain, watched = run("plain", 0), run("watched", 1)
     assert not (tmp_path / "plain" / "samples").exists()

@@ -33,8 +33,19 @@ def train_and_measure(tmp_path, embedding: str = "frozen") -> dict:
     cfg = load_config({"device": "cpu", "conditional": {"embedding": embedding, "digits": SETTINGS}})
     train, valid = load_split("digits", "train", "unused"), load_split("digits", "valid", "unused")
     conditioning = image_train.Conditioning(cfg.conditional.run("digits"), cfg.conditional.embedding)
-    image_train.train_images("digits", cfg.images, train, tmp_path / "m.pt", tmp_path / "l.csv", tmp_path / "c.pt",
-                             torch.device("cpu"), "cpu", progress=False, conditioning=conditioning, bn=cfg.batchnorm)
+    image_train.train_images(
+        "digits",
+        cfg.images,
+        train,
+        tmp_path / "m.pt",
+        tmp_path / "l.csv",
+        tmp_path / "c.pt",
+        torch.device("cpu"),
+        "cpu",
+        progress=False,
+        conditioning=conditioning,
+        bn=cfg.batchnorm,
+    )
     _, model = image_train.load_model(tmp_path / "m.pt", statistics="recomputed", conditional=True)
     return digits_conditioning(model, train, valid, cfg.conditional.figure_seed)
 

@@ -24,15 +24,27 @@ from ali_bench.images import train as image_train
 
 SETTINGS = {"epochs": 48, "batch_size": 50, "width": 0.25, "lr": 0.001}  # 25 steps per epoch: 1,200 steps
 MEASURED = 0.216  # label agreement, seed 0, CPU, one thread, 2026-11-30 (MSE 0.0484)
-THRESHOLD = 0.16  # 5.6 points below the measured run, 6 above chance (binomial std over 250 images at chance: 1.9 points)
+THRESHOLD = (
+    0.16  # 5.6 points below the measured run, 6 above chance (binomial std over 250 images at chance: 1.9 points)
+)
 
 
 def train_and_measure(tmp_path) -> dict:
     """Run it on one thread (the ``one_thread`` fixture): same seed, same numbers on CPU."""
     cfg = load_config({"device": "cpu", "images": {"digits": SETTINGS}})
     train, valid = load_split("digits", "train", "unused"), load_split("digits", "valid", "unused")
-    image_train.train_images("digits", cfg.images, train, tmp_path / "m.pt", tmp_path / "l.csv", tmp_path / "c.pt",
-                             torch.device("cpu"), "cpu", progress=False, bn=cfg.batchnorm)
+    image_train.train_images(
+        "digits",
+        cfg.images,
+        train,
+        tmp_path / "m.pt",
+        tmp_path / "l.csv",
+        tmp_path / "c.pt",
+        torch.device("cpu"),
+        "cpu",
+        progress=False,
+        bn=cfg.batchnorm,
+    )
     _, model = image_train.load_model(tmp_path / "m.pt", statistics="recomputed")
     return figures.reconstruction_metrics(model, valid, cfg.images.seed, train)
 

@@ -30,12 +30,36 @@ def digits_run(tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        settings = semisup_settings.SemisupSettings("digits", 100, 0, 8, 100, 3e-4, 0.5, 1 / 3, 0.9999, 0.25, "code", False,
-                                           d_batchnorm="weightnorm", bn_batches=2, bn_batch_size=250)
+        settings = semisup_settings.SemisupSettings(
+            "digits",
+            100,
+            0,
+            8,
+            100,
+            3e-4,
+            0.5,
+            1 / 3,
+            0.9999,
+            0.25,
+            "code",
+            False,
+            d_batchnorm="weightnorm",
+            bn_batches=2,
+            bn_batch_size=250,
+        )
         load = lambda split: load_split("digits", split, root="data")  # noqa: E731  (embedded: no files read)
         out = tmp_path_factory.mktemp("semisup")
-        result = semisup_train.train_semisup(settings, load("train"), load("train"), load("test"), out / "r.json", out / "log.csv",
-                                       out / "c.pt", torch.device("cpu"), progress=False)
+        result = semisup_train.train_semisup(
+            settings,
+            load("train"),
+            load("train"),
+            load("test"),
+            out / "r.json",
+            out / "log.csv",
+            out / "c.pt",
+            torch.device("cpu"),
+            progress=False,
+        )
         rows = list(csv.DictReader(open(out / "log.csv")))
     finally:
         torch.set_num_threads(threads)

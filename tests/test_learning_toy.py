@@ -48,9 +48,9 @@ SMALL_RELEASED = {
 }
 ALI_EPOCHS, GAN_EPOCHS = 35, 30  # of 200 steps: 7,000 and 6,000 steps
 THRESHOLDS = {  # measured value (seed 0) -> threshold; broken values in the module docstring's report
-    "ali_same_mode": 0.2,        # measured 0.313-0.677 across CPUs; broken at most 0.109
-    "ali_high_quality": 0.03,    # measured 0.052-0.207 across CPUs; broken at most 0.023
-    "gan_high_quality": 0.12,    # measured 0.256
+    "ali_same_mode": 0.2,  # measured 0.313-0.677 across CPUs; broken at most 0.109
+    "ali_high_quality": 0.03,  # measured 0.052-0.207 across CPUs; broken at most 0.023
+    "gan_high_quality": 0.12,  # measured 0.256
 }
 
 
@@ -58,11 +58,25 @@ def train_and_measure(tmp_path, model: str, epochs: int, **toy_overrides) -> dic
     """Train one released-set run of ``model`` with the real trainer; its coverage (and, for ALI,
     held-out reconstructions), evaluated with recomputed batch-norm statistics. Run it on one thread
     (the ``one_thread`` fixture)."""
-    toy = {**SMALL_RELEASED, "models": [model], "training": {**SMALL_RELEASED["training"], "epochs": epochs}, **toy_overrides}
+    toy = {
+        **SMALL_RELEASED,
+        "models": [model],
+        "training": {**SMALL_RELEASED["training"], "epochs": epochs},
+        **toy_overrides,
+    }
     cfg = load_config({"device": "cpu", "toy": toy})
     out = tmp_path / model
-    train_toy(cfg.toy, "released", out / "models.pt", out / "log.csv", out / "ck.pt", torch.device("cpu"), "cpu",
-              cfg.batchnorm, progress=False)
+    train_toy(
+        cfg.toy,
+        "released",
+        out / "models.pt",
+        out / "log.csv",
+        out / "ck.pt",
+        torch.device("cpu"),
+        "cpu",
+        cfg.batchnorm,
+        progress=False,
+    )
     payload, models = load_models(out / "models.pt", "recomputed")
     mixture, _, (x_test, components) = train_and_test(cfg.toy.mixture)
     samples = generate(models, payload, cfg.toy.coverage.n_samples, cfg.toy.network.latent_dim)

@@ -14,7 +14,9 @@ def _name(requirement: str) -> str:
 
 def test_environment_and_pyproject_name_the_same_packages():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    from_pyproject = {_name(r): r.replace(" ", "") for r in project["dependencies"] + project["optional-dependencies"]["test"]}
+    from_pyproject = {
+        _name(r): r.replace(" ", "") for r in project["dependencies"] + project["optional-dependencies"]["test"]
+    }
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     pip_section = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
     from_env = {_name(r): r.replace(" ", "") for r in pip_section if not r.startswith("-")}
@@ -38,8 +40,11 @@ def test_the_gpu_box_list_is_pyproject_without_torch():
 
 def test_the_lock_file_pins_every_dependency_exactly():
     """requirements/lock-cpu-py311.txt: the exact versions behind results/reference/cpu/."""
-    lines = [line for line in (REPO / "requirements/lock-cpu-py311.txt").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    lines = [
+        line
+        for line in (REPO / "requirements/lock-cpu-py311.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     pins = dict(line.split("==", 1) for line in lines)
     assert all("==" in line for line in lines) and len(pins) == len(lines)
     assert pins["torch"] == "2.14.1" and pins["torchvision"] == "0.29.1"

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from ali_bench.semisup import average as semisup_average, evaluate as semisup_evaluate, model as semisup_model, settings as semisup_settings, train as semisup_train
+from ali_bench.semisup import (
+    average as semisup_average,
+    evaluate as semisup_evaluate,
+    model as semisup_model,
+    settings as semisup_settings,
+    train as semisup_train,
+)
 from ali_bench.nets import image_architecture
 from ali_bench.nets.image import ImageALI
 
@@ -28,12 +34,18 @@ def test_unlabelled_loss_matches_improved_gans_formula():
     z_unl = [math.log(_sum_exp(r)) for r in LOGITS.tolist()]
     z_gen = [math.log(_sum_exp(r)) for r in gen.tolist()]
     softplus = lambda v: math.log1p(math.exp(v))  # noqa: E731
-    expected = -0.5 * np.mean(z_unl) + 0.5 * np.mean([softplus(v) for v in z_unl]) + 0.5 * np.mean([softplus(v) for v in z_gen])
+    expected = (
+        -0.5 * np.mean(z_unl)
+        + 0.5 * np.mean([softplus(v) for v in z_unl])
+        + 0.5 * np.mean([softplus(v) for v in z_gen])
+    )
     assert semisup_model.unlabelled_loss(LOGITS, gen).item() == pytest.approx(expected, rel=1e-6)
     # the same thing, read as "real with probability Z/(1+Z)": -1/2 log D(unl) - 1/2 log(1 - D(gen))
     d_unl = [_sum_exp(r) / (1 + _sum_exp(r)) for r in LOGITS.tolist()]
     d_gen = [_sum_exp(r) / (1 + _sum_exp(r)) for r in gen.tolist()]
-    assert expected == pytest.approx(-0.5 * np.mean(np.log(d_unl)) - 0.5 * np.mean(np.log(1 - np.array(d_gen))), rel=1e-9)
+    assert expected == pytest.approx(
+        -0.5 * np.mean(np.log(d_unl)) - 0.5 * np.mean(np.log(1 - np.array(d_gen))), rel=1e-9
+    )
 
 
 def test_encoder_decoder_loss_is_alis_swapped_label_loss_with_d_equal_z_over_one_plus_z():
@@ -73,7 +85,9 @@ def test_k_logit_head_and_one_step_moves_what_it_should():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     x_lab, y_lab = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8), torch.arange(6) % 10
     x_unl = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
-    monitors = semisup_model.semisup_step(model, opt(model.discriminator_parameters()), opt(model.generator_parameters()), x_lab, y_lab, x_unl)
+    monitors = semisup_model.semisup_step(
+        model, opt(model.discriminator_parameters()), opt(model.generator_parameters()), x_lab, y_lab, x_unl
+    )
     assert monitors.shape == (len(semisup_model.MONITORS),) and torch.isfinite(monitors).all()
     after = model.state_dict()
     for prefix in ("encoder.0.", "decoder.0.", "dx.1.", "joint."):
@@ -83,10 +97,21 @@ def test_k_logit_head_and_one_step_moves_what_it_should():
 def test_supervised_only_baseline_leaves_encoder_and_decoder_alone():
     model = _model()
     opt = lambda params: torch.optim.Adam(params, lr=1e-3)  # noqa: E731
-    before = {k: v.clone() for k, v in model.state_dict().items() if k.startswith(("encoder.", "decoder.")) and "running" not in k and "num_batches" not in k}
+    before = {
+        k: v.clone()
+        for k, v in model.state_dict().items()
+        if k.startswith(("encoder.", "decoder.")) and "running" not in k and "num_batches" not in k
+    }
     x = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
-    monitors = semisup_model.semisup_step(model, opt(model.discriminator_parameters()), opt(model.generator_parameters()),
-                                    x, torch.arange(6), x, supervised_only=True)
+    monitors = semisup_model.semisup_step(
+        model,
+        opt(model.discriminator_parameters()),
+        opt(model.generator_parameters()),
+        x,
+        torch.arange(6),
+        x,
+        supervised_only=True,
+    )
     assert monitors[2].item() == 0.0 and monitors[3].item() == 0.0  # no unlabelled or generator term
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
@@ -156,14 +181,19 @@ def test_weightnorm_conv_is_g_times_unit_direction_and_its_init_normalises_the_b
 
 
 def _settings(**changes):
-    base = semisup_settings.SemisupSettings("svhn", 10, 0, 1, 4, 1e-3, 0.5, 1 / 3, 0.9, 0.125, "code", False, bn_batches=2, bn_batch_size=8)
+    base = semisup_settings.SemisupSettings(
+        "svhn", 10, 0, 1, 4, 1e-3, 0.5, 1 / 3, 0.9, 0.125, "code", False, bn_batches=2, bn_batch_size=8
+    )
     return semisup_settings.SemisupSettings(**{**base.__dict__, **changes})
 
 
 def _split(n=40, seed=0):
     generator = torch.Generator().manual_seed(seed)
     from ali_bench.data.images import ImageSplit
-    return ImageSplit(torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=generator), torch.arange(n) % 10)
+
+    return ImageSplit(
+        torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=generator), torch.arange(n) % 10
+    )
 
 
 def test_weightnorm_option_removes_ds_batch_norm_and_keeps_the_k_logit_head():
@@ -198,7 +228,9 @@ def test_recomputed_statistics_go_to_a_copy_and_change_its_predictions_not_the_l
     train = _split()
     model = semisup_model.build(settings, 10, train)
     running = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
-    forward_for = lambda m: semisup_evaluate.training_shaped_forward(m, settings, train.images[:10], train.images, torch.device("cpu"))  # noqa: E731
+    forward_for = lambda m: semisup_evaluate.training_shaped_forward(
+        m, settings, train.images[:10], train.images, torch.device("cpu")
+    )  # noqa: E731
     copied = semisup_evaluate.with_recomputed_statistics(model, forward_for, settings.bn_batches)
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in running.items())
     assert any(not torch.equal(v, copied.state_dict()[k]) for k, v in running.items())
@@ -207,8 +239,17 @@ def test_recomputed_statistics_go_to_a_copy_and_change_its_predictions_not_the_l
 
 def test_a_tiny_run_records_both_statistics_both_weights_every_latent_and_the_train_error(tmp_path):
     train, test = _split(40, 0), _split(20, 1)
-    result = semisup_train.train_semisup(_settings(), train, train, test, tmp_path / "r.json", tmp_path / "l.csv",
-                                   tmp_path / "c.pt", torch.device("cpu"), progress=False)
+    result = semisup_train.train_semisup(
+        _settings(),
+        train,
+        train,
+        test,
+        tmp_path / "r.json",
+        tmp_path / "l.csv",
+        tmp_path / "c.pt",
+        torch.device("cpu"),
+        progress=False,
+    )
     for weights in ("averaged", "live"):
         for statistics in ("recomputed", "running"):
             errors = result["evaluations"][weights][statistics]
@@ -216,8 +257,17 @@ def test_a_tiny_run_records_both_statistics_both_weights_every_latent_and_the_tr
             assert all(0 <= v <= 1 for v in errors.values())
     assert semisup_evaluate.headline(result, "running") is result["evaluations"]["averaged"]["running"]
     assert result["steps"] == 10 and (tmp_path / "c.pt").exists()  # the final checkpoint stays (resumable.py)
-    again = semisup_train.train_semisup(_settings(), train, train, test, tmp_path / "r2.json", tmp_path / "l2.csv",
-                                  tmp_path / "c2.pt", torch.device("cpu"), progress=False)
+    again = semisup_train.train_semisup(
+        _settings(),
+        train,
+        train,
+        test,
+        tmp_path / "r2.json",
+        tmp_path / "l2.csv",
+        tmp_path / "c2.pt",
+        torch.device("cpu"),
+        progress=False,
+    )
     assert again["evaluations"] == result["evaluations"]  # same seed, same numbers on CPU
 
 
@@ -225,20 +275,40 @@ def test_semisup_table_reports_the_configured_statistics_and_the_columns_beside(
     from ali_bench.semisup.table import semisup_table
 
     def run(seed, recomputed, running):
-        errors = lambda e: {"test_error_sampled": e, "test_error_posterior_mean": e + 0.01, "test_error_prior": e + 0.02,  # noqa: E731
-                            "train_error": e / 2}
-        return {"dataset": "digits", "n_labels": 100, "model": "ALI K+1", "seed": seed, "epochs": 12, "steps": 144,
-                "steps_per_epoch": 12, "d_batchnorm": "joint",
-                "evaluations": {"averaged": {"recomputed": errors(recomputed), "running": errors(running)},
-                                "live": {"recomputed": errors(0.5), "running": errors(0.6)}}}
+        errors = lambda e: {
+            "test_error_sampled": e,
+            "test_error_posterior_mean": e + 0.01,
+            "test_error_prior": e + 0.02,  # noqa: E731
+            "train_error": e / 2,
+        }
+        return {
+            "dataset": "digits",
+            "n_labels": 100,
+            "model": "ALI K+1",
+            "seed": seed,
+            "epochs": 12,
+            "steps": 144,
+            "steps_per_epoch": 12,
+            "d_batchnorm": "joint",
+            "evaluations": {
+                "averaged": {"recomputed": errors(recomputed), "running": errors(running)},
+                "live": {"recomputed": errors(0.5), "running": errors(0.6)},
+            },
+        }
 
     results = [run(0, 0.10, 0.80), run(1, 0.20, 0.90)]
     table = semisup_table(results, "recomputed").iloc[0]
-    assert table["test_error_mean_pct"] == pytest.approx(15.0) and table["test_error_running_bn_mean_pct"] == pytest.approx(85.0)
-    assert table["train_error_mean_pct"] == pytest.approx(7.5) and table["test_error_no_average_mean_pct"] == pytest.approx(50.0)
+    assert table["test_error_mean_pct"] == pytest.approx(15.0) and table[
+        "test_error_running_bn_mean_pct"
+    ] == pytest.approx(85.0)
+    assert table["train_error_mean_pct"] == pytest.approx(7.5) and table[
+        "test_error_no_average_mean_pct"
+    ] == pytest.approx(50.0)
     assert table["test_error_prior_z_mean_pct"] == pytest.approx(17.0) and table["steps"] == 144
     table = semisup_table(results, "running").iloc[0]
-    assert table["test_error_mean_pct"] == pytest.approx(85.0) and table["test_error_recomputed_bn_mean_pct"] == pytest.approx(15.0)
+    assert table["test_error_mean_pct"] == pytest.approx(85.0) and table[
+        "test_error_recomputed_bn_mean_pct"
+    ] == pytest.approx(15.0)
     with pytest.raises(ValueError, match="statistics"):
         semisup_table(results, "fresh")
 
@@ -273,8 +343,14 @@ def test_the_graphable_k_plus_1_step_is_the_old_loop_bit_for_bit_on_the_cpu():
 
     steps, lrs = 6, [3e-4] * 3 + [1.7e-4] * 3
     generator = torch.Generator().manual_seed(5)
-    batches = [(torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8, generator=generator), torch.arange(4) % 10,
-                torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8, generator=generator)) for _ in range(steps)]
+    batches = [
+        (
+            torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8, generator=generator),
+            torch.arange(4) % 10,
+            torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8, generator=generator),
+        )
+        for _ in range(steps)
+    ]
     old_model = _model()
     torch.manual_seed(11)
     old_monitors, old_shadow = _old_loop(old_model, steps, lrs, 0.9999, True, batches)
@@ -308,10 +384,17 @@ def test_graphed_and_eager_k_plus_1_steps_agree_on_gpu():
     device = torch.device("cuda")
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     generator = torch.Generator().manual_seed(5)
-    batches = [tuple(b.to(device) for b in (torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8, generator=generator),
-                                            torch.arange(8) % 10,
-                                            torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8, generator=generator)))
-               for _ in range(8)]
+    batches = [
+        tuple(
+            b.to(device)
+            for b in (
+                torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8, generator=generator),
+                torch.arange(8) % 10,
+                torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8, generator=generator),
+            )
+        )
+        for _ in range(8)
+    ]
     results = []
     for graphs in (False, True):
         model = _model().to(device)

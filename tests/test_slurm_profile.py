@@ -36,9 +36,9 @@ def _option(argv: list[str], *names: str) -> list[str]:
             if arg == name and i + 1 < len(argv):
                 values.append(argv[i + 1])
             elif name.startswith("--") and arg.startswith(name + "="):
-                values.append(arg[len(name) + 1:])
+                values.append(arg[len(name) + 1 :])
             elif not name.startswith("--") and arg.startswith(name) and len(arg) > len(name):
-                values.append(arg[len(name):])
+                values.append(arg[len(name) :])
     return values
 
 
@@ -47,7 +47,7 @@ def _scheduled(log: str, rule: str) -> dict:
     lines = log.splitlines()
     start = lines.index(f"rule {rule}:")
     block = {}
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if not line.startswith("    "):
             break
         key, _, value = line.strip().partition(": ")
@@ -56,9 +56,16 @@ def _scheduled(log: str, rule: str) -> dict:
     return block
 
 
-def _run(tmp_path: Path, *, job_path: Path | None = None, target: str = TARGET, device: str = "auto",
-         toy: dict = TINY_TOY, extra_env: dict[str, str] | None = None,
-         options: tuple[str, ...] = ()) -> tuple[subprocess.CompletedProcess, Path, dict]:
+def _run(
+    tmp_path: Path,
+    *,
+    job_path: Path | None = None,
+    target: str = TARGET,
+    device: str = "auto",
+    toy: dict = TINY_TOY,
+    extra_env: dict[str, str] | None = None,
+    options: tuple[str, ...] = (),
+) -> tuple[subprocess.CompletedProcess, Path, dict]:
     """Snakemake with the SLURM profile on ``target``, the stand-ins first on PATH (job_path before them);
     ``device`` and ``toy`` go in the config, ``extra_env`` into the environment (FAKE_SLURM_* settings)."""
     config = tmp_path / "config.yaml"
@@ -68,8 +75,11 @@ def _run(tmp_path: Path, *, job_path: Path | None = None, target: str = TARGET, 
     state = tmp_path / "fake_slurm_state"
     # The stand-in cluster knows the partition and account the profile names, if a user set them.
     defaults = yaml.safe_load((PROFILE / "config.yaml").read_text()).get("default-resources") or {}
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("SLURM_", "SBATCH_", "SRUN_", "SNAKEMAKE_SLURM", "SNAKEMAKE_PROFILE"))}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLURM_", "SBATCH_", "SRUN_", "SNAKEMAKE_SLURM", "SNAKEMAKE_PROFILE"))
+    }
     path = [str(FAKE_SLURM), str(Path(sys.executable).parent), os.environ.get("PATH", "")]
     partitions = ["main*", "gpu"] + ([str(defaults["slurm_partition"])] if "slurm_partition" in defaults else [])
     accounts = ["fake_account"] + ([str(defaults["slurm_account"])] if "slurm_account" in defaults else [])
@@ -81,12 +91,29 @@ def _run(tmp_path: Path, *, job_path: Path | None = None, target: str = TARGET, 
     )
     env.update(extra_env or {})
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-         "--workflow-profile", str(PROFILE), "--configfile", str(config), "--directory", str(tmp_path),
-         # poll job states 1 s after a submission instead of the plugin's 40 s; nothing else changes
-         "--slurm-init-seconds-before-status-checks", "1",
-         *options, target],
-        cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--workflow-profile",
+            str(PROFILE),
+            "--configfile",
+            str(config),
+            "--directory",
+            str(tmp_path),
+            # poll job states 1 s after a submission instead of the plugin's 40 s; nothing else changes
+            "--slurm-init-seconds-before-status-checks",
+            "1",
+            *options,
+            target,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     return result, state, defaults
 
@@ -177,7 +204,9 @@ def test_a_job_killed_at_its_time_limit_is_resubmitted_and_resumes(tmp_path):
     # far longer than the stand-in needs to notice the checkpoint (every 0.05 s) and end the job.
     epochs = 60
     toy = {**TINY_TOY, "training": {**TINY_TOY["training"], "epochs": epochs, "checkpoint_every": 1}}
-    checkpoint = "res/toy/random/seed3/models.checkpoint.pt"  # ali_bench/toy/cli.py: <out stem>.checkpoint.pt beside --out
+    checkpoint = (
+        "res/toy/random/seed3/models.checkpoint.pt"  # ali_bench/toy/cli.py: <out stem>.checkpoint.pt beside --out
+    )
     result, state, _ = _run(tmp_path, device="cpu", toy=toy, extra_env={"FAKE_SLURM_TIME_LIMIT_WHEN": checkpoint})
     log = result.stdout + result.stderr
     assert result.returncode == 0, log
@@ -196,7 +225,9 @@ def test_a_job_killed_at_its_time_limit_is_resubmitted_and_resumes(tmp_path):
     # The second attempt (whose output replaced the first's in the rule's log) resumed mid-run, not from scratch.
     rule_log = (tmp_path / "res/logs/toy_train_random_seed3.log").read_text()
     resumed = re.findall(r"resuming (\S+) from epoch (\d+)", rule_log)
-    messages = [line for line in re.split(r"[\r\n]+", rule_log) if line and not line.startswith("toy ")]  # no progress bar
+    messages = [
+        line for line in re.split(r"[\r\n]+", rule_log) if line and not line.startswith("toy ")
+    ]  # no progress bar
     assert len(resumed) == 1, ("the second attempt did not resume once", messages)
     assert resumed[0][0].endswith(checkpoint), resumed
     assert 1 <= int(resumed[0][1]) < epochs, resumed

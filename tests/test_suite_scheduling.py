@@ -6,7 +6,7 @@ import tomllib
 
 from conftest import LONGEST_FIRST, REPO
 
-MODULE = '''
+MODULE = """
 import os
 import pytest
 
@@ -18,7 +18,7 @@ def trained():
 @pytest.mark.parametrize("i", range(6))
 def test_uses_the_fixture(trained, i):
     pass
-'''
+"""
 
 
 def test_a_module_fixture_runs_once_with_the_suites_worker_options(tmp_path):
@@ -28,10 +28,29 @@ def test_a_module_fixture_runs_once_with_the_suites_worker_options(tmp_path):
     addopts = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"]
     log = tmp_path / "setups.log"
     (tmp_path / "test_one.py").write_text(MODULE.format(log=str(log)))
-    (tmp_path / "test_two.py").write_text("import pytest\n\n@pytest.mark.parametrize('i', range(6))\ndef test_other(i):\n    pass\n")
-    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", f"addopts={addopts}",
-                             "-n", "2", "--rootdir", str(tmp_path), str(tmp_path)],
-                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    (tmp_path / "test_two.py").write_text(
+        "import pytest\n\n@pytest.mark.parametrize('i', range(6))\ndef test_other(i):\n    pass\n"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            f"addopts={addopts}",
+            "-n",
+            "2",
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 workers" in result.stdout and "12 passed" in result.stdout
     assert len(log.read_text().splitlines()) == 1, log.read_text()

@@ -69,7 +69,9 @@ def test_c_search_picks_the_best_validation_c_and_its_errors_are_sklearns(tmp_pa
     assert result.test_errors.shape == (5,) and result.test_errors.mean() < 0.5  # far below chance (0.9)
     # the protocol's validation error for one C equals scikit-learn's own fit and score
     chosen_rows = svm.training_set(pool, 40, "balanced", svm.seed_for(0, svm.C_SELECTION), 0)
-    reference = LinearSVC(C=grid[3], random_state=svm.seed_for(svm.seed_for(0, svm.C_SELECTION), svm.SVM_FITS, 3) % 2**31).fit(xp[chosen_rows].astype(np.float32).astype(np.float64), yp[chosen_rows])
+    reference = LinearSVC(
+        C=grid[3], random_state=svm.seed_for(svm.seed_for(0, svm.C_SELECTION), svm.SVM_FITS, 3) % 2**31
+    ).fit(xp[chosen_rows].astype(np.float32).astype(np.float64), yp[chosen_rows])
     assert result.validation_errors[3] == pytest.approx(1 - reference.score(xv.astype(np.float32), yv), abs=1e-9)
     again = svm.run(pool, valid, test, per_class=40, sampling="balanced", n_svms=5, grid=grid, seed=0, n_jobs=2)
     np.testing.assert_array_equal(again.test_errors, result.test_errors)  # same seed, same numbers, any n_jobs
@@ -79,9 +81,19 @@ def test_c_search_picks_the_best_validation_c_and_its_errors_are_sklearns(tmp_pa
 def test_error_rates_hand_checked(tmp_path):
     x = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0], [-1.0, 3.0]])
     split = svm.FeatureRows(_write(tmp_path / "x.npy", x), np.array([0, 1, 1, 1]))
-    always_first = (np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32), np.zeros(2, np.float32), np.array([0, 1]), True)
+    always_first = (
+        np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32),
+        np.zeros(2, np.float32),
+        np.array([0, 1]),
+        True,
+    )
     # class 0 if x0 > x1: predictions 0, 1, 0, 1 -> one mistake (row 2) out of 4
-    biased = (np.array([[0.0, 0.0], [0.0, 0.0]], dtype=np.float32), np.array([0.0, 1.0], np.float32), np.array([0, 1]), True)
+    biased = (
+        np.array([[0.0, 0.0], [0.0, 0.0]], dtype=np.float32),
+        np.array([0.0, 1.0], np.float32),
+        np.array([0, 1]),
+        True,
+    )
     # constant scores (0, 1): always class 1 -> one mistake (row 0)
     binary = (np.array([[0.0, 1.0]], dtype=np.float32), np.array([-2.0], np.float32), np.array([0, 1]), True)
     # binary head: class 1 where x1 > 2 -> predictions 0, 0, 0, 1 -> two mistakes
@@ -108,7 +120,7 @@ def test_features_use_population_statistics_so_an_image_does_not_depend_on_its_b
     batched = extract(model, images, "released-code")
     torch.testing.assert_close(alone[0], batched[0], rtol=1e-4, atol=1e-5)
     mu, _ = model.posterior(images[:1].float() / 255)
-    torch.testing.assert_close(alone[0, :model.arch.latent_dim], mu.flatten())  # released-code starts with mu
+    torch.testing.assert_close(alone[0, : model.arch.latent_dim], mu.flatten())  # released-code starts with mu
     assert FEATURE_PARTS["released-code"][0] == "mu"
 
 
@@ -121,14 +133,39 @@ def test_svm_cli_takes_the_last_rows_of_train_as_validation(tmp_path):
     np.save(tmp_path / "train_labels.npy", y_train)
     np.save(tmp_path / "test_labels.npy", y_test)
     config = json.dumps({"svm": {"labels_per_class": 20, "n_svms": 4, "validation_size": 100, "n_c": 5, "n_jobs": 1}})
-    run_cli("svm", "--config-json", config, "--dataset", "svhn", "--feature-set", "paper",
-            "--train", str(tmp_path / "train.npy"), "--train-labels", str(tmp_path / "train_labels.npy"),
-            "--test", str(tmp_path / "test.npy"), "--test-labels", str(tmp_path / "test_labels.npy"),
-            "--out", str(tmp_path / "s.json"), "--out-errors", str(tmp_path / "e.csv"))
+    run_cli(
+        "svm",
+        "--config-json",
+        config,
+        "--dataset",
+        "svhn",
+        "--feature-set",
+        "paper",
+        "--train",
+        str(tmp_path / "train.npy"),
+        "--train-labels",
+        str(tmp_path / "train_labels.npy"),
+        "--test",
+        str(tmp_path / "test.npy"),
+        "--test-labels",
+        str(tmp_path / "test_labels.npy"),
+        "--out",
+        str(tmp_path / "s.json"),
+        "--out-errors",
+        str(tmp_path / "e.csv"),
+    )
     summary = json.loads((tmp_path / "s.json").read_text())
     assert (summary["pool_examples"], summary["validation_examples"], summary["test_examples"]) == (500, 100, 200)
     assert summary["labels_per_svm"] == 200 and len(summary["test_errors"]) == 4 and summary["feature_dim"] == 8
-    run_cli("svm-table", "--config-json", config, "--results", str(tmp_path / "s.json"), "--out", str(tmp_path / "svhn_table.csv"))
+    run_cli(
+        "svm-table",
+        "--config-json",
+        config,
+        "--results",
+        str(tmp_path / "s.json"),
+        "--out",
+        str(tmp_path / "svhn_table.csv"),
+    )
     import pandas as pd
 
     table = pd.read_csv(tmp_path / "svhn_table.csv")

@@ -23,10 +23,28 @@ def _write(tmp_path, n_train=600, n_test=200, train_dim=8, test_dim=8, n_test_la
 
 
 def _svm(tmp_path):
-    return run_cli("svm", "--config-json", CONFIG, "--dataset", "svhn", "--feature-set", "paper",
-                   "--train", str(tmp_path / "train.npy"), "--train-labels", str(tmp_path / "train_labels.npy"),
-                   "--test", str(tmp_path / "test.npy"), "--test-labels", str(tmp_path / "test_labels.npy"),
-                   "--out", str(tmp_path / "s.json"), "--out-errors", str(tmp_path / "e.csv"), check=False)
+    return run_cli(
+        "svm",
+        "--config-json",
+        CONFIG,
+        "--dataset",
+        "svhn",
+        "--feature-set",
+        "paper",
+        "--train",
+        str(tmp_path / "train.npy"),
+        "--train-labels",
+        str(tmp_path / "train_labels.npy"),
+        "--test",
+        str(tmp_path / "test.npy"),
+        "--test-labels",
+        str(tmp_path / "test_labels.npy"),
+        "--out",
+        str(tmp_path / "s.json"),
+        "--out-errors",
+        str(tmp_path / "e.csv"),
+        check=False,
+    )
 
 
 def _one_line_refusal(result) -> str:
@@ -44,7 +62,10 @@ def test_features_and_labels_of_different_lengths_are_refused_naming_both_files_
         _write(tmp_path, n_test=250, n_test_labels=1290)
     line = _one_line_refusal(_svm(tmp_path))
     rows, labels = ("190", "200") if kind == "short" else ("250", "1,290")
-    assert f"'{tmp_path / 'test.npy'}' have {rows} rows" in line and f"'{tmp_path / 'test_labels.npy'}' have {labels}" in line
+    assert (
+        f"'{tmp_path / 'test.npy'}' have {rows} rows" in line
+        and f"'{tmp_path / 'test_labels.npy'}' have {labels}" in line
+    )
     assert not (tmp_path / "s.json").exists()
 
 
@@ -66,32 +87,66 @@ def test_consistent_files_pass_the_check(tmp_path):
 
 
 def _svm_with(tmp_path, config: str):
-    return run_cli("svm", "--config-json", config, "--dataset", "svhn", "--feature-set", "paper",
-                   "--train", str(tmp_path / "train.npy"), "--train-labels", str(tmp_path / "train_labels.npy"),
-                   "--test", str(tmp_path / "test.npy"), "--test-labels", str(tmp_path / "test_labels.npy"),
-                   "--out", str(tmp_path / "s.json"), "--out-errors", str(tmp_path / "e.csv"), check=False)
+    return run_cli(
+        "svm",
+        "--config-json",
+        config,
+        "--dataset",
+        "svhn",
+        "--feature-set",
+        "paper",
+        "--train",
+        str(tmp_path / "train.npy"),
+        "--train-labels",
+        str(tmp_path / "train_labels.npy"),
+        "--test",
+        str(tmp_path / "test.npy"),
+        "--test-labels",
+        str(tmp_path / "test_labels.npy"),
+        "--out",
+        str(tmp_path / "s.json"),
+        "--out-errors",
+        str(tmp_path / "e.csv"),
+        check=False,
+    )
 
 
-@pytest.mark.parametrize("sampling, per_class, says", [
-    ("balanced", 51, "'svm.labels_per_class': 51 examples per class, but class 0 has 50 in the training pool"),
-    ("random", 51, "'svm.labels_per_class': 51 per class is 510 examples, but the training pool"),
-])
+@pytest.mark.parametrize(
+    "sampling, per_class, says",
+    [
+        ("balanced", 51, "'svm.labels_per_class': 51 examples per class, but class 0 has 50 in the training pool"),
+        ("random", 51, "'svm.labels_per_class': 51 per class is 510 examples, but the training pool"),
+    ],
+)
 def test_more_labels_per_class_than_the_pool_holds_is_one_line_naming_the_key(tmp_path, sampling, per_class, says):
     _write(tmp_path)  # 600 training rows, the last 100 for validation: 50 of each class in the pool
-    config = json.dumps({"svm": {"labels_per_class": per_class, "sampling": sampling, "n_svms": 2,
-                                 "validation_size": 100, "n_c": 3, "n_jobs": 1}})
+    config = json.dumps(
+        {
+            "svm": {
+                "labels_per_class": per_class,
+                "sampling": sampling,
+                "n_svms": 2,
+                "validation_size": 100,
+                "n_c": 3,
+                "n_jobs": 1,
+            }
+        }
+    )
     line = _one_line_refusal(_svm_with(tmp_path, config))
     assert says in line and str(tmp_path / "train_labels.npy") in line, line
     assert not (tmp_path / "s.json").exists()
 
 
-@pytest.mark.parametrize("labels, says", [
-    (lambda y: np.where(y == 3, 42, y), "test labels '{test}' hold class 42, of which the training pool"),
-    (lambda y: y.astype(np.float64) + 0.5, "test labels '{test}' are float64; expected integer class labels"),
-    (lambda y: np.stack([y, y], axis=1), "test labels '{test}' have shape (200, 2); expected one class per row"),
-    (lambda y: y[:0], "test labels '{test}' are empty"),
-    (lambda y: y - 1, "test labels '{test}' hold class -1"),
-])
+@pytest.mark.parametrize(
+    "labels, says",
+    [
+        (lambda y: np.where(y == 3, 42, y), "test labels '{test}' hold class 42, of which the training pool"),
+        (lambda y: y.astype(np.float64) + 0.5, "test labels '{test}' are float64; expected integer class labels"),
+        (lambda y: np.stack([y, y], axis=1), "test labels '{test}' have shape (200, 2); expected one class per row"),
+        (lambda y: y[:0], "test labels '{test}' are empty"),
+        (lambda y: y - 1, "test labels '{test}' hold class -1"),
+    ],
+)
 def test_malformed_label_arrays_are_one_line_naming_the_file(tmp_path, labels, says):
     """Before: class 42 scored as a plausible error rate; floats, 2-D and empty arrays gave tracebacks."""
     _write(tmp_path)

@@ -44,7 +44,9 @@ def test_batched_batchnorm_equals_nn_batchnorm_and_updates_running_stats(trainin
         torch.testing.assert_close(batched.running_mean[i], single.running_mean)
         torch.testing.assert_close(batched.running_var[i], single.running_var)
     if training:
-        assert not torch.allclose(batched.running_mean, stack_state_dicts([m.state_dict() for m in singles])["running_mean"] * 0)
+        assert not torch.allclose(
+            batched.running_mean, stack_state_dicts([m.state_dict() for m in singles])["running_mean"] * 0
+        )
 
 
 def test_batched_adam_with_per_model_lr_and_beta1_equals_torch_adam():
@@ -70,7 +72,18 @@ def _update_kernels(n_tensors: int) -> int:
     """Non-view ATen ops one BatchedAdam step dispatches for ``n_tensors`` parameter tensors."""
     from torch.utils._python_dispatch import TorchDispatchMode
 
-    views = {"view", "reshape", "_reshape_alias", "_unsafe_view", "alias", "as_strided", "detach", "expand", "slice", "select"}
+    views = {
+        "view",
+        "reshape",
+        "_reshape_alias",
+        "_unsafe_view",
+        "alias",
+        "as_strided",
+        "detach",
+        "expand",
+        "slice",
+        "select",
+    }
 
     class Count(TorchDispatchMode):
         ops = 0
@@ -135,8 +148,18 @@ def test_unstack_returns_each_models_state():
 def test_run_trained_in_the_batch_equals_the_run_trained_alone(tmp_path, tiny_config, hyperparameter_set):
     """300 steps (30 epochs x 10 batches) of 2 seeds x {ALI, GAN} in float64."""
     cfg = replace(tiny_config.toy, training=replace(tiny_config.toy.training, epochs=30, checkpoint_every=100))
-    payload = train_toy(cfg, hyperparameter_set, tmp_path / "m.pt", tmp_path / "log.csv", tmp_path / "ck.pt",
-                        torch.device("cpu"), "cpu", tiny_config.batchnorm, dtype=DOUBLE, progress=False)
+    payload = train_toy(
+        cfg,
+        hyperparameter_set,
+        tmp_path / "m.pt",
+        tmp_path / "log.csv",
+        tmp_path / "ck.pt",
+        torch.device("cpu"),
+        "cpu",
+        tiny_config.batchnorm,
+        dtype=DOUBLE,
+        progress=False,
+    )
     _, models = load_models(tmp_path / "m.pt", "running")
     runs = plan_runs(cfg, hyperparameter_set)
     assert len(runs) == 4
@@ -180,17 +203,29 @@ def test_recomputed_batchnorm_statistics_are_stored_beside_the_running_ones_and_
     """The models file keeps both sets; the loader picks one; a seed trained alone gets the
     statistics it gets in the stack (its recomputation batches come from its own seed)."""
     cfg = tiny_config.toy
-    train = partial(train_toy, cfg, "random", device=torch.device("cpu"), device_label="cpu",
-                    batchnorm_settings=tiny_config.batchnorm, dtype=DOUBLE, progress=False)
+    train = partial(
+        train_toy,
+        cfg,
+        "random",
+        device=torch.device("cpu"),
+        device_label="cpu",
+        batchnorm_settings=tiny_config.batchnorm,
+        dtype=DOUBLE,
+        progress=False,
+    )
     both = train(out_path=tmp_path / "m.pt", log_path=tmp_path / "log.csv", checkpoint_path=tmp_path / "ck.pt")
-    alone = train(out_path=tmp_path / "a.pt", log_path=tmp_path / "alog.csv", checkpoint_path=tmp_path / "ack.pt", seeds=(1,))
+    alone = train(
+        out_path=tmp_path / "a.pt", log_path=tmp_path / "alog.csv", checkpoint_path=tmp_path / "ack.pt", seeds=(1,)
+    )
     for kind in cfg.models:
         recomputed, trained = both["bn_recomputed"][kind], both["models"][kind]
         assert recomputed and set(recomputed) <= set(trained)
         assert all(not torch.allclose(recomputed[key], trained[key]) for key in recomputed)
         index = both["model_runs"][kind].index(f"{kind}-random-seed1")
         for key in recomputed:
-            torch.testing.assert_close(alone["bn_recomputed"][kind][key][0], recomputed[key][index], rtol=1e-10, atol=1e-12)
+            torch.testing.assert_close(
+                alone["bn_recomputed"][kind][key][0], recomputed[key][index], rtol=1e-10, atol=1e-12
+            )
     for statistics, source in (("running", "models"), ("recomputed", "bn_recomputed")):
         _, models = load_models(tmp_path / "m.pt", statistics)
         key = "decoder.1.running_mean"

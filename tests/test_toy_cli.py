@@ -20,8 +20,18 @@ def _write_config(path, **toy_overrides):
 
 
 def _train_args(config, out_dir):
-    return ["toy-train", "--config", str(config), "--hyperparameters", "random", "--no-progress",
-            "--out", str(out_dir / "models.pt"), "--log", str(out_dir / "log.csv")]
+    return [
+        "toy-train",
+        "--config",
+        str(config),
+        "--hyperparameters",
+        "random",
+        "--no-progress",
+        "--out",
+        str(out_dir / "models.pt"),
+        "--log",
+        str(out_dir / "log.csv"),
+    ]
 
 
 def _final_state(path):
@@ -53,7 +63,9 @@ def test_bad_config_is_refused_with_one_line(tmp_path):
     config.write_text(json.dumps({"toy": {"training": {"epochs": 0}}}))
     result = run_cli(*_train_args(config, tmp_path), check=False)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["error: config key 'toy.training.epochs': 0 is less than the minimum of 1"]
+    assert result.stderr.strip().splitlines() == [
+        "error: config key 'toy.training.epochs': 0 is less than the minimum of 1"
+    ]
 
 
 def test_cuda_device_without_a_gpu_is_a_clear_error(tmp_path):
@@ -66,17 +78,19 @@ def test_cuda_device_without_a_gpu_is_a_clear_error(tmp_path):
 
 
 def test_toy_table_aggregates_hand_made_coverage():
-    coverage = pd.DataFrame({
-        "model": ["ali"] * 3 + ["gan"] * 3,
-        "hyperparameter_set": ["random"] * 6,
-        "seed": [0, 1, 2] * 2,
-        "epochs": [200] * 6,
-        "modes": [10, 20, 24, 1, 5, 3],
-        "modes_high_quality": [9, 19, 24, 1, 4, 3],
-        "high_quality_share": [0.5, 0.7, 0.9, 0.1, 0.2, 0.3],
-        "reverse_kl": [1.0, 0.5, 0.1, 3.0, np.inf, 2.0],
-        "diverged_epoch": [np.nan, np.nan, np.nan, 12, np.nan, np.nan],
-    })
+    coverage = pd.DataFrame(
+        {
+            "model": ["ali"] * 3 + ["gan"] * 3,
+            "hyperparameter_set": ["random"] * 6,
+            "seed": [0, 1, 2] * 2,
+            "epochs": [200] * 6,
+            "modes": [10, 20, 24, 1, 5, 3],
+            "modes_high_quality": [9, 19, 24, 1, 4, 3],
+            "high_quality_share": [0.5, 0.7, 0.9, 0.1, 0.2, 0.3],
+            "reverse_kl": [1.0, 0.5, 0.1, 3.0, np.inf, 2.0],
+            "diverged_epoch": [np.nan, np.nan, np.nan, 12, np.nan, np.nan],
+        }
+    )
     table = toy_table(coverage).set_index("model")
     assert table.loc["ALI", "modes_mean"] == pytest.approx(18.0)
     assert table.loc["ALI", "modes_std"] == pytest.approx(np.std([10, 20, 24], ddof=1))
@@ -94,19 +108,57 @@ def test_toy_table_aggregates_hand_made_coverage():
 def test_evaluate_table_and_figure_steps_write_outputs_with_provenance(tmp_path):
     config = _write_config(tmp_path / "c.json")
     for hset in ("random", "released"):
-        run_cli("toy-train", "--config", str(config), "--hyperparameters", hset, "--no-progress",
-                "--out", str(tmp_path / hset / "models.pt"), "--log", str(tmp_path / hset / "log.csv"))
-    run_cli("toy-evaluate", "--config", str(config), "--models", str(tmp_path / "random/models.pt"),
-            str(tmp_path / "released/models.pt"), "--out-coverage", str(tmp_path / "coverage.csv"),
-            "--out-samples", str(tmp_path / "samples.npz"))
+        run_cli(
+            "toy-train",
+            "--config",
+            str(config),
+            "--hyperparameters",
+            hset,
+            "--no-progress",
+            "--out",
+            str(tmp_path / hset / "models.pt"),
+            "--log",
+            str(tmp_path / hset / "log.csv"),
+        )
+    run_cli(
+        "toy-evaluate",
+        "--config",
+        str(config),
+        "--models",
+        str(tmp_path / "random/models.pt"),
+        str(tmp_path / "released/models.pt"),
+        "--out-coverage",
+        str(tmp_path / "coverage.csv"),
+        "--out-samples",
+        str(tmp_path / "samples.npz"),
+    )
     run_cli("toy-table", "--coverage", str(tmp_path / "coverage.csv"), "--out", str(tmp_path / "toy_table.csv"))
-    run_cli("toy-figure", "--config", str(config), "--coverage", str(tmp_path / "coverage.csv"),
-            "--samples", str(tmp_path / "samples.npz"), "--out", str(tmp_path / "toy.png"))
+    run_cli(
+        "toy-figure",
+        "--config",
+        str(config),
+        "--coverage",
+        str(tmp_path / "coverage.csv"),
+        "--samples",
+        str(tmp_path / "samples.npz"),
+        "--out",
+        str(tmp_path / "toy.png"),
+    )
 
     coverage = pd.read_csv(tmp_path / "coverage.csv")
     assert len(coverage) == 8  # 2 sets x 2 models x 2 seeds
-    assert set(coverage.columns) >= {"model", "seed", "lr", "beta1", "init_std", "modes", "high_quality_share",
-                                     "pacgan_modes", "pacgan_high_quality_share", "pacgan_reverse_kl"}
+    assert set(coverage.columns) >= {
+        "model",
+        "seed",
+        "lr",
+        "beta1",
+        "init_std",
+        "modes",
+        "high_quality_share",
+        "pacgan_modes",
+        "pacgan_high_quality_share",
+        "pacgan_reverse_kl",
+    }
     assert coverage["pacgan_modes"].between(0, 25).all() and coverage["pacgan_high_quality_share"].between(0, 1).all()
     released = coverage[coverage["hyperparameter_set"] == "released"]
     assert (released["lr"] == 1e-4).all() and (released["beta1"] == 0.2).all()  # Blocks-2016 0.8, converted
@@ -123,7 +175,8 @@ def test_evaluate_table_and_figure_steps_write_outputs_with_provenance(tmp_path)
     assert table.loc[("ALI", "released"), "paper_pacgan_modes_mean"] == 24.1
     assert pd.isna(table.loc[("ALI", "released"), "paper_modes_mean"])  # not the ALI paper's protocol
     assert table.loc[("GAN", "released"), "pacgan_high_quality_pct_mean"] == pytest.approx(
-        100 * released[released["model"] == "gan"]["pacgan_high_quality_share"].mean())
+        100 * released[released["model"] == "gan"]["pacgan_high_quality_share"].mean()
+    )
     assert (tmp_path / "toy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -134,14 +187,31 @@ def test_a_released_only_config_trains_with_the_config_json_the_workflow_passes(
     from ali_bench.config import load_config
     from ali_bench.config_schema import validate
 
-    raw = {"device": "cpu", "toy": {**TINY_TOY, "hyperparameter_sets": ["released"]},
-           "toy_inference": {"select_from": "released"}}
+    raw = {
+        "device": "cpu",
+        "toy": {**TINY_TOY, "hyperparameter_sets": ["released"]},
+        "toy_inference": {"select_from": "released"},
+    }
     full = validate(raw)
     load_config(full)  # what the workflow checks before any job starts
-    job = {"device": full["device"], "cuda_graphs": full["cuda_graphs"], "toy": full["toy"],
-           "batchnorm": {key: full["batchnorm"][key] for key in ("batches", "batch_size")}}  # toy.smk's toy_train
-    run_cli("toy-train", "--config-json", json.dumps(job), "--hyperparameters", "released", "--no-progress",
-            "--out", str(tmp_path / "models.pt"), "--log", str(tmp_path / "log.csv"))
+    job = {
+        "device": full["device"],
+        "cuda_graphs": full["cuda_graphs"],
+        "toy": full["toy"],
+        "batchnorm": {key: full["batchnorm"][key] for key in ("batches", "batch_size")},
+    }  # toy.smk's toy_train
+    run_cli(
+        "toy-train",
+        "--config-json",
+        json.dumps(job),
+        "--hyperparameters",
+        "released",
+        "--no-progress",
+        "--out",
+        str(tmp_path / "models.pt"),
+        "--log",
+        str(tmp_path / "log.csv"),
+    )
     assert (tmp_path / "models.pt").exists()
     with pytest.raises(Exception, match="toy_inference.select_from"):  # where both sections are given, still checked
         load_config({**raw, "toy_inference": {"select_from": "random"}})

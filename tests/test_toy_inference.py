@@ -22,7 +22,9 @@ def test_vae_negative_elbo_matches_torch_distributions():
     mu, log_sigma = torch.randn(6, 2), torch.randn(6, 2) * 0.3
     std = 0.05
     log_lik = torch.distributions.Normal(x_rec, std).log_prob(x).sum(-1)
-    kl = torch.distributions.kl_divergence(torch.distributions.Normal(mu, log_sigma.exp()), torch.distributions.Normal(0.0, 1.0)).sum(-1)
+    kl = torch.distributions.kl_divergence(
+        torch.distributions.Normal(mu, log_sigma.exp()), torch.distributions.Normal(0.0, 1.0)
+    ).sum(-1)
     expected = (-log_lik + kl).mean()
     assert vae_negative_elbo(x, x_rec, mu, log_sigma, std).item() == pytest.approx(expected.item(), rel=1e-5)
     torch.testing.assert_close(gaussian_kl_to_standard_normal(mu, log_sigma), kl)
@@ -73,7 +75,9 @@ def test_posthoc_moves_encoder_and_discriminator_but_not_the_decoder(tiny_config
     from ali_bench.data.mixture import train_and_test
 
     _, (x, _), _ = train_and_test(tiny_config.toy.mixture)
-    before = build_method("posthoc", tiny_config.toy, tiny_config.toy_inference, _fixed_generator(tiny_config)).state_dict()
+    before = build_method(
+        "posthoc", tiny_config.toy, tiny_config.toy_inference, _fixed_generator(tiny_config)
+    ).state_dict()
     model, _ = _train("posthoc", tiny_config, 5, torch.from_numpy(x))
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
@@ -82,10 +86,15 @@ def test_posthoc_moves_encoder_and_discriminator_but_not_the_decoder(tiny_config
 
 
 def test_select_best_breaks_ties_by_quality_then_seed():
-    coverage = pd.DataFrame({
-        "model": ["ali"] * 3 + ["gan"] * 3, "hyperparameter_set": ["random"] * 6, "seed": [0, 1, 2, 0, 1, 2],
-        "modes": [20, 24, 24, 5, 5, 5], "high_quality_share": [0.9, 0.5, 0.7, 0.3, 0.3, 0.1],
-    })
+    coverage = pd.DataFrame(
+        {
+            "model": ["ali"] * 3 + ["gan"] * 3,
+            "hyperparameter_set": ["random"] * 6,
+            "seed": [0, 1, 2, 0, 1, 2],
+            "modes": [20, 24, 24, 5, 5, 5],
+            "high_quality_share": [0.9, 0.5, 0.7, 0.3, 0.3, 0.1],
+        }
+    )
     chosen = select_best(coverage, "random")
     assert chosen["ali"]["run"] == "ali-random-seed2"  # 24 modes twice: better quality wins
     assert chosen["gan"]["run"] == "gan-random-seed0"  # full tie: smaller seed wins
@@ -109,40 +118,77 @@ def test_figure_is_five_rows_by_four_columns_in_the_papers_order():
     rng = np.random.default_rng(0)
     arrays = {"x": rng.normal(size=(50, 2)), "components": rng.integers(0, 25, 50), "z_prior": rng.normal(size=(60, 2))}
     for method in METHODS:
-        arrays.update({f"{method}/z_hat": rng.normal(size=(50, 2)), f"{method}/x_rec": rng.normal(size=(50, 2)),
-                       f"{method}/x_gen": rng.normal(size=(60, 2))})
+        arrays.update(
+            {
+                f"{method}/z_hat": rng.normal(size=(50, 2)),
+                f"{method}/x_rec": rng.normal(size=(50, 2)),
+                f"{method}/x_gen": rng.normal(size=(60, 2)),
+            }
+        )
     fig = build_toy_inference(arrays, list(METHODS), METHOD_TITLES)
     axes = np.array(fig.axes).reshape(5, 4)
-    assert [ax.get_title() for ax in axes[0]] == ["(a) ALI", "(b) GAN + learned inverse mapping",
-                                                 "(c) GAN + post-hoc learned inference", "(d) VAE"]
+    assert [ax.get_title() for ax in axes[0]] == [
+        "(a) ALI",
+        "(b) GAN + learned inverse mapping",
+        "(c) GAN + post-hoc learned inference",
+        "(d) VAE",
+    ]
     assert [ax.get_ylabel() for ax in axes[:, 0]] == list(INFERENCE_ROWS)
     assert axes[0, 0].get_xlim() == (-6.0, 6.0) and axes[1, 0].get_xlim() == (-4.0, 4.0)
     assert axes[3, 2].get_ylim() == (-4.0, 4.0) and axes[4, 3].get_ylim() == (-6.0, 6.0)
 
 
-def test_trained_methods_store_recomputed_statistics_and_the_frozen_decoder_carries_the_chosen_ones(tmp_path, tiny_config):
+def test_trained_methods_store_recomputed_statistics_and_the_frozen_decoder_carries_the_chosen_ones(
+    tmp_path, tiny_config
+):
     """The inverse encoder's statistics are recomputed at the end of its training; the selected GAN's
     frozen decoder is loaded, trained against and evaluated with the statistics the config names."""
     from ali_bench.toy_inference.train import load_method, load_run, train_method
     from ali_bench.toy.train import train_toy
 
     toy, settings, bn = tiny_config.toy, replace(tiny_config.toy_inference, epochs=1), tiny_config.batchnorm
-    train_toy(toy, "random", tmp_path / "m.pt", tmp_path / "log.csv", tmp_path / "ck.pt", torch.device("cpu"), "cpu", bn,
-              progress=False)
+    train_toy(
+        toy,
+        "random",
+        tmp_path / "m.pt",
+        tmp_path / "log.csv",
+        tmp_path / "ck.pt",
+        torch.device("cpu"),
+        "cpu",
+        bn,
+        progress=False,
+    )
     selection = {"gan": {"run": "gan-random-seed0"}}
     for statistics in ("recomputed", "running"):
         chosen = replace(bn, statistics=statistics)
-        payload = train_method("inverse", toy, settings, selection, tmp_path / "m.pt", tmp_path / f"{statistics}.pt",
-                               tmp_path / f"{statistics}.csv", tmp_path / "ick.pt", torch.device("cpu"), "cpu", chosen,
-                               progress=False)
+        payload = train_method(
+            "inverse",
+            toy,
+            settings,
+            selection,
+            tmp_path / "m.pt",
+            tmp_path / f"{statistics}.pt",
+            tmp_path / f"{statistics}.csv",
+            tmp_path / "ick.pt",
+            torch.device("cpu"),
+            "cpu",
+            chosen,
+            progress=False,
+        )
         _, gan = load_run(tmp_path / "m.pt", "gan-random-seed0", toy, chosen)
         key = "decoder.1.running_mean"
         assert torch.equal(payload["state"][key], gan.state_dict()[key])  # trained against the chosen statistics
         assert torch.equal(payload["bn_recomputed"][key], gan.state_dict()[key])  # and never recomputed
-        assert not torch.allclose(payload["bn_recomputed"]["encoder.1.running_mean"], payload["state"]["encoder.1.running_mean"])
+        assert not torch.allclose(
+            payload["bn_recomputed"]["encoder.1.running_mean"], payload["state"]["encoder.1.running_mean"]
+        )
         for which, source in (("running", "state"), ("recomputed", "bn_recomputed")):
             _, model = load_method(tmp_path / f"{statistics}.pt", toy, settings, gan.decoder.state_dict(), which)
             assert torch.equal(model.state_dict()["encoder.1.running_var"], payload[source]["encoder.1.running_var"])
-    decoders = {statistics: load_run(tmp_path / "m.pt", "gan-random-seed0", toy, replace(bn, statistics=statistics))[1].state_dict()[key]
-                for statistics in ("running", "recomputed")}
+    decoders = {
+        statistics: load_run(tmp_path / "m.pt", "gan-random-seed0", toy, replace(bn, statistics=statistics))[
+            1
+        ].state_dict()[key]
+        for statistics in ("running", "recomputed")
+    }
     assert not torch.allclose(decoders["running"], decoders["recomputed"])  # the choice is a real one

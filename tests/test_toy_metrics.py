@@ -62,7 +62,11 @@ def _pacgan_metric_logger(samples, means, variance, threshold=3.0):
     kept = distance[np.arange(len(samples)), nearest] < threshold
     detail = np.bincount(nearest[kept], minlength=len(means))
     share = detail / detail.sum()
-    return np.count_nonzero(detail), kept.mean(), float(np.sum(share[share > 0] * np.log(share[share > 0] * len(means))))
+    return (
+        np.count_nonzero(detail),
+        kept.mean(),
+        float(np.sum(share[share > 0] * np.log(share[share > 0] * len(means)))),
+    )
 
 
 def test_mode_coverage_is_pacgans_rule_on_this_mixture(mixture):
@@ -70,7 +74,7 @@ def test_mode_coverage_is_pacgans_rule_on_this_mixture(mixture):
     # samples around a random subset of modes at several radii, some far off the grid
     centres = mixture.means[rng.integers(0, 25, size=3000)]
     samples = centres + rng.normal(scale=rng.choice([0.03, 0.08, 0.5], size=(3000, 1)), size=(3000, 2))
-    modes, share, kl = _pacgan_metric_logger(samples, mixture.means, mixture.std ** 2)
+    modes, share, kl = _pacgan_metric_logger(samples, mixture.means, mixture.std**2)
     cov = mode_coverage(samples, mixture, high_quality_stds=3.0)
     assert (cov.modes_high_quality, cov.high_quality_share) == (modes, pytest.approx(share))
     assert cov.reverse_kl == pytest.approx(kl)

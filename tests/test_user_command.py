@@ -20,16 +20,27 @@ from conftest import REPO, fresh_checkout, run_cli, snakemake_env
 from ali_bench import cost
 from ali_bench.config import ConfigError, load_config
 
-NO_NETWORK = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
-              "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "no_proxy": "", "NO_PROXY": ""}
+NO_NETWORK = {
+    "http_proxy": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "no_proxy": "",
+    "NO_PROXY": "",
+}
 
 
 def _as_typed(checkout: Path, *args: str) -> subprocess.CompletedProcess:
     """`snakemake --cores 8 results/svhn_table.csv ...` from the checkout, as a user types it (no
     --snakefile, no profile named: Snakemake finds both), with no network."""
-    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "8", "results/svhn_table.csv", *args],
-                          cwd=checkout, capture_output=True, text=True, env={**snakemake_env(), **NO_NETWORK},
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "8", "results/svhn_table.csv", *args],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        env={**snakemake_env(), **NO_NETWORK},
+        timeout=600,
+    )
 
 
 def test_the_svhn_command_without_data_or_network_says_why_in_the_terminal(tmp_path):
@@ -61,7 +72,9 @@ def test_download_auto_fetches_svhn_and_cifar10_and_leaves_celeba_to_the_user():
 
     assert load_config({}).images.download == "auto"
     assert [d for d in ("digits", "svhn", "cifar10", "celeba", "tiny_imagenet") if wants_download(d, "auto")] == [
-        "svhn", "cifar10"]
+        "svhn",
+        "cifar10",
+    ]
     assert wants_download("celeba", True) and not wants_download("svhn", False)
     with pytest.raises(ConfigError, match="'images.download'"):
         load_config({"images": {"download": "sometimes"}})
@@ -71,8 +84,19 @@ def test_download_auto_fetches_svhn_and_cifar10_and_leaves_celeba_to_the_user():
 def test_days_of_cpu_training_under_device_auto_are_refused_with_the_projection(tmp_path):
     """100,000 digits epochs (120 million images) under device auto on a machine without CUDA."""
     config = json.dumps({"images": {"digits": {"epochs": 100000}}})
-    result = run_cli("image-train", "--config-json", config, "--dataset", "digits", "--out", str(tmp_path / "m.pt"),
-                     "--log", str(tmp_path / "l.csv"), "--no-progress", check=False)
+    result = run_cli(
+        "image-train",
+        "--config-json",
+        config,
+        "--dataset",
+        "digits",
+        "--out",
+        str(tmp_path / "m.pt"),
+        "--log",
+        str(tmp_path / "l.csv"),
+        "--no-progress",
+        check=False,
+    )
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert "image-train --dataset digits: 1,200,000 steps of 100 images on the CPU would take about" in lines[0]
@@ -81,14 +105,16 @@ def test_days_of_cpu_training_under_device_auto_are_refused_with_the_projection(
 
 
 def test_the_refusal_applies_only_to_device_auto_landing_on_a_cpu():
-    long = cost.TrainingCost(steps=10**7, batch=100, images_per_step=100, flops_per_image=1e9, parameters=1,
-                             activation_bytes=0, data_bytes=0)
+    long = cost.TrainingCost(
+        steps=10**7, batch=100, images_per_step=100, flops_per_image=1e9, parameters=1, activation_bytes=0, data_bytes=0
+    )
     with pytest.raises(ConfigError, match="would take about"):
         cost.refuse_unasked_cpu("x", lambda: long, "auto", "cpu")
     for choice, device in (("cpu", "cpu"), ("auto", "cuda"), ("cuda", "cuda")):
         cost.refuse_unasked_cpu("x", lambda: long, choice, device)  # asked for, or on a GPU: runs
-    short = cost.TrainingCost(steps=100, batch=100, images_per_step=100, flops_per_image=1e9, parameters=1,
-                              activation_bytes=0, data_bytes=0)
+    short = cost.TrainingCost(
+        steps=100, batch=100, images_per_step=100, flops_per_image=1e9, parameters=1, activation_bytes=0, data_bytes=0
+    )
     cost.refuse_unasked_cpu("x", lambda: short, "auto", "cpu")
 
 
@@ -102,15 +128,23 @@ def test_the_cpu_cost_model_reproduces_the_measured_steps():
     assert svhn.hours("cpu") * 3600 / svhn.steps == pytest.approx(0.92878, rel=1e-3)
     reference = load_config(REPO / "config" / "reference-cpu.yaml").images
     run = reference.digits
-    digits = cost.image_training_cost("digits", reference, 1297, epochs=run.epochs, batch=run.batch_size, width=run.width)
+    digits = cost.image_training_cost(
+        "digits", reference, 1297, epochs=run.epochs, batch=run.batch_size, width=run.width
+    )
     tsv = (REPO / "results" / "reference" / "cpu" / "benchmarks" / "image_train_digits.tsv").read_text().splitlines()
     measured_s = float(tsv[1].split("\t")[0])
     assert digits.hours("cpu") * 3600 == pytest.approx(measured_s, rel=0.25)
 
 
 def test_plan_prices_the_svhn_target_from_its_dry_run(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "ali_bench", "plan", "results/svhn_table.csv"], cwd=fresh_checkout(tmp_path),
-                            capture_output=True, text=True, env=snakemake_env(), timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "ali_bench", "plan", "results/svhn_table.csv"],
+        cwd=fresh_checkout(tmp_path),
+        capture_output=True,
+        text=True,
+        env=snakemake_env(),
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     rows = {line.split()[1]: line for line in result.stdout.splitlines() if line.startswith("image_train ")}
     assert set(rows) == {"dataset=svhn"} and "531,100" in rows["dataset=svhn"]
@@ -124,25 +158,54 @@ def test_plan_passes_snakemake_options_through_as_typed(tmp_path):
     is one line. In a fresh checkout: in one where the README's first command has run, nothing is
     left to price."""
     checkout = fresh_checkout(tmp_path)
-    result = subprocess.run([sys.executable, "-m", "ali_bench", "plan", "--configfile", "config/quick.yaml"], cwd=checkout,
-                            capture_output=True, text=True, env=snakemake_env(), timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "ali_bench", "plan", "--configfile", "config/quick.yaml"],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        env=snakemake_env(),
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     digits = next(line for line in result.stdout.splitlines() if line.startswith("image_train dataset=digits"))
     steps = load_config(REPO / "config" / "quick.yaml").images.digits
     assert f"{steps.epochs * (1297 // steps.batch_size):,}" in digits.split()
-    failed = subprocess.run([sys.executable, "-m", "ali_bench", "plan", "results/no_such_table.csv"], cwd=checkout,
-                            capture_output=True, text=True, env=snakemake_env(), timeout=300)
-    assert failed.returncode == 2 and failed.stderr.startswith("error: the dry run") and len(failed.stderr.splitlines()) == 1
+    failed = subprocess.run(
+        [sys.executable, "-m", "ali_bench", "plan", "results/no_such_table.csv"],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        env=snakemake_env(),
+        timeout=300,
+    )
+    assert (
+        failed.returncode == 2
+        and failed.stderr.startswith("error: the dry run")
+        and len(failed.stderr.splitlines()) == 1
+    )
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="device auto picks this machine's GPU: nothing to refuse")
 def test_a_paper_scale_toy_set_under_device_auto_on_a_cpu_is_refused(tmp_path):
     """20 runs of 200,000 steps: 13 h on the reference CPU (the measured step, benchmarks/RESULTS.md)."""
-    result = run_cli("toy-train", "--config", str(REPO / "config" / "config.yaml"), "--hyperparameters", "released",
-                     "--out", str(tmp_path / "m.pt"), "--log", str(tmp_path / "l.csv"), "--no-progress", check=False)
+    result = run_cli(
+        "toy-train",
+        "--config",
+        str(REPO / "config" / "config.yaml"),
+        "--hyperparameters",
+        "released",
+        "--out",
+        str(tmp_path / "m.pt"),
+        "--log",
+        str(tmp_path / "l.csv"),
+        "--no-progress",
+        check=False,
+    )
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
-    assert "toy-train --hyperparameters released: 200,000 steps of 20 runs on the CPU would take about 13.2 h" in lines[0]
+    assert (
+        "toy-train --hyperparameters released: 200,000 steps of 20 runs on the CPU would take about 13.2 h" in lines[0]
+    )
     assert "'device: cpu'" in lines[0] and not (tmp_path / "m.pt").exists()
     steps, hours = cost.toy_training_hours(load_config(REPO / "config" / "quick.yaml").toy, 2)
     assert steps == 8000 and hours < 0.1  # the quick toy set: seconds, never refused

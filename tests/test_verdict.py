@@ -22,8 +22,13 @@ RULE = VerdictConfig(alpha=0.05, min_runs=5)
 # A run of the toy under PacGAN's setup (config/toy-pacgan.yaml at its defaults), as its provenance records it.
 PACGAN_TRAINED = {
     "mixture": {"grid": [-4.0, -2.0, 0.0, 2.0, 4.0], "std": 0.05, "n_train": 100000},
-    "network": {"encoder_hidden": [400, 400], "decoder_hidden": [400, 400, 400, 400], "discriminator_layers": 3,
-                "discriminator_units": 200, "maxout_pieces": 5},
+    "network": {
+        "encoder_hidden": [400, 400],
+        "decoder_hidden": [400, 400, 400, 400],
+        "discriminator_layers": 3,
+        "discriminator_units": 200,
+        "maxout_pieces": 5,
+    },
     "training": {"batch_size": 100, "epochs": 400},
     "released": {"lr": 0.0001, "beta1": 0.2, "init_std": 0.02},
     "random_search": {"lr": {"low": 3e-5, "high": 3e-4, "log": True}},
@@ -35,10 +40,22 @@ def _toy_record(trained=PACGAN_TRAINED, coverage=COVERAGE, statistics="running",
     return {"config": {"trained": {hset: trained}, "coverage": coverage}, "batchnorm_statistics": statistics}
 
 
-def _toy_row(model="ALI", hset="released", runs=10, modes=(24.0, 0.4), hq=(95.0, 0.5), kl=(0.15, 0.03), ali_modes=(13.0, 5.0)):
-    return {"model": model, "hyperparameter_set": hset, "runs": runs, "modes_mean": ali_modes[0], "modes_std": ali_modes[1],
-            "pacgan_modes_mean": modes[0], "pacgan_modes_sem": modes[1], "pacgan_high_quality_pct_mean": hq[0],
-            "pacgan_high_quality_pct_sem": hq[1], "pacgan_reverse_kl_mean": kl[0], "pacgan_reverse_kl_sem": kl[1]}
+def _toy_row(
+    model="ALI", hset="released", runs=10, modes=(24.0, 0.4), hq=(95.0, 0.5), kl=(0.15, 0.03), ali_modes=(13.0, 5.0)
+):
+    return {
+        "model": model,
+        "hyperparameter_set": hset,
+        "runs": runs,
+        "modes_mean": ali_modes[0],
+        "modes_std": ali_modes[1],
+        "pacgan_modes_mean": modes[0],
+        "pacgan_modes_sem": modes[1],
+        "pacgan_high_quality_pct_mean": hq[0],
+        "pacgan_high_quality_pct_sem": hq[1],
+        "pacgan_reverse_kl_mean": kl[0],
+        "pacgan_reverse_kl_sem": kl[1],
+    }
 
 
 def _verdicts(comparisons, measured_only=False):
@@ -52,11 +69,20 @@ def _first(comparisons):
 # ---------------------------------------------------------------- statistics
 
 
-@pytest.mark.parametrize("kind, pm, n, expected", [
-    ("std", 2.0, 10, 2.0), ("population_std", 2.0, 10, 2.0 * math.sqrt(10 / 9)), ("std_ddof_unknown", 2.0, 10, 2.0 * math.sqrt(10 / 9)),
-    ("sem", 0.4, 10, 0.4 * math.sqrt(10)), ("3std", 0.9, None, 0.3), ("1_or_3_std", 0.65, None, 0.65), ("unknown", 1.3, None, 1.3),
-    ("none", None, 10, None), ("sem", 0.4, None, None),
-])
+@pytest.mark.parametrize(
+    "kind, pm, n, expected",
+    [
+        ("std", 2.0, 10, 2.0),
+        ("population_std", 2.0, 10, 2.0 * math.sqrt(10 / 9)),
+        ("std_ddof_unknown", 2.0, 10, 2.0 * math.sqrt(10 / 9)),
+        ("sem", 0.4, 10, 0.4 * math.sqrt(10)),
+        ("3std", 0.9, None, 0.3),
+        ("1_or_3_std", 0.65, None, 0.65),
+        ("unknown", 1.3, None, 1.3),
+        ("none", None, 10, None),
+        ("sem", 0.4, None, None),
+    ],
+)
 def test_each_kind_of_spread_becomes_a_sample_std(kind, pm, n, expected):
     value = sample_std(Summary(0.0, pm, kind, n))
     assert value == (None if expected is None else pytest.approx(expected))
@@ -73,7 +99,7 @@ def test_the_conservative_rule_treats_the_reported_spread_as_one_run():
     # CIFAR-10 1,000 labels: 19.98 +- 0.89 (3 std), n not published -> std 0.2967, as one run
     measured = Summary(19.0, 0.3, "std", 10)
     test = compare_means(measured, Summary(19.98, 0.89, "3std", None))
-    t = (19.0 - 19.98) / math.sqrt((0.89 / 3) ** 2 + 0.3 ** 2 / 10)
+    t = (19.0 - 19.98) / math.sqrt((0.89 / 3) ** 2 + 0.3**2 / 10)
     assert test.p_value == pytest.approx(2 * stats.t.sf(abs(t), 9)) and "n is not published" in test.description
 
 
@@ -99,7 +125,9 @@ def test_consistent_under_pacgans_own_setup():
     assert [v.verdict for v in verdicts.values()] == ["consistent"] * 3 + ["not measured"] * 3
     assert all("Welch" in v.test for v in list(verdicts.values())[:3])
     # every other reported toy number is listed, with the config keys that would measure it
-    assert "config keys toy.models, toy.hyperparameter_sets" in verdicts[("GAN, released hyperparameters", "modes")].reason
+    assert (
+        "config keys toy.models, toy.hyperparameter_sets" in verdicts[("GAN, released hyperparameters", "modes")].reason
+    )
 
 
 def test_differs_with_direction_and_test():
@@ -115,13 +143,22 @@ def test_flipping_the_reported_number_flips_the_verdict():
     assert judge(flipped, RULE).verdict == "differs"
 
 
-@pytest.mark.parametrize("change, needle", [
-    ({"training": {"batch_size": 100, "epochs": 200}}, "epochs: ours 200, reported 400"),
-    ({"released": {"lr": 0.0003, "beta1": 0.2, "init_std": 0.02}}, "lr: ours 0.0003, reported 0.0001"),
-    ({"released": {"lr": 0.0001, "beta1": 0.5, "init_std": 0.02}}, "beta1 (PyTorch convention): ours 0.5, reported 0.2 or 0.8"),
-    ({"network": {**PACGAN_TRAINED["network"], "encoder_hidden": [128, 128]}}, "network: ours encoder 128-128"),
-    ({"mixture": {**PACGAN_TRAINED["mixture"], "n_train": 20000}}, "training points: ours 20,000, reported 100,000"),
-])
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        ({"training": {"batch_size": 100, "epochs": 200}}, "epochs: ours 200, reported 400"),
+        ({"released": {"lr": 0.0003, "beta1": 0.2, "init_std": 0.02}}, "lr: ours 0.0003, reported 0.0001"),
+        (
+            {"released": {"lr": 0.0001, "beta1": 0.5, "init_std": 0.02}},
+            "beta1 (PyTorch convention): ours 0.5, reported 0.2 or 0.8",
+        ),
+        ({"network": {**PACGAN_TRAINED["network"], "encoder_hidden": [128, 128]}}, "network: ours encoder 128-128"),
+        (
+            {"mixture": {**PACGAN_TRAINED["mixture"], "n_train": 20000}},
+            "training points: ours 20,000, reported 100,000",
+        ),
+    ],
+)
 def test_flipping_a_protocol_field_makes_it_not_comparable(change, needle):
     trained = {**PACGAN_TRAINED, **change}
     judgement = _first(toy_comparisons(pd.DataFrame([_toy_row()]), _toy_record(trained)))
@@ -129,7 +166,9 @@ def test_flipping_a_protocol_field_makes_it_not_comparable(change, needle):
 
 
 def test_samples_scored_and_batchnorm_statistics_are_part_of_the_protocol():
-    judgement = _first(toy_comparisons(pd.DataFrame([_toy_row()]), _toy_record(coverage={**COVERAGE, "pacgan_n_samples": 10000})))
+    judgement = _first(
+        toy_comparisons(pd.DataFrame([_toy_row()]), _toy_record(coverage={**COVERAGE, "pacgan_n_samples": 10000}))
+    )
     assert judgement.verdict == "not comparable" and "samples scored: ours 10,000, reported 2,500" in judgement.reason
     judgement = _first(toy_comparisons(pd.DataFrame([_toy_row()]), _toy_record(statistics="recomputed")))
     assert "batch-norm statistics at scoring: ours recomputed, reported running" in judgement.reason
@@ -160,8 +199,10 @@ def test_a_table_without_pacgan_columns_is_not_measured_with_what_to_rerun():
 
 def test_random_rows_are_judged_against_the_ali_paper_where_its_ranges_are_unknown():
     trained = {**PACGAN_TRAINED, "training": {"batch_size": 100, "epochs": 200}}
-    comparisons = toy_comparisons(pd.DataFrame([_toy_row(hset="random", ali_modes=(14.0, 5.0))]),
-                                  _toy_record(trained, statistics="recomputed", hset="random"))
+    comparisons = toy_comparisons(
+        pd.DataFrame([_toy_row(hset="random", ali_modes=(14.0, 5.0))]),
+        _toy_record(trained, statistics="recomputed", hset="random"),
+    )
     assert [c.measured is not None for c in comparisons] == [True, False, False, False]
     assert comparisons[0].reported is TOY_MODES[("ali", "random")]
     judgement = judge(comparisons[0], RULE)
@@ -171,11 +212,24 @@ def test_random_rows_are_judged_against_the_ali_paper_where_its_ranges_are_unkno
 
 
 def _svm_row(dataset_dim=8960, labels=1000, test=26032, mean=19.3, std=0.5):
-    return {"feature_set": "paper", "feature_dim": dataset_dim, "sampling": "balanced", "labels_per_svm": labels,
-            "n_svms": 100, "test_error_mean_pct": mean, "test_error_std_pct": std, "test_examples": test}
+    return {
+        "feature_set": "paper",
+        "feature_dim": dataset_dim,
+        "sampling": "balanced",
+        "labels_per_svm": labels,
+        "n_svms": 100,
+        "test_error_mean_pct": mean,
+        "test_error_std_pct": std,
+        "test_examples": test,
+    }
 
 
-SVHN_RECORD = {"config": {"svm": {"n_c": 50}, "images": {"svhn": {"epochs": 100, "batch_size": 100, "width": 1.0, "train_split": "extra"}}}}
+SVHN_RECORD = {
+    "config": {
+        "svm": {"n_c": 50},
+        "images": {"svhn": {"epochs": 100, "batch_size": 100, "width": 1.0, "train_split": "extra"}},
+    }
+}
 
 
 def test_svm_over_100_svms_of_one_encoder_and_dcgan_is_only_quoted():
@@ -188,15 +242,27 @@ def test_svm_over_100_svms_of_one_encoder_and_dcgan_is_only_quoted():
 
 
 def test_digits_stands_in_for_svhn_and_is_not_comparable():
-    record = {"config": {"svm": {"n_c": 50}, "images": {"digits": {"epochs": 200, "batch_size": 50, "width": 0.25, "train_split": "train"}}}}
+    record = {
+        "config": {
+            "svm": {"n_c": 50},
+            "images": {"digits": {"epochs": 200, "batch_size": 50, "width": 0.25, "train_split": "train"}},
+        }
+    }
     judgement = _first(svm_comparisons("digits_svm_table", pd.DataFrame([_svm_row(2432, 100, 250)]), record, "digits"))
     assert judgement.verdict == "not comparable" and judgement.reason.startswith("dataset: ours digits, reported svhn")
     assert SVHN_ALI_L2SVM.n == 100
 
 
 def _semisup_row(dataset, labels, seeds=10, mean=19.5, std=0.3):
-    return {"dataset": dataset, "labels": labels, "model": "ALI K+1", "seeds": seeds, "epochs": 1200,
-            "test_error_mean_pct": mean, "test_error_std_pct": std}
+    return {
+        "dataset": dataset,
+        "labels": labels,
+        "model": "ALI K+1",
+        "seeds": seeds,
+        "epochs": 1200,
+        "test_error_mean_pct": mean,
+        "test_error_std_pct": std,
+    }
 
 
 SEMISUP_RECORD = {"config": {"semisup": {"cifar10": {"width": 1.0}, "svhn": {"width": 1.0}, "digits": {"width": 0.25}}}}
@@ -226,20 +292,32 @@ def _write_table(folder, name, rows, record):
 
 
 def test_verdict_command_writes_csv_markdown_and_provenance_with_checksums(tmp_path):
-    toy = _write_table(tmp_path, "toy_table.csv", [_toy_row(), _toy_row("GAN", modes=(17.0, 0.8), hq=(94.0, 0.7), kl=(0.7, 0.07))],
-                       _toy_record())
+    toy = _write_table(
+        tmp_path,
+        "toy_table.csv",
+        [_toy_row(), _toy_row("GAN", modes=(17.0, 0.8), hq=(94.0, 0.7), kl=(0.7, 0.07))],
+        _toy_record(),
+    )
     svhn = _write_table(tmp_path, "svhn_table.csv", [_svm_row()], SVHN_RECORD)
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"verdict": {"alpha": 0.01}}))
     run_cli("verdict", "--config", str(config), "--tables", str(toy), str(svhn), "--out", str(tmp_path / "verdict.csv"))
     frame = pd.read_csv(tmp_path / "verdict.csv")
     # 6 PacGAN numbers, the 2 ALI-paper random rows not trained, SVHN's ALI L2-SVM and DCGAN
-    assert len(frame) == 6 + 2 + 2 and set(frame["verdict"]) == {"consistent", "not measured"}  # 19.3 vs 19.14 at alpha 0.01
+    assert len(frame) == 6 + 2 + 2 and set(frame["verdict"]) == {
+        "consistent",
+        "not measured",
+    }  # 19.3 vs 19.14 at alpha 0.01
     assert frame.loc[0, "measured_column"] == "pacgan_modes_mean" and frame.loc[0, "reported_spread_kind"] == "sem"
     text = (tmp_path / "verdict.md").read_text()
     assert "level 0.01" in text and "| toy_table | ALI, released hyperparameters |" in text
     record = provenance.read(tmp_path / "verdict.csv")
-    assert list(record["inputs"]) == [str(toy), str(provenance.sidecar_path(toy)), str(svhn), str(provenance.sidecar_path(svhn))]
+    assert list(record["inputs"]) == [
+        str(toy),
+        str(provenance.sidecar_path(toy)),
+        str(svhn),
+        str(provenance.sidecar_path(svhn)),
+    ]
     assert record["inputs"][str(toy)] == __import__("hashlib").sha256(toy.read_bytes()).hexdigest()
 
 
@@ -254,10 +332,16 @@ def test_verdict_command_refuses_an_unknown_table_in_one_line(tmp_path):
 def test_committed_reference_verdict_is_rebuilt_from_the_committed_tables(tmp_path):
     reference = REPO / "results/reference/cpu"
     tables = [reference / name for name in ("toy_table.csv", "digits_svm_table.csv", "semisup_table.csv")]
-    run_cli("verdict", "--config", str(REPO / "config/reference-cpu.yaml"), "--tables", *map(str, tables),
-            "--out", str(tmp_path / "verdict.csv"))
+    run_cli(
+        "verdict",
+        "--config",
+        str(REPO / "config/reference-cpu.yaml"),
+        "--tables",
+        *map(str, tables),
+        "--out",
+        str(tmp_path / "verdict.csv"),
+    )
     rebuilt, committed = pd.read_csv(tmp_path / "verdict.csv"), pd.read_csv(reference / "verdict.csv")
     pd.testing.assert_frame_equal(rebuilt, committed)
     measured = committed[committed["verdict"] != "not measured"]
     assert len(measured) == 9 and set(measured["verdict"]) == {"not comparable"}
-

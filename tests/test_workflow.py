@@ -15,41 +15,88 @@ def _config_file(tmp_path, **top):
     svm = {"n_svms": 5, "n_c": 5, "n_jobs": 1}
     semi = {"datasets": ["digits"], "seeds": [0, 1], "ema_decay": 0.5, "digits": {"epochs": 1, "width": 0.125}}
     conditional = {"datasets": ["digits"], "digits": {"epochs": 1, "width": 0.125}}
-    path.write_text(yaml.safe_dump({"device": "cpu", "toy": TINY_TOY, "toy_inference": TINY_INFERENCE, "images": images,
-                                    "svm": svm, "semisup": semi, "conditional": conditional, **top}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "device": "cpu",
+                "toy": TINY_TOY,
+                "toy_inference": TINY_INFERENCE,
+                "images": images,
+                "svm": svm,
+                "semisup": semi,
+                "conditional": conditional,
+                **top,
+            }
+        )
+    )
     return path
 
 
-@pytest.mark.parametrize("config", ["config/config.yaml", "config/quick.yaml", "config/reference-cpu.yaml", "config/reference-gpu.yaml"])
+@pytest.mark.parametrize(
+    "config", ["config/config.yaml", "config/quick.yaml", "config/reference-cpu.yaml", "config/reference-gpu.yaml"]
+)
 def test_dry_run_of_the_whole_dag(tmp_path, config):
     result = snakemake("--dry-run", "--cores", "8", "--configfile", str(REPO / config), "--directory", str(tmp_path))
     out = result.stdout + result.stderr
-    for rule in ("toy_train", "toy_evaluate", "toy_table", "toy_figure", "toy_select", "toy_infer",
-                 "toy_inference_evaluate", "toy_inference_figure", "image_train", "image_figures", "features", "svm",
-                 "digits_svm_table"):
+    for rule in (
+        "toy_train",
+        "toy_evaluate",
+        "toy_table",
+        "toy_figure",
+        "toy_select",
+        "toy_infer",
+        "toy_inference_evaluate",
+        "toy_inference_figure",
+        "image_train",
+        "image_figures",
+        "features",
+        "svm",
+        "digits_svm_table",
+    ):
         assert rule in out
-    toy_sets = yaml.safe_load((REPO / config).read_text()).get("toy", {}).get("hyperparameter_sets", ["random", "released"])
+    toy_sets = (
+        yaml.safe_load((REPO / config).read_text()).get("toy", {}).get("hyperparameter_sets", ["random", "released"])
+    )
     assert out.count("rule toy_train:") == len(toy_sets)  # one batched job per hyperparameter set
     assert out.count("rule toy_infer:") == 3  # inverse, posthoc, vae
-    datasets = yaml.safe_load((REPO / config).read_text()).get("images", {}).get("datasets", ["digits", "svhn", "cifar10", "celeba", "tiny_imagenet"])
+    datasets = (
+        yaml.safe_load((REPO / config).read_text())
+        .get("images", {})
+        .get("datasets", ["digits", "svhn", "cifar10", "celeba", "tiny_imagenet"])
+    )
     assert out.count("rule image_train:") == len(datasets)
     if "svhn" in datasets:
         assert "rule svhn_table:" in out and out.count("rule svm:") == 2 + 3  # svhn x 2 feature sets, digits x 3
-        assert out.count("rule semisup_run:") == 10 * (2 + 1 + 4)  # digits ALI + baseline, SVHN 1000, CIFAR 4 label counts
+        assert out.count("rule semisup_run:") == 10 * (
+            2 + 1 + 4
+        )  # digits ALI + baseline, SVHN 1000, CIFAR 4 label counts
         assert out.count("rule conditional_train:") == 2 and "figures/celeba_interpolations.png" in out
 
 
-@pytest.mark.parametrize("target, rule", [("results/toy_table.csv", "toy_table"), ("results/svhn_table.csv", "svhn_table")])
+@pytest.mark.parametrize(
+    "target, rule", [("results/toy_table.csv", "toy_table"), ("results/svhn_table.csv", "svhn_table")]
+)
 def test_paper_scale_targets_from_the_readme_are_known(tmp_path, target, rule):
-    result = snakemake(target, "--dry-run", "--cores", "8", "--configfile",
-                       str(REPO / "config/config.yaml"), "--directory", str(tmp_path))
+    result = snakemake(
+        target,
+        "--dry-run",
+        "--cores",
+        "8",
+        "--configfile",
+        str(REPO / "config/config.yaml"),
+        "--directory",
+        str(tmp_path),
+    )
     assert f"rule {rule}:" in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(
     "toy, needle",
-    [({"trainig": {}}, "toy.trainig"), ({"training": {"epochs": -1}}, "toy.training.epochs"),
-     ({"training": {"epochs": "many"}}, "'many' is not of type 'integer'")],
+    [
+        ({"trainig": {}}, "toy.trainig"),
+        ({"training": {"epochs": -1}}, "toy.training.epochs"),
+        ({"training": {"epochs": "many"}}, "'many' is not of type 'integer'"),
+    ],
 )
 def test_bad_config_is_refused_before_any_job_starts(tmp_path, toy, needle):
     path = tmp_path / "bad.yaml"
@@ -77,43 +124,78 @@ def test_tiny_real_run_of_the_toy_dag(tiny_run):
     assert list(table["model"]) == ["ALI", "GAN", "ALI", "GAN"]
     assert list(table["hyperparameter_set"]) == ["random", "random", "released", "released"]
     assert (table["runs"] == 2).all() and (table["epochs"] == 3).all()
-    assert table["modes_mean"].between(0, 25).all() and table["modes_min"].ge(0).all() and table["modes_max"].le(25).all()
+    assert (
+        table["modes_mean"].between(0, 25).all() and table["modes_min"].ge(0).all() and table["modes_max"].le(25).all()
+    )
     assert table["high_quality_share_mean"].between(0, 1).all()
     random, released = table[table["hyperparameter_set"] == "random"], table[table["hyperparameter_set"] == "released"]
     for column in ("paper_modes_mean", "paper_modes_pm", "paper_source"):  # the ALI paper's, beside the random rows
         assert random[column].notna().all() and (released[column].isna() | (released[column] == "")).all()
-    for column in ("paper_pacgan_modes_mean", "paper_pacgan_reverse_kl_se", "pacgan_modes_mean"):  # PacGAN's, beside the released
+    for column in (
+        "paper_pacgan_modes_mean",
+        "paper_pacgan_reverse_kl_se",
+        "pacgan_modes_mean",
+    ):  # PacGAN's, beside the released
         assert released[column].notna().all()
     assert random["paper_pacgan_modes_mean"].isna().all()
     coverage = pd.read_csv(tmp_path / "res/toy/coverage.csv")
     assert len(coverage) == 8
-    for name in ("toy_table.provenance.json", "toy_table.md", "figures/toy_samples.png",
-                 "toy/coverage.provenance.json", "logs/toy_train_random.log", "benchmarks/toy_train_random.tsv"):
+    for name in (
+        "toy_table.provenance.json",
+        "toy_table.md",
+        "figures/toy_samples.png",
+        "toy/coverage.provenance.json",
+        "logs/toy_train_random.log",
+        "benchmarks/toy_train_random.tsv",
+    ):
         assert (tmp_path / "res" / name).is_file(), name
     inference = pd.read_csv(tmp_path / "res/toy_inference_table.csv")
     assert list(inference["method"]) == ["ali", "inverse", "posthoc", "vae"]
     for column in ("modes", "reconstruction_mse", "same_mode_share", "qz_mmd2", "qz_ks_max", "paper_claim"):
         assert inference[column].notna().all(), column
     assert inference["same_mode_share"].between(0, 1).all() and (inference["reconstruction_mse"] >= 0).all()
-    for name in ("toy_inference_table.provenance.json", "figures/toy_inference.png", "figures/toy_inference_losses.png",
-                 "toy/inference/selection.json", "toy/inference/vae_log.csv", "figures/digits_samples.png",
-                 "figures/digits_reconstructions.png", "figures/digits_interpolations.png", "images/digits/train_log.csv",
-                 "figures/digits_conditional.png", "images/digits_conditional/train_log.csv"):
+    for name in (
+        "toy_inference_table.provenance.json",
+        "figures/toy_inference.png",
+        "figures/toy_inference_losses.png",
+        "toy/inference/selection.json",
+        "toy/inference/vae_log.csv",
+        "figures/digits_samples.png",
+        "figures/digits_reconstructions.png",
+        "figures/digits_interpolations.png",
+        "images/digits/train_log.csv",
+        "figures/digits_conditional.png",
+        "images/digits_conditional/train_log.csv",
+    ):
         assert (tmp_path / "res" / name).is_file(), name
     # the data were prepared by their own job, and each training's provenance names the bytes it read
-    manifests = {split: json.loads((tmp_path / f"res/data/digits/{split}.json").read_text()) for split in ("train", "valid", "test")}
+    manifests = {
+        split: json.loads((tmp_path / f"res/data/digits/{split}.json").read_text())
+        for split in ("train", "valid", "test")
+    }
     models = json.loads((tmp_path / "res/images/digits/models.provenance.json").read_text())
     assert models["data"] == [{k: v for k, v in manifests["train"].items() if k not in ("format", "data_root")}]
     semisup_run = json.loads((tmp_path / "res/semisup/digits_100labels_seed0_ali.json").read_text())
     assert [d["split"] for d in semisup_run["data"]] == ["test", "train"]
     svm_table = pd.read_csv(tmp_path / "res/digits_svm_table.csv")
     assert list(svm_table["feature_set"]) == ["paper", "released-code", "pixels"]
-    for column in ("feature_dim", "chosen_C", "validation_error_pct", "test_error_mean_pct", "test_error_std_pct", "n_svms"):
+    for column in (
+        "feature_dim",
+        "chosen_C",
+        "validation_error_pct",
+        "test_error_mean_pct",
+        "test_error_std_pct",
+        "n_svms",
+    ):
         assert svm_table[column].notna().all(), column
     assert svm_table["test_error_mean_pct"].between(0, 100).all() and (svm_table["n_svms"] == 5).all()
     assert (svm_table["labels_per_svm"] == 100).all()
     semi = pd.read_csv(tmp_path / "res/semisup_table.csv")
-    assert list(semi["model"]) == ["ALI K+1", "supervised-only"] and (semi["labels"] == 100).all() and (semi["seeds"] == 2).all()
+    assert (
+        list(semi["model"]) == ["ALI K+1", "supervised-only"]
+        and (semi["labels"] == 100).all()
+        and (semi["seeds"] == 2).all()
+    )
     assert semi["test_error_mean_pct"].between(0, 100).all()
     assert semi.loc[0, "test_error_3std_pct"] == pytest.approx(3 * semi.loc[0, "test_error_std_pct"])
     run = json.loads((tmp_path / "res/semisup/digits_100labels_seed0_ali.json").read_text())
@@ -124,14 +206,22 @@ def test_tiny_real_run_of_the_toy_dag(tiny_run):
     verdict = pd.read_csv(tmp_path / "res/verdict.csv")
     assert set(verdict["table"]) == {"toy_table", "digits_svm_table", "semisup_table"}
     measured = verdict[verdict["verdict"] != "not measured"]
-    assert len(measured) == 2 + 6 + 2 + 1 and set(measured["verdict"]) == {"not comparable"}  # toy random, released; SVM; K+1
+    assert len(measured) == 2 + 6 + 2 + 1 and set(measured["verdict"]) == {
+        "not comparable"
+    }  # toy random, released; SVM; K+1
     assert measured["reason"].str.contains("epochs|width").all()
     assert (tmp_path / "res/verdict.md").read_text().startswith("# Verdict")
     # the HTML report, with every table and figure and its caption
     snakemake("--configfile", str(config), "--directory", str(tmp_path), "--report", str(tmp_path / "report.html"))
     html = (tmp_path / "report.html").read_text()
-    for needle in ("Reproduces the mode-coverage numbers", "toy_inference_table.csv", "digits_svm_table.provenance.json",
-                   "digits_reconstructions.png", "verdict.csv", "One row per reported number"):
+    for needle in (
+        "Reproduces the mode-coverage numbers",
+        "toy_inference_table.csv",
+        "digits_svm_table.provenance.json",
+        "digits_reconstructions.png",
+        "verdict.csv",
+        "One row per reported number",
+    ):
         assert needle in html, needle
     # a second invocation has nothing left to do
     again = snakemake("--cores", "2", "--configfile", str(config), "--directory", str(tmp_path))
@@ -141,7 +231,9 @@ def test_tiny_real_run_of_the_toy_dag(tiny_run):
 @pytest.mark.slow
 def test_a_run_of_one_target_gets_the_verdict_of_the_tables_that_exist(tmp_path):
     toy = {**TINY_TOY, "hyperparameter_sets": ["released"], "seeds": [0]}
-    config = _config_file(tmp_path, results_dir="res", toy=toy, toy_inference={**TINY_INFERENCE, "select_from": "released"})
+    config = _config_file(
+        tmp_path, results_dir="res", toy=toy, toy_inference={**TINY_INFERENCE, "select_from": "released"}
+    )
     result = snakemake("res/toy_table.csv", "--cores", "2", "--configfile", str(config), "--directory", str(tmp_path))
     assert "verdict of the tables that exist: res/verdict.md" in result.stdout + result.stderr
     verdict = pd.read_csv(tmp_path / "res/verdict.csv")
@@ -158,22 +250,62 @@ def test_killed_workflow_resumes_from_the_checkpoint_and_matches_an_uninterrupte
 
     from conftest import kill_at_first_checkpoint, snakemake_env
 
-    toy = {**TINY_TOY, "seeds": [0], "training": {"epochs": 60, "checkpoint_every": 2}, "hyperparameter_sets": ["random"]}
+    toy = {
+        **TINY_TOY,
+        "seeds": [0],
+        "training": {"epochs": 60, "checkpoint_every": 2},
+        "hyperparameter_sets": ["random"],
+    }
     results = {}
     for name in ("straight", "killed"):
         folder = tmp_path / name
         folder.mkdir()
         config = folder / "config.yaml"
-        config.write_text(yaml.safe_dump({"device": "cpu", "toy": toy, "toy_inference": {"select_from": "random"},
-                                          "results_dir": "res", "checkpoint_seconds": 0}))
-        args = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "res/toy/random/models.pt",
-                "--cores", "1", "--configfile", str(config), "--directory", str(folder)]
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "device": "cpu",
+                    "toy": toy,
+                    "toy_inference": {"select_from": "random"},
+                    "results_dir": "res",
+                    "checkpoint_seconds": 0,
+                }
+            )
+        )
+        args = [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "res/toy/random/models.pt",
+            "--cores",
+            "1",
+            "--configfile",
+            str(config),
+            "--directory",
+            str(folder),
+        ]
         if name == "killed":  # Snakemake and its job killed together, as a kill -9 or a lost node would
             kill_at_first_checkpoint(args, folder / "res/toy/random/models.checkpoint.pt", env=snakemake_env())
             assert not (folder / "res/toy/random/models.pt").exists()
-            subprocess.run([sys.executable, "-m", "snakemake", "--unlock", "--snakefile", str(REPO / "Snakefile"),
-                            "--configfile", str(config), "--directory", str(folder)], env=snakemake_env(), check=True,
-                           capture_output=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "snakemake",
+                    "--unlock",
+                    "--snakefile",
+                    str(REPO / "Snakefile"),
+                    "--configfile",
+                    str(config),
+                    "--directory",
+                    str(folder),
+                ],
+                env=snakemake_env(),
+                check=True,
+                capture_output=True,
+            )
         snakemake(*args[5:], cwd=REPO)
         results[name] = torch.load(folder / "res/toy/random/models.pt", weights_only=True)["models"]
         if name == "killed":
@@ -185,6 +317,7 @@ def test_killed_workflow_resumes_from_the_checkpoint_and_matches_an_uninterrupte
 
 def _scheduled(folder, config_path, change: dict) -> str:
     """The dry run's plan after merging ``change`` into the tiny config (written beside it)."""
+
     def merge(base, extra):
         return {**base, **{k: merge(base.get(k, {}), v) if isinstance(v, dict) else v for k, v in extra.items()}}
 
@@ -198,18 +331,22 @@ TRAINING_RULES = ("toy_train", "toy_infer", "image_train", "conditional_train", 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("change", [
-    {"images": {"figures": {"interpolation_pairs": 3}}},
-    {"images": {"figures": {"sample_grid_every": 1}}},  # reaches training through the environment
-    {"checkpoint_seconds": 5},  # so does this
-    {"toy": {"coverage": {"n_samples": 300}}},
-    {"conditional": {"figure_seed": 5}},
-    {"images": {"data_root": "elsewhere/data files"}},
-    {"images": {"download": True}},
-    {"toy_inference": {"mmd_samples": 50}},
-    {"batchnorm": {"statistics": "running"}},
-    {"images": {"digits": {"valid_split": "test"}}},
-], ids=lambda change: str(change))
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"images": {"figures": {"interpolation_pairs": 3}}},
+        {"images": {"figures": {"sample_grid_every": 1}}},  # reaches training through the environment
+        {"checkpoint_seconds": 5},  # so does this
+        {"toy": {"coverage": {"n_samples": 300}}},
+        {"conditional": {"figure_seed": 5}},
+        {"images": {"data_root": "elsewhere/data files"}},
+        {"images": {"download": True}},
+        {"toy_inference": {"mmd_samples": 50}},
+        {"batchnorm": {"statistics": "running"}},
+        {"images": {"digits": {"valid_split": "test"}}},
+    ],
+    ids=lambda change: str(change),
+)
 def test_an_evaluation_only_change_never_retrains(tiny_run, change):
     plan = _scheduled(*tiny_run, change)
     # by design, toy inference retrains (the toy models do not) when more coverage samples re-count
@@ -234,13 +371,18 @@ def test_a_training_change_retrains_and_a_new_seed_trains_alone(tiny_run):
     plan = _scheduled(*tiny_run, {"toy": {"training": {"epochs": 4}}})
     assert plan.count("rule toy_train:") == 2 and "rule image_train:" not in plan  # both toy sets, nothing else
     plan = _scheduled(*tiny_run, {"semisup": {"seeds": [0, 1, 2]}})
-    assert plan.count("rule semisup_run:") == 2 and "seed2_ali.json" in plan and "seed0_ali.json" not in plan.split(
-        "rule semisup_table:")[0]  # only seed 2's two runs, then the table
+    assert (
+        plan.count("rule semisup_run:") == 2
+        and "seed2_ali.json" in plan
+        and "seed0_ali.json" not in plan.split("rule semisup_table:")[0]
+    )  # only seed 2's two runs, then the table
 
 
 def test_snakemake_lint_is_clean(tmp_path):
     """CI runs Snakemake's linter (through this test): every rule has log, benchmark, no config in shell."""
-    result = snakemake("--lint", "--configfile", str(REPO / "config/quick.yaml"), "--directory", str(tmp_path), check=False)
+    result = snakemake(
+        "--lint", "--configfile", str(REPO / "config/quick.yaml"), "--directory", str(tmp_path), check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -266,8 +408,9 @@ def test_a_checkout_that_restores_identical_code_reruns_nothing(tiny_run):
 
 
 def test_dry_run_of_pacgans_toy_setup_builds_the_toy_and_its_verdict_alone(tmp_path):
-    result = snakemake("--dry-run", "--cores", "8", "--configfile", str(REPO / "config/toy-pacgan.yaml"),
-                       "--directory", str(tmp_path))
+    result = snakemake(
+        "--dry-run", "--cores", "8", "--configfile", str(REPO / "config/toy-pacgan.yaml"), "--directory", str(tmp_path)
+    )
     out = result.stdout + result.stderr
     assert out.count("rule toy_train:") == 1 and "rule verdict:" in out and "rule image_train:" not in out
     assert "toy-pacgan/toy/released/models.pt" in out and '"epochs": 400' in out

@@ -27,24 +27,54 @@ def cmd_conditional_figure(args: argparse.Namespace) -> None:
     measured = None
     if args.out_metrics:
         run, location = cfg.conditional.run(dataset), data_location(cfg, args)
-        train, valid = load_split(dataset, run.train_split, **location), load_split(dataset, run.valid_split, **location)
+        train, valid = (
+            load_split(dataset, run.train_split, **location),
+            load_split(dataset, run.valid_split, **location),
+        )
         conditioning = cm.digits_conditioning if dataset == "digits" else cm.celeba_conditioning
         measured = conditioning(model, train, valid, seed)
-        write_text(args.out_metrics, json.dumps({"epochs": payload["epochs"], "steps": payload["epochs"] * payload["steps_per_epoch"],
-                                                 "embedding": payload["embedding"],
-                                                 "batchnorm_statistics": cfg.batchnorm.statistics, **measured}, indent=2) + "\n")
-    after = f"after {payload['epochs']} epochs, embedding {payload['embedding']}, BN statistics {cfg.batchnorm.statistics}"
-    agreement = "" if measured is None else (
-        f"\nlabel agreement {100 * measured['label_agreement']:.1f} % (chance {100 * measured['chance']:.0f} %), "
-        f"change across conditions / across z {measured['conditions_to_z_ratio']:.2f}")
+        write_text(
+            args.out_metrics,
+            json.dumps(
+                {
+                    "epochs": payload["epochs"],
+                    "steps": payload["epochs"] * payload["steps_per_epoch"],
+                    "embedding": payload["embedding"],
+                    "batchnorm_statistics": cfg.batchnorm.statistics,
+                    **measured,
+                },
+                indent=2,
+            )
+            + "\n",
+        )
+    after = (
+        f"after {payload['epochs']} epochs, embedding {payload['embedding']}, BN statistics {cfg.batchnorm.statistics}"
+    )
+    agreement = (
+        ""
+        if measured is None
+        else (
+            f"\nlabel agreement {100 * measured['label_agreement']:.1f} % (chance {100 * measured['chance']:.0f} %), "
+            f"change across conditions / across z {measured['conditions_to_z_ratio']:.2f}"
+        )
+    )
     if dataset == "celeba":
-        labelled_grid(cf.celeba_grid(model, seed), [f"{n}: {label}" for n, label, _ in cf.CELEBA_ROWS],
-                      [f"({c}) {label}" for c, label, _ in cf.CELEBA_COLUMNS], args.out,
-                      f"Conditional generation, one fixed z (paper Fig. 7 layout; {after}){agreement}")
+        labelled_grid(
+            cf.celeba_grid(model, seed),
+            [f"{n}: {label}" for n, label, _ in cf.CELEBA_ROWS],
+            [f"({c}) {label}" for c, label, _ in cf.CELEBA_COLUMNS],
+            args.out,
+            f"Conditional generation, one fixed z (paper Fig. 7 layout; {after}){agreement}",
+        )
     else:
         rows = 8
-        labelled_grid(cf.digits_grid(model, seed, rows), [f"z{i + 1}" for i in range(rows)], [str(d) for d in range(10)],
-                      args.out, f"Conditional digits: one z per row, the class across ({after}){agreement}")
+        labelled_grid(
+            cf.digits_grid(model, seed, rows),
+            [f"z{i + 1}" for i in range(rows)],
+            [str(d) for d in range(10)],
+            args.out,
+            f"Conditional digits: one z per row, the class across ({after}){agreement}",
+        )
 
 
 def register(sub) -> None:
@@ -54,6 +84,10 @@ def register(sub) -> None:
     add_data_options(p)
     p.add_argument("--models", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--out-metrics", type=Path, help="how much the condition controls the sample (.json; "
-                   "ali_bench/conditional/metrics.py): reads the training and validation splits")
+    p.add_argument(
+        "--out-metrics",
+        type=Path,
+        help="how much the condition controls the sample (.json; "
+        "ali_bench/conditional/metrics.py): reads the training and validation splits",
+    )
     p.set_defaults(func=cmd_conditional_figure)

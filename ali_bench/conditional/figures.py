@@ -49,7 +49,9 @@ def attribute_vector(names: tuple[str, ...]) -> torch.Tensor:
 
 def celeba_conditions() -> torch.Tensor:
     """(4, 12, 40): the y of every cell of the paper's grid."""
-    return torch.stack([torch.stack([attribute_vector(row + col) for _, _, col in CELEBA_COLUMNS]) for _, _, row in CELEBA_ROWS])
+    return torch.stack(
+        [torch.stack([attribute_vector(row + col) for _, _, col in CELEBA_COLUMNS]) for _, _, row in CELEBA_ROWS]
+    )
 
 
 @torch.no_grad()

@@ -31,8 +31,10 @@ def sample_grid(model: ConditionalALI, y: torch.Tensor, n_z: int, seed: int) -> 
     model.eval()
     z = torch.randn(n_z, model.arch.latent_dim, 1, 1, generator=generator_for(seed, METRICS_Z))
     device = next(model.parameters()).device
-    rows = [model.decode_given(z[i:i + 1].expand(len(y), -1, -1, -1).to(device), y.to(device)).float().cpu()
-            for i in range(n_z)]
+    rows = [
+        model.decode_given(z[i : i + 1].expand(len(y), -1, -1, -1).to(device), y.to(device)).float().cpu()
+        for i in range(n_z)
+    ]
     return torch.stack(rows)
 
 
@@ -40,8 +42,11 @@ def variation(grid: torch.Tensor) -> dict:
     """How much the sample moves with the condition (z fixed) and with z (condition fixed)."""
     across_conditions = float(((grid - grid.mean(dim=1, keepdim=True)) ** 2).mean())
     across_z = float(((grid - grid.mean(dim=0, keepdim=True)) ** 2).mean())
-    return {"variation_across_conditions": across_conditions, "variation_across_z": across_z,
-            "conditions_to_z_ratio": across_conditions / across_z if across_z > 0 else float("nan")}
+    return {
+        "variation_across_conditions": across_conditions,
+        "variation_across_z": across_z,
+        "conditions_to_z_ratio": across_conditions / across_z if across_z > 0 else float("nan"),
+    }
 
 
 def digits_conditioning(model: ConditionalALI, train: ImageSplit, valid: ImageSplit, seed: int, n_z: int = 100) -> dict:
@@ -49,18 +54,29 @@ def digits_conditioning(model: ConditionalALI, train: ImageSplit, valid: ImageSp
     grid = sample_grid(model, torch.eye(10), n_z, seed)  # (n_z, 10, 3, 32, 32)
     predicted = judge.predict(classifier_pixels(grid.flatten(0, 1)).numpy()).reshape(n_z, 10)
     per_class = (predicted == np.arange(10)[None, :]).mean(axis=0)
-    ceiling = float((judge.predict(classifier_pixels(valid.images.float() / 255.0).numpy()) == valid.labels.numpy()).mean())
-    return {"dataset": "digits", "samples": int(grid.shape[0] * grid.shape[1]), "z_draws": n_z, "conditions": 10,
-            "label_agreement": float(per_class.mean()), "chance": 0.1, "judge_accuracy_on_real_images": ceiling,
-            "label_agreement_per_class": {str(k): float(v) for k, v in enumerate(per_class)}, **variation(grid)}
+    ceiling = float(
+        (judge.predict(classifier_pixels(valid.images.float() / 255.0).numpy()) == valid.labels.numpy()).mean()
+    )
+    return {
+        "dataset": "digits",
+        "samples": int(grid.shape[0] * grid.shape[1]),
+        "z_draws": n_z,
+        "conditions": 10,
+        "label_agreement": float(per_class.mean()),
+        "chance": 0.1,
+        "judge_accuracy_on_real_images": ceiling,
+        "label_agreement_per_class": {str(k): float(v) for k, v in enumerate(per_class)},
+        **variation(grid),
+    }
 
 
 def _celeba_pixels(images: torch.Tensor) -> np.ndarray:
     return torch.nn.functional.adaptive_avg_pool2d(images, CELEBA_JUDGE_SIDE).flatten(1).numpy()
 
 
-def celeba_conditioning(model: ConditionalALI, train: ImageSplit, valid: ImageSplit, seed: int, n_z: int = 20,
-                        n_conditions: int = 20) -> dict:
+def celeba_conditioning(
+    model: ConditionalALI, train: ImageSplit, valid: ImageSplit, seed: int, n_z: int = 20, n_conditions: int = 20
+) -> dict:
     """Per-attribute agreement: 40 logistic regressions on CelebA's own labels judge n_z × n_conditions
     samples, the conditions being real validation images' attribute vectors. An attribute constant in
     the judge's training images (no judge can be fit) or among the conditions is left out (None)."""
@@ -82,7 +98,14 @@ def celeba_conditioning(model: ConditionalALI, train: ImageSplit, valid: ImageSp
         per_attribute[name] = float((judge.predict(samples) == wanted[:, a]).mean())
         base_rate[name] = float(max(wanted[:, a].mean(), 1 - wanted[:, a].mean()))
     judged = [v for v in per_attribute.values() if v is not None]
-    return {"dataset": "celeba", "samples": len(samples), "z_draws": n_z, "conditions": n_conditions,
-            "label_agreement": float(np.mean(judged)) if judged else float("nan"),
-            "chance": float(np.mean(list(base_rate.values()))) if base_rate else float("nan"),
-            "label_agreement_per_attribute": per_attribute, "majority_rate_per_attribute": base_rate, **variation(grid)}
+    return {
+        "dataset": "celeba",
+        "samples": len(samples),
+        "z_draws": n_z,
+        "conditions": n_conditions,
+        "label_agreement": float(np.mean(judged)) if judged else float("nan"),
+        "chance": float(np.mean(list(base_rate.values()))) if base_rate else float("nan"),
+        "label_agreement_per_attribute": per_attribute,
+        "majority_rate_per_attribute": base_rate,
+        **variation(grid),
+    }

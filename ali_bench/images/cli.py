@@ -7,8 +7,19 @@ import argparse
 import json
 from pathlib import Path
 
-from ali_bench.command_line import (add_config, add_data_manifests, add_data_options, add_training_options, checkpoint_seconds,
-                                   config_from, data_location, data_provenance, environment, non_negative_int, training_device)
+from ali_bench.command_line import (
+    add_config,
+    add_data_manifests,
+    add_data_options,
+    add_training_options,
+    checkpoint_seconds,
+    config_from,
+    data_location,
+    data_provenance,
+    environment,
+    non_negative_int,
+    training_device,
+)
 from ali_bench.config import Config, ConfigError
 from ali_bench.trained_with import IMAGE_DATASETS
 
@@ -42,19 +53,47 @@ def cmd_image_train(args: argparse.Namespace) -> None:
     train = load_split(args.dataset, run.train_split, **data_location(cfg, args))
     from ali_bench import cost
 
-    cost.refuse_unasked_cpu(f"image-train --dataset {args.dataset}", lambda: cost.image_training_cost(
-        args.dataset, cfg.images, len(train), epochs=run.epochs, batch=run.batch_size, width=run.width), cfg.device, device.type)
-    payload = train_images(args.dataset, cfg.images, train, args.out, args.log, args.out.with_name(args.out.stem + ".checkpoint.pt"),
-                           device, device_name(device), cuda_graphs=cfg.cuda_graphs, progress=not args.no_progress,
-                           conditioning=conditioning, bn=cfg.batchnorm, sample_grid_every=_sample_grid_every(cfg, args),
-                           checkpoint_seconds=checkpoint_seconds(cfg))
+    cost.refuse_unasked_cpu(
+        f"image-train --dataset {args.dataset}",
+        lambda: cost.image_training_cost(
+            args.dataset, cfg.images, len(train), epochs=run.epochs, batch=run.batch_size, width=run.width
+        ),
+        cfg.device,
+        device.type,
+    )
+    payload = train_images(
+        args.dataset,
+        cfg.images,
+        train,
+        args.out,
+        args.log,
+        args.out.with_name(args.out.stem + ".checkpoint.pt"),
+        device,
+        device_name(device),
+        cuda_graphs=cfg.cuda_graphs,
+        progress=not args.no_progress,
+        conditioning=conditioning,
+        bn=cfg.batchnorm,
+        sample_grid_every=_sample_grid_every(cfg, args),
+        checkpoint_seconds=checkpoint_seconds(cfg),
+    )
     from ali_bench import provenance
     from ali_bench.config import config_hash
 
-    provenance.write(args.out, provenance.build(
-        config=payload["config"], config_hash=config_hash(payload["config"]), seeds=[cfg.images.seed],
-        device=payload["device"], wall_time_s=payload["wall_time_s"], epochs=payload["epochs"],
-        steps_per_epoch=payload["steps_per_epoch"], train_images=len(train), **data_provenance(args)))
+    provenance.write(
+        args.out,
+        provenance.build(
+            config=payload["config"],
+            config_hash=config_hash(payload["config"]),
+            seeds=[cfg.images.seed],
+            device=payload["device"],
+            wall_time_s=payload["wall_time_s"],
+            epochs=payload["epochs"],
+            steps_per_epoch=payload["steps_per_epoch"],
+            train_images=len(train),
+            **data_provenance(args),
+        ),
+    )
 
 
 def cmd_image_figures(args: argparse.Namespace) -> None:
@@ -71,17 +110,29 @@ def cmd_image_figures(args: argparse.Namespace) -> None:
     valid = load_split(dataset, cfg.images.run(dataset).valid_split, **location)
     after = f"{dataset}, after {payload['epochs']} epochs, BN statistics {cfg.batchnorm.statistics}"
     image_grid(figures.samples(model, seed), 10, args.out_samples, f"Samples x ~ p(x|z), z ~ N(0, I) ({after})")
-    image_grid(figures.reconstructions(model, valid, seed), 20, args.out_reconstructions,
-               f"Reconstructions: odd columns validation data x, even columns G_x(G_z(x)) ({after})")
+    image_grid(
+        figures.reconstructions(model, valid, seed),
+        20,
+        args.out_reconstructions,
+        f"Reconstructions: odd columns validation data x, even columns G_x(G_z(x)) ({after})",
+    )
     pairs, steps = cfg.images.figures.interpolation_pairs, cfg.images.figures.interpolation_steps
-    image_grid(figures.interpolations(model, valid, seed, pairs, steps), steps + 3, args.out_interpolations,
-               f"Latent interpolations: x1, G_x(z1 + a (z2 - z1)) for a = 0..1, x2 ({after})")
+    image_grid(
+        figures.interpolations(model, valid, seed, pairs, steps),
+        steps + 3,
+        args.out_interpolations,
+        f"Latent interpolations: x1, G_x(z1 + a (z2 - z1)) for a = 0..1, x2 ({after})",
+    )
     if args.out_metrics:
         from ali_bench.atomic import write_text
 
         train = load_split(dataset, "train", **location) if dataset == "digits" else None
-        metrics = {"dataset": dataset, "epochs": payload["epochs"], "batchnorm_statistics": cfg.batchnorm.statistics,
-                   **figures.reconstruction_metrics(model, valid, seed, train)}
+        metrics = {
+            "dataset": dataset,
+            "epochs": payload["epochs"],
+            "batchnorm_statistics": cfg.batchnorm.statistics,
+            **figures.reconstruction_metrics(model, valid, seed, train),
+        }
         write_text(args.out_metrics, json.dumps(metrics, indent=2) + "\n")
 
 
@@ -92,9 +143,15 @@ def register(sub) -> None:
     add_data_options(p)
     add_data_manifests(p)
     p.add_argument("--dataset", choices=IMAGE_DATASETS, required=True)
-    p.add_argument("--conditional", action="store_true", help="the conditional model (digits, celeba; config 'conditional')")
-    p.add_argument("--sample-grid-every", type=non_negative_int, help=f"epochs between sample grids (0: none); overrides "
-                   f"${SAMPLE_GRID_VARIABLE} and config key images.figures.sample_grid_every")
+    p.add_argument(
+        "--conditional", action="store_true", help="the conditional model (digits, celeba; config 'conditional')"
+    )
+    p.add_argument(
+        "--sample-grid-every",
+        type=non_negative_int,
+        help=f"epochs between sample grids (0: none); overrides "
+        f"${SAMPLE_GRID_VARIABLE} and config key images.figures.sample_grid_every",
+    )
     p.add_argument("--out", type=Path, required=True, help="models file (.pt)")
     p.add_argument("--log", type=Path, required=True, help="per-epoch training log (.csv)")
     add_training_options(p)

@@ -27,7 +27,9 @@ def samples(model: ImageALI, seed: int, n: int = 100) -> torch.Tensor:
 
 
 @torch.no_grad()
-def reconstructions(model: ImageALI, valid: ImageSplit, seed: int, rows: int = 10, pairs_per_row: int = 10) -> torch.Tensor:
+def reconstructions(
+    model: ImageALI, valid: ImageSplit, seed: int, rows: int = 10, pairs_per_row: int = 10
+) -> torch.Tensor:
     """Validation images and their reconstructions interleaved: odd columns data, even columns G_x(G_z(x))."""
     generator = generator_for(seed, FIGURES, 1)
     pick = torch.randperm(len(valid), generator=generator)[: rows * pairs_per_row]
@@ -84,7 +86,9 @@ def reconstruction_metrics(model: ImageALI, valid: ImageSplit, seed: int, train:
     """
     generator = generator_for(seed, FIGURES, 3)
     x = valid.images.float() / 255.0
-    x_rec = torch.cat([model.decoder(model.encode(chunk, _latent(model, len(chunk), generator))) for chunk in x.split(500)])
+    x_rec = torch.cat(
+        [model.decoder(model.encode(chunk, _latent(model, len(chunk), generator))) for chunk in x.split(500)]
+    )
     out = {"validation_images": len(x), "mse": float(((x_rec - x) ** 2).mean())}
     if train is not None:
         classifier = fit_label_judge(train, seed)

@@ -27,8 +27,16 @@ import torch
 from tqdm import tqdm
 
 from ali_bench import batchnorm, checkpoint, trained_with
-from ali_bench.config import (BatchNormConfig, ConditionalConfig, ConfigError, ImageRunConfig, ImagesConfig, as_dict,
-                              config_hash, load_config)
+from ali_bench.config import (
+    BatchNormConfig,
+    ConditionalConfig,
+    ConfigError,
+    ImageRunConfig,
+    ImagesConfig,
+    as_dict,
+    config_hash,
+    load_config,
+)
 from ali_bench.cuda_graphs import StepRunner
 from ali_bench.data.images import ImageSplit
 from ali_bench.nets import architecture_options, image_architecture
@@ -56,8 +64,9 @@ def _run(dataset: str, cfg: ImagesConfig, conditioning: Conditioning | None) -> 
     return conditioning.run if conditioning else cfg.run(dataset)
 
 
-def build_model(dataset: str, cfg: ImagesConfig, train: ImageSplit, device: torch.device,
-                conditioning: Conditioning | None = None) -> ImageALI | ConditionalALI:
+def build_model(
+    dataset: str, cfg: ImagesConfig, train: ImageSplit, device: torch.device, conditioning: Conditioning | None = None
+) -> ImageALI | ConditionalALI:
     """The dataset's architecture with the paper's init, drawn from the images seed."""
     run = _run(dataset, cfg, conditioning)
     torch.manual_seed(seed_for(cfg.seed, MODEL_INIT))
@@ -96,8 +105,12 @@ class ImageTrainer:
     device: torch.device
 
     def state(self) -> dict:
-        return {"model": self.model.state_dict(), "opt_d": self.opt_d.state_dict(), "opt_g": self.opt_g.state_dict(),
-                "rng": _rng_state(self.device)}
+        return {
+            "model": self.model.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "rng": _rng_state(self.device),
+        }
 
     def load(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -106,17 +119,31 @@ class ImageTrainer:
         _set_rng_state(state["rng"], self.device)
 
 
-def make_trainer(dataset: str, cfg: ImagesConfig, train: ImageSplit, device: torch.device, cuda_graphs: bool,
-                 conditioning: Conditioning | None = None) -> ImageTrainer:
+def make_trainer(
+    dataset: str,
+    cfg: ImagesConfig,
+    train: ImageSplit,
+    device: torch.device,
+    cuda_graphs: bool,
+    conditioning: Conditioning | None = None,
+) -> ImageTrainer:
     run = _run(dataset, cfg, conditioning)
     model = build_model(dataset, cfg, train, device, conditioning)
     use_graph = cuda_graphs and device.type == "cuda"
     fast = device.type == "cuda"
-    adam = partial(torch.optim.Adam, lr=run.lr, betas=(run.beta1, 0.999), eps=1e-8,
-                   fused=True if fast else None, capturable=use_graph)
+    adam = partial(
+        torch.optim.Adam,
+        lr=run.lr,
+        betas=(run.beta1, 0.999),
+        eps=1e-8,
+        fused=True if fast else None,
+        capturable=use_graph,
+    )
     opt_d, opt_g = adam(model.discriminator_parameters()), adam(model.generator_parameters())
     channels_last = cfg.channels_last
-    step = StepRunner(partial(image_step, model, opt_d, opt_g, bf16=cfg.bf16, channels_last=channels_last), use_graph=use_graph)
+    step = StepRunner(
+        partial(image_step, model, opt_d, opt_g, bf16=cfg.bf16, channels_last=channels_last), use_graph=use_graph
+    )
     torch.manual_seed(seed_for(cfg.seed, TORCH_RNG))  # the noise and dropout stream
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
@@ -129,8 +156,13 @@ def run_settings(dataset: str, cfg: ImagesConfig, conditioning: Conditioning | N
     """Everything that shapes one dataset's training (not the other datasets' blocks)."""
     shared = {key: getattr(cfg, key) for key in ("variant", "seed", "tf32", "bf16", "channels_last")}
     extra = {"conditional": True, "embedding": conditioning.embedding} if conditioning else {"conditional": False}
-    return {"dataset": dataset, **shared, **architecture_options(dataset, cfg), **extra,
-            "run": as_dict(_run(dataset, cfg, conditioning))}
+    return {
+        "dataset": dataset,
+        **shared,
+        **architecture_options(dataset, cfg),
+        **extra,
+        "run": as_dict(_run(dataset, cfg, conditioning)),
+    }
 
 
 def _config_keys(settings: dict, batchnorm_settings: dict) -> dict:
@@ -149,19 +181,29 @@ def _config_keys(settings: dict, batchnorm_settings: dict) -> dict:
     return view
 
 
-def check_trained_with(path: str | Path, payload: dict, images: ImagesConfig, bn: BatchNormConfig,
-                       conditional: ConditionalConfig) -> None:
+def check_trained_with(
+    path: str | Path, payload: dict, images: ImagesConfig, bn: BatchNormConfig, conditional: ConditionalConfig
+) -> None:
     """Refuse a models file trained with other settings than this config's (one line, the first key)."""
     dataset = payload["dataset"]
     conditioning = Conditioning(conditional.run(dataset), conditional.embedding) if payload.get("conditional") else None
     trained = payload["config"]
     asked = run_settings(dataset, images, conditioning)
-    trained_with.check(path, _config_keys(trained, trained.get("batchnorm", {})),
-                       _config_keys(asked, trained_with.batchnorm_training(as_dict(bn))))
+    trained_with.check(
+        path,
+        _config_keys(trained, trained.get("batchnorm", {})),
+        _config_keys(asked, trained_with.batchnorm_training(as_dict(bn))),
+    )
 
 
-def recomputed_statistics(model: ImageALI | ConditionalALI, data: torch.Tensor, conditions: torch.Tensor | None,
-                          bn: BatchNormConfig, seed: int, channels_last: bool) -> dict[str, torch.Tensor]:
+def recomputed_statistics(
+    model: ImageALI | ConditionalALI,
+    data: torch.Tensor,
+    conditions: torch.Tensor | None,
+    bn: BatchNormConfig,
+    seed: int,
+    channels_last: bool,
+) -> dict[str, torch.Tensor]:
     """Batch-norm statistics of ``model``'s current weights, from ``bn.batches`` training batches.
 
     Each batch is shaped as ``image_step`` shapes one: uint8 training images scaled to [0, 1], z and ε
@@ -189,8 +231,9 @@ def recomputed_statistics(model: ImageALI | ConditionalALI, data: torch.Tensor, 
     return batchnorm.recompute_statistics(model, forward, bn.batches)
 
 
-def write_sample_grid(model: ImageALI | ConditionalALI, conditions: torch.Tensor | None, seed: int, path: Path,
-                      title: str, n: int = 100) -> None:
+def write_sample_grid(
+    model: ImageALI | ConditionalALI, conditions: torch.Tensor | None, seed: int, path: Path, title: str, n: int = 100
+) -> None:
     """``n`` samples of the current weights, for watching a training: the same z at every call (so
     successive grids show the model change, not the noise), drawn from a stream of their own (the
     training's noise streams and a resume are unaffected), in eval mode with BN's running averages.
@@ -210,9 +253,19 @@ def write_sample_grid(model: ImageALI | ConditionalALI, conditions: torch.Tensor
 
 
 def train_images(
-    dataset: str, cfg: ImagesConfig, train: ImageSplit, out_path: str | Path, log_path: str | Path,
-    checkpoint_path: str | Path, device: torch.device, device_label: str, cuda_graphs: bool = True, progress: bool = True,
-    conditioning: Conditioning | None = None, bn: BatchNormConfig | None = None, sample_grid_every: int = 0,
+    dataset: str,
+    cfg: ImagesConfig,
+    train: ImageSplit,
+    out_path: str | Path,
+    log_path: str | Path,
+    checkpoint_path: str | Path,
+    device: torch.device,
+    device_label: str,
+    cuda_graphs: bool = True,
+    progress: bool = True,
+    conditioning: Conditioning | None = None,
+    bn: BatchNormConfig | None = None,
+    sample_grid_every: int = 0,
     checkpoint_seconds: float = 0.0,
 ) -> dict:
     """Train, checkpointing every epoch (at most every ``checkpoint_seconds``), recompute the BN
@@ -224,8 +277,10 @@ def train_images(
     section = f"{'conditional' if conditioning else 'images'}.{dataset}"  # where this run's keys live in the config
     batch = run.batch_size
     if len(train) < batch:  # no full batch: zero steps per epoch (batches have a static shape for CUDA graphs)
-        raise ConfigError(f"config key '{section}.batch_size' is {batch}, more than the {len(train)} images of {dataset}'s "
-                          f"{section}.train_split {run.train_split!r}: lower the batch size")
+        raise ConfigError(
+            f"config key '{section}.batch_size' is {batch}, more than the {len(train)} images of {dataset}'s "
+            f"{section}.train_split {run.train_split!r}: lower the batch size"
+        )
     trainer = make_trainer(dataset, cfg, train, device, cuda_graphs, conditioning)
     data = train.images.to(device)  # (N, 3, H, W) uint8, resident
     conditions = condition_vectors(dataset, train.labels).to(device) if conditioning else None
@@ -234,16 +289,27 @@ def train_images(
     def run_epoch(epoch: int) -> tuple[list[dict], dict]:
         order = torch.randperm(len(data), generator=generator_for(cfg.seed, EPOCH_ORDER, epoch)).to(device)
         total = torch.zeros(len(MONITORS), device=device)
-        for step in tqdm(range(steps), desc=f"epoch {epoch + 1}", unit="step", leave=False, disable=not progress, mininterval=2):
+        for step in tqdm(
+            range(steps), desc=f"epoch {epoch + 1}", unit="step", leave=False, disable=not progress, mininterval=2
+        ):
             rows = order[step * batch : (step + 1) * batch]
             total += trainer.step(data[rows]) if conditions is None else trainer.step(data[rows], conditions[rows])
         means = dict(zip(MONITORS, (total / steps).tolist()))
         if not_finite(means):
-            raise divergence(f"training {'conditional ' if conditioning else ''}ALI on {dataset}", epoch + 1, means,
-                             f"lower {section}.lr (now {run.lr}) or check the data, and retrain")
+            raise divergence(
+                f"training {'conditional ' if conditioning else ''}ALI on {dataset}",
+                epoch + 1,
+                means,
+                f"lower {section}.lr (now {run.lr}) or check the data, and retrain",
+            )
         if sample_grid_every and (epoch + 1) % sample_grid_every == 0:
-            write_sample_grid(trainer.model, conditions, cfg.seed, Path(out_path).parent / "samples" / f"epoch_{epoch + 1:05d}.png",
-                              f"{dataset}: samples after epoch {epoch + 1} (fixed z, BN running averages)")
+            write_sample_grid(
+                trainer.model,
+                conditions,
+                cfg.seed,
+                Path(out_path).parent / "samples" / f"epoch_{epoch + 1:05d}.png",
+                f"{dataset}: samples after epoch {epoch + 1} (fixed z, BN running averages)",
+            )
         return [{"epoch": epoch + 1, **means}], {"loss_d": means["loss_d"], "loss_g": means["loss_g"]}
 
     settings = run_settings(dataset, cfg, conditioning)
@@ -251,27 +317,43 @@ def train_images(
     # epoch depends on the total (no schedule; the RNG states come with the checkpoint)
     fingerprint = config_hash({**length_free(settings, "run"), "n": len(data)})
     rows, wall = run_epochs(
-        run_epoch, epochs=run.epochs, checkpoint_path=checkpoint_path, checkpoint_every=1, fingerprint=fingerprint,
-        get_state=trainer.state, set_state=trainer.load, desc=f"ALI {dataset}", progress=progress,
-        on_rows=partial(write_log, log_path, columns=LOG_COLUMNS), checkpoint_seconds=checkpoint_seconds,
+        run_epoch,
+        epochs=run.epochs,
+        checkpoint_path=checkpoint_path,
+        checkpoint_every=1,
+        fingerprint=fingerprint,
+        get_state=trainer.state,
+        set_state=trainer.load,
+        desc=f"ALI {dataset}",
+        progress=progress,
+        on_rows=partial(write_log, log_path, columns=LOG_COLUMNS),
+        checkpoint_seconds=checkpoint_seconds,
         length_key=f"{section}.epochs",
     )
     recomputed = recomputed_statistics(trainer.model, data, conditions, bn, cfg.seed, cfg.channels_last)
     payload = {
-        "format": MODEL_FORMAT, "dataset": dataset, "variant": cfg.variant, "width": run.width,
+        "format": MODEL_FORMAT,
+        "dataset": dataset,
+        "variant": cfg.variant,
+        "width": run.width,
         "architecture_options": architecture_options(dataset, cfg),
-        "conditional": conditioning is not None, "embedding": conditioning.embedding if conditioning else None,
+        "conditional": conditioning is not None,
+        "embedding": conditioning.embedding if conditioning else None,
         "state": {k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()},
         "bn_recomputed": {k: v.contiguous() for k, v in recomputed.items()},
         "config": {**settings, "batchnorm": trained_with.batchnorm_training(as_dict(bn))},
-        "epochs": run.epochs, "steps_per_epoch": steps, "device": device_label, "wall_time_s": wall,
+        "epochs": run.epochs,
+        "steps_per_epoch": steps,
+        "device": device_label,
+        "wall_time_s": wall,
     }
     checkpoint.save(out_path, payload)
     return payload
 
 
-def load_model(path: str | Path, device: torch.device = torch.device("cpu"), *,
-               statistics: str, conditional: bool = False) -> tuple[dict, ImageALI | ConditionalALI]:
+def load_model(
+    path: str | Path, device: torch.device = torch.device("cpu"), *, statistics: str, conditional: bool = False
+) -> tuple[dict, ImageALI | ConditionalALI]:
     """A trained model in eval mode (BN population statistics, no dropout).
 
     ``statistics`` (config ``batchnorm.statistics``): ``recomputed``, the BN statistics of the final
@@ -281,16 +363,28 @@ def load_model(path: str | Path, device: torch.device = torch.device("cpu"), *,
     """
     payload = checkpoint.load(path, MODEL_FORMAT)
     if bool(payload.get("conditional")) != conditional:
-        kind, other = ("a conditional", "an unconditional") if payload.get("conditional") else ("an unconditional", "a conditional")
-        train, where = (("image-train --conditional", "images/<dataset>_conditional/models.pt") if conditional
-                        else ("image-train without --conditional", "images/<dataset>/models.pt"))
-        raise checkpoint.CheckpointError(f"'{path}' holds {kind} model; this command takes {other} one (trained by "
-                                         f"{train}; in the workflow's results, {where})")
+        kind, other = (
+            ("a conditional", "an unconditional")
+            if payload.get("conditional")
+            else ("an unconditional", "a conditional")
+        )
+        train, where = (
+            ("image-train --conditional", "images/<dataset>_conditional/models.pt")
+            if conditional
+            else ("image-train without --conditional", "images/<dataset>/models.pt")
+        )
+        raise checkpoint.CheckpointError(
+            f"'{path}' holds {kind} model; this command takes {other} one (trained by "
+            f"{train}; in the workflow's results, {where})"
+        )
     if statistics == "recomputed" and "bn_recomputed" not in payload:
         raise checkpoint.CheckpointError(
             f"'{path}' has no recomputed batch-norm statistics (trained before they were stored): retrain it, "
-            "or set config key 'batchnorm.statistics: running'")
-    arch = image_architecture(payload["dataset"], payload["variant"], payload["width"], **payload.get("architecture_options", {}))
+            "or set config key 'batchnorm.statistics: running'"
+        )
+    arch = image_architecture(
+        payload["dataset"], payload["variant"], payload["width"], **payload.get("architecture_options", {})
+    )
     if payload.get("conditional"):
         model = ConditionalALI(arch, condition_size(payload["dataset"]), payload["embedding"])
     else:

@@ -57,8 +57,14 @@ class BatchedBatchNorm1d(nn.Module):
             self.num_batches_tracked.add_(1)
         folded = x.transpose(0, 1).reshape(batch, n_models * channels)
         y = F.batch_norm(
-            folded, self.running_mean.view(-1), self.running_var.view(-1), self.weight.view(-1),
-            self.bias.view(-1), self.training, self.momentum, self.eps,
+            folded,
+            self.running_mean.view(-1),
+            self.running_var.view(-1),
+            self.weight.view(-1),
+            self.bias.view(-1),
+            self.training,
+            self.momentum,
+            self.eps,
         )
         return y.view(batch, n_models, channels).transpose(0, 1)
 
@@ -105,8 +111,9 @@ class BatchedAdam:
         self.beta1 = torch.tensor(beta1, device=device, dtype=dtype)  # (M,)
         self.beta2, self.eps = beta2, eps
         # element -> model: a parameter (M, ...) is M consecutive blocks of numel / M elements
-        self.model_of = torch.cat([torch.arange(len(lr), device=device).repeat_interleave(param[0].numel())
-                                   for param in self.params])  # (P,)
+        self.model_of = torch.cat(
+            [torch.arange(len(lr), device=device).repeat_interleave(param[0].numel()) for param in self.params]
+        )  # (P,)
         self.one_minus_beta1 = (1 - self.beta1)[self.model_of]  # (P,)
         self.step_count = torch.zeros((), device=device, dtype=dtype)
         self.exp_avg = torch.zeros_like(self.flat)
@@ -115,8 +122,10 @@ class BatchedAdam:
     @torch.no_grad()
     def step(self) -> None:
         if any(param.data_ptr() != view.data_ptr() for param, view in zip(self.params, self._views)):
-            raise RuntimeError("BatchedAdam: a parameter no longer lives in the optimiser's buffer (moved or "
-                               "replaced after the optimiser was built, e.g. by .to()); build it after moving the model")
+            raise RuntimeError(
+                "BatchedAdam: a parameter no longer lives in the optimiser's buffer (moved or "
+                "replaced after the optimiser was built, e.g. by .to()); build it after moving the model"
+            )
         grad = torch.cat([param.grad.reshape(-1) for param in self.params])  # (P,)
         self.step_count += 1
         bias_correction1 = 1 - self.beta1**self.step_count  # (M,)
@@ -129,8 +138,11 @@ class BatchedAdam:
 
     def state_dict(self) -> dict:
         """Per-parameter moments (views of the buffers), the format checkpoints have always had."""
-        return {"step_count": self.step_count, "exp_avg": _blocks(self.exp_avg, self.params),
-                "exp_avg_sq": _blocks(self.exp_avg_sq, self.params)}
+        return {
+            "step_count": self.step_count,
+            "exp_avg": _blocks(self.exp_avg, self.params),
+            "exp_avg_sq": _blocks(self.exp_avg_sq, self.params),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         with torch.no_grad():
@@ -147,5 +159,3 @@ def _blocks(flat: torch.Tensor, like: list[torch.Tensor]) -> list[torch.Tensor]:
         views.append(flat[offset : offset + tensor.numel()].view(tensor.shape))
         offset += tensor.numel()
     return views
-
-

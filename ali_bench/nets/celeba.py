@@ -20,20 +20,32 @@ def architecture(variant: str = "code") -> Architecture:
         raise ValueError(f"unknown CelebA variant {variant!r}; expected code or paper")
     trunk = ((2, 1, 64), (7, 2, 128), (5, 2, 256), (7, 2, 256), (4, 1, 512))
     if variant == "code":
-        dx = (Conv(2, 1, 64, bias=True, bn=False, dropout=P),) + tuple(Conv(k, s, c, dropout=P) for k, s, c in trunk[1:])
+        dx = (Conv(2, 1, 64, bias=True, bn=False, dropout=P),) + tuple(
+            Conv(k, s, c, dropout=P) for k, s, c in trunk[1:]
+        )
     else:
         dx = tuple(Conv(k, s, c) for k, s, c in trunk)
     return Architecture(
-        name="celeba", image_size=64, latent_dim=LATENT, leak=0.02, maxout_pieces=0,
-        encoder=tuple(Conv(k, s, c) for k, s, c in trunk) + (Conv(1, 1, 2 * LATENT, bias=True, bn=False, activation="linear"),),
+        name="celeba",
+        image_size=64,
+        latent_dim=LATENT,
+        leak=0.02,
+        maxout_pieces=0,
+        encoder=tuple(Conv(k, s, c) for k, s, c in trunk)
+        + (Conv(1, 1, 2 * LATENT, bias=True, bn=False, activation="linear"),),
         decoder=(
-            Conv(4, 1, 512, transpose=True), Conv(7, 2, 256, transpose=True), Conv(5, 2, 256, transpose=True),
-            Conv(7, 2, 128, transpose=True), Conv(2, 1, 64, transpose=True), Conv(1, 1, 3, bn=False, activation="linear"),
+            Conv(4, 1, 512, transpose=True),
+            Conv(7, 2, 256, transpose=True),
+            Conv(5, 2, 256, transpose=True),
+            Conv(7, 2, 128, transpose=True),
+            Conv(2, 1, 64, transpose=True),
+            Conv(1, 1, 3, bn=False, activation="linear"),
         ),
         dx=dx,
         dz=(Conv(1, 1, 1024, bn=False, dropout=P), Conv(1, 1, 1024, bn=False, dropout=P)),
         joint=(
-            Conv(1, 1, 2048, bias=True, bn=False, dropout=P), Conv(1, 1, 2048, bias=True, bn=False, dropout=P),
+            Conv(1, 1, 2048, bias=True, bn=False, dropout=P),
+            Conv(1, 1, 2048, bias=True, bn=False, dropout=P),
             Conv(1, 1, 1, bias=True, bn=False, activation="linear", dropout=P),
         ),
     )

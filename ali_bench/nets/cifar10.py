@@ -37,18 +37,37 @@ def architecture(variant: str = "code", dx_biases: str = "tied") -> Architecture
     mx = dict(bias=True, bn=False, activation="maxout")
     dx_mx = dict(mx, untied_bias=dx_biases == "untied")
     if variant == "code":
-        dx = (Conv(5, 1, 32, dropout=0.2, **dx_mx), Conv(4, 2, 64, dropout=0.5, **dx_mx),
-              Conv(4, 1, 128, dropout_before_maxout=0.5, **dx_mx), Conv(4, 2, 256, **dx_mx), Conv(4, 1, 512, dropout=0.5, **dx_mx))
+        dx = (
+            Conv(5, 1, 32, dropout=0.2, **dx_mx),
+            Conv(4, 2, 64, dropout=0.5, **dx_mx),
+            Conv(4, 1, 128, dropout_before_maxout=0.5, **dx_mx),
+            Conv(4, 2, 256, **dx_mx),
+            Conv(4, 1, 512, dropout=0.5, **dx_mx),
+        )
     else:
-        dx = (Conv(5, 1, 32, dropout=0.2, **dx_mx), Conv(4, 2, 64, dropout=0.5, **dx_mx), Conv(4, 1, 128, dropout=0.5, **dx_mx),
-              Conv(4, 2, 256, dropout=0.5, **dx_mx), Conv(4, 1, 512, dropout=0.5, **dx_mx))
+        dx = (
+            Conv(5, 1, 32, dropout=0.2, **dx_mx),
+            Conv(4, 2, 64, dropout=0.5, **dx_mx),
+            Conv(4, 1, 128, dropout=0.5, **dx_mx),
+            Conv(4, 2, 256, dropout=0.5, **dx_mx),
+            Conv(4, 1, 512, dropout=0.5, **dx_mx),
+        )
     return Architecture(
-        name="cifar10", image_size=32, latent_dim=LATENT, leak=0.1, maxout_pieces=2,
+        name="cifar10",
+        image_size=32,
+        latent_dim=LATENT,
+        leak=0.1,
+        maxout_pieces=2,
         encoder=base.encoder[:-1] + (Conv(1, 1, 2 * LATENT, bias=True, bn=False, activation="linear"),),
         decoder=base.decoder,
         dx=dx,
-        dz=(Conv(1, 1, 512, bn=False, activation="maxout", dropout=0.2),
-            Conv(1, 1, 512, bn=False, activation="maxout", dropout=0.5)),
-        joint=(Conv(1, 1, 1024, dropout=0.5, **mx), Conv(1, 1, 1024, dropout=0.5, **mx),
-               Conv(1, 1, 1, bias=True, bn=False, activation="linear", dropout=0.5)),
+        dz=(
+            Conv(1, 1, 512, bn=False, activation="maxout", dropout=0.2),
+            Conv(1, 1, 512, bn=False, activation="maxout", dropout=0.5),
+        ),
+        joint=(
+            Conv(1, 1, 1024, dropout=0.5, **mx),
+            Conv(1, 1, 1024, dropout=0.5, **mx),
+            Conv(1, 1, 1, bias=True, bn=False, activation="linear", dropout=0.5),
+        ),
     )

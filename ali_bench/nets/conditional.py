@@ -22,7 +22,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ali_bench.nets.image import INIT_STD, Architecture, DecoderBiasAndDiscriminator, UntiedBias, build_stack, init_weights_
+from ali_bench.nets.image import (
+    INIT_STD,
+    Architecture,
+    DecoderBiasAndDiscriminator,
+    UntiedBias,
+    build_stack,
+    init_weights_,
+)
 
 EMBEDDING = 256  # NEMB in the released code
 CONDITION_SIZES = {"celeba": 40, "digits": 10}

@@ -71,8 +71,14 @@ class Architecture:
                 out.append(replace(layer, channels=channels))
             return tuple(out)
 
-        return replace(self, encoder=scale(self.encoder, True), decoder=scale(self.decoder, True),
-                       dx=scale(self.dx, False), dz=scale(self.dz, False), joint=scale(self.joint, True))
+        return replace(
+            self,
+            encoder=scale(self.encoder, True),
+            decoder=scale(self.decoder, True),
+            dx=scale(self.dx, False),
+            dz=scale(self.dz, False),
+            joint=scale(self.joint, True),
+        )
 
 
 class ChannelMaxout(nn.Module):
@@ -103,8 +109,9 @@ def output_size(layer: Conv, size: int) -> int:
     return layer.stride * (size - 1) + layer.kernel if layer.transpose else (size - layer.kernel) // layer.stride + 1
 
 
-def build_stack(layers: tuple[Conv, ...], in_channels: int, leak: float, pieces: int,
-                in_size: int | None = None) -> tuple[nn.Sequential, int]:
+def build_stack(
+    layers: tuple[Conv, ...], in_channels: int, leak: float, pieces: int, in_size: int | None = None
+) -> tuple[nn.Sequential, int]:
     """A flat nn.Sequential of the table rows, and its output channel count.
 
     ``in_size``: the input's spatial size, needed only by layers with untied biases (their shape).
@@ -115,7 +122,9 @@ def build_stack(layers: tuple[Conv, ...], in_channels: int, leak: float, pieces:
         if layer.dropout:
             modules.append(nn.Dropout(layer.dropout))
         conv = nn.ConvTranspose2d if layer.transpose else nn.Conv2d
-        modules.append(conv(channels, layer.channels, layer.kernel, layer.stride, bias=layer.bias and not layer.untied_bias))
+        modules.append(
+            conv(channels, layer.channels, layer.kernel, layer.stride, bias=layer.bias and not layer.untied_bias)
+        )
         channels = layer.channels
         size = output_size(layer, size) if size is not None else None
         if layer.bias and layer.untied_bias:

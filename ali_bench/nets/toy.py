@@ -140,7 +140,9 @@ class ToyALI(ToyGAN):
 
     def __init__(self, net: ToyNetworkConfig, n_models: int | None = None):
         super().__init__(net, n_models)
-        self.encoder = build_mlp(generator_mlp(DATA_DIM + net.latent_dim, net.encoder_hidden, net.latent_dim), net, n_models)
+        self.encoder = build_mlp(
+            generator_mlp(DATA_DIM + net.latent_dim, net.encoder_hidden, net.latent_dim), net, n_models
+        )
 
     @staticmethod
     def _discriminator_layers(net: ToyNetworkConfig) -> list[Layer]:
@@ -164,7 +166,6 @@ class ToyALI(ToyGAN):
 
 
 TOY_MODELS = {"ali": ToyALI, "gan": ToyGAN}
-
 
 
 class PostHocALI(ToyALI):

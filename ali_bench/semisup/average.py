@@ -42,8 +42,14 @@ def warn_if_average_cannot_move(decay: float, steps: int, warmup: bool) -> bool:
     if stuck <= 0.5:
         return False
     largest = 0.5 ** (1.0 / max(1, steps - steps // 2))
-    log.warning("semisup.ema_decay %g cannot move within %d steps: the final average keeps %.0f%% of its weight on the "
-                "first half of training; use a decay of at most %.4g (or more steps)", decay, steps, 100 * stuck, largest)
+    log.warning(
+        "semisup.ema_decay %g cannot move within %d steps: the final average keeps %.0f%% of its weight on the "
+        "first half of training; use a decay of at most %.4g (or more steps)",
+        decay,
+        steps,
+        100 * stuck,
+        largest,
+    )
     return True
 
 

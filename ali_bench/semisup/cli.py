@@ -7,8 +7,19 @@ from functools import partial
 from pathlib import Path
 
 from ali_bench import trained_with
-from ali_bench.command_line import (add_config, add_data_manifests, add_data_options, add_training_options, checkpoint_seconds,
-                                   config_from, data_location, data_provenance, non_negative_int, positive_int, training_device)
+from ali_bench.command_line import (
+    add_config,
+    add_data_manifests,
+    add_data_options,
+    add_training_options,
+    checkpoint_seconds,
+    config_from,
+    data_location,
+    data_provenance,
+    non_negative_int,
+    positive_int,
+    training_device,
+)
 from ali_bench.trained_with import SEMISUP_DATASETS
 
 
@@ -26,12 +37,28 @@ def cmd_semisup_train(args: argparse.Namespace) -> None:
     device = training_device(cfg, args)
     from ali_bench import cost
 
-    cost.refuse_unasked_cpu(f"semisup-train --dataset {args.dataset}", lambda: cost.semisup_training_cost(
-        args.dataset, cfg.images, len(unlabelled), epochs=run.epochs, batch=cfg.semisup.batch_size, width=run.width),
-        cfg.device, device.type)
-    train_semisup(settings, unlabelled, labelled, load(run.test_split), args.out, args.log,
-                  args.out.with_name(args.out.stem + ".checkpoint.pt"), device, progress=not args.no_progress,
-                  record=data_provenance(args), cuda_graphs=cfg.cuda_graphs, checkpoint_seconds=checkpoint_seconds(cfg))
+    cost.refuse_unasked_cpu(
+        f"semisup-train --dataset {args.dataset}",
+        lambda: cost.semisup_training_cost(
+            args.dataset, cfg.images, len(unlabelled), epochs=run.epochs, batch=cfg.semisup.batch_size, width=run.width
+        ),
+        cfg.device,
+        device.type,
+    )
+    train_semisup(
+        settings,
+        unlabelled,
+        labelled,
+        load(run.test_split),
+        args.out,
+        args.log,
+        args.out.with_name(args.out.stem + ".checkpoint.pt"),
+        device,
+        progress=not args.no_progress,
+        record=data_provenance(args),
+        cuda_graphs=cfg.cuda_graphs,
+        checkpoint_seconds=checkpoint_seconds(cfg),
+    )
 
 
 def cmd_semisup_table(args: argparse.Namespace) -> None:
@@ -49,26 +76,41 @@ def cmd_semisup_table(args: argparse.Namespace) -> None:
     check_json(results, args.results, result_spec(cfg.batchnorm.statistics))
     table = semisup_table(results, cfg.batchnorm.statistics)
     write_csv(table, args.out)
-    write_markdown(table, args.out.with_suffix(".md"), "K+1-class semi-supervised ALI: test error", [
-        "A reconstruction: the authors never released this code; losses from improved-GAN's script (docs/semi-supervised.md).",
-        "test_error_*: K-way prediction of the averaged discriminator (EMA of its weights) on the full test split, "
-        "one run per seed; std is the sample std (ddof=1) over training seeds, 3std is three times it. The paper's "
-        "CIFAR-10 +- is 3 std (compare test_error_3std_pct), its SVHN +- is not said to be 1 or 3 std, and neither "
-        "says over how many runs; verdict.md judges each with the conservative rule that this calls for.",
-        f"Batch-norm statistics: {cfg.batchnorm.statistics} (bn_statistics; the other kind in test_error_*_bn_mean_pct). "
-        "train_error: the labelled training set, evaluated like the test; no_average: the live weights; "
-        "posterior_mean / prior_z: mu(x) or z ~ N(0, I) in place of the sampled z-hat beside x (what the encoder adds).",
-        "supervised-only rows: the same discriminator trained on the labelled examples alone (computed here).",
-        "paper_* columns are the ALI paper's Tables 1-2, never computed here; GAN-FM = Salimans et al. with feature matching.",
-        "Every run's labelled indices are in its result file, <dataset>_<labels>labels_seed<seed>_<ali|supervised>.json "
-        f"in {', '.join(sorted({str(Path(p).parent) for p in args.results}))} (the inputs in the provenance sidecar).",
-    ])
-    sections = {"semisup": trained_with.semisup_listed(as_dict(cfg.semisup)), "images": {"variant": cfg.images.variant}, "batchnorm": as_dict(cfg.batchnorm)}
-    provenance.write(args.out, provenance.build(
-        config=sections, config_hash=config_hash(sections), seeds=sorted({r["seed"] for r in results}),
-        device=", ".join(sorted({r.get("device", "") for r in results} - {""})) or "see per-run results",
-        wall_time_s=sum(r["wall_time_s"] for r in results), inputs=args.results,
-    ))
+    write_markdown(
+        table,
+        args.out.with_suffix(".md"),
+        "K+1-class semi-supervised ALI: test error",
+        [
+            "A reconstruction: the authors never released this code; losses from improved-GAN's script (docs/semi-supervised.md).",
+            "test_error_*: K-way prediction of the averaged discriminator (EMA of its weights) on the full test split, "
+            "one run per seed; std is the sample std (ddof=1) over training seeds, 3std is three times it. The paper's "
+            "CIFAR-10 +- is 3 std (compare test_error_3std_pct), its SVHN +- is not said to be 1 or 3 std, and neither "
+            "says over how many runs; verdict.md judges each with the conservative rule that this calls for.",
+            f"Batch-norm statistics: {cfg.batchnorm.statistics} (bn_statistics; the other kind in test_error_*_bn_mean_pct). "
+            "train_error: the labelled training set, evaluated like the test; no_average: the live weights; "
+            "posterior_mean / prior_z: mu(x) or z ~ N(0, I) in place of the sampled z-hat beside x (what the encoder adds).",
+            "supervised-only rows: the same discriminator trained on the labelled examples alone (computed here).",
+            "paper_* columns are the ALI paper's Tables 1-2, never computed here; GAN-FM = Salimans et al. with feature matching.",
+            "Every run's labelled indices are in its result file, <dataset>_<labels>labels_seed<seed>_<ali|supervised>.json "
+            f"in {', '.join(sorted({str(Path(p).parent) for p in args.results}))} (the inputs in the provenance sidecar).",
+        ],
+    )
+    sections = {
+        "semisup": trained_with.semisup_listed(as_dict(cfg.semisup)),
+        "images": {"variant": cfg.images.variant},
+        "batchnorm": as_dict(cfg.batchnorm),
+    }
+    provenance.write(
+        args.out,
+        provenance.build(
+            config=sections,
+            config_hash=config_hash(sections),
+            seeds=sorted({r["seed"] for r in results}),
+            device=", ".join(sorted({r.get("device", "") for r in results} - {""})) or "see per-run results",
+            wall_time_s=sum(r["wall_time_s"] for r in results),
+            inputs=args.results,
+        ),
+    )
 
 
 def register(sub) -> None:
@@ -78,7 +120,9 @@ def register(sub) -> None:
     add_data_options(p)
     add_data_manifests(p)
     p.add_argument("--dataset", choices=SEMISUP_DATASETS, required=True)
-    p.add_argument("--labels", type=positive_int, required=True, help="labelled examples, a multiple of the class count")
+    p.add_argument(
+        "--labels", type=positive_int, required=True, help="labelled examples, a multiple of the class count"
+    )
     p.add_argument("--seed", type=non_negative_int, required=True)
     p.add_argument("--supervised-only", action="store_true", help="the baseline: D on the labelled examples alone")
     p.add_argument("--out", type=Path, required=True, help="result (.json), with the labelled indices")

@@ -18,8 +18,9 @@ from ali_bench.semisup.settings import BN_PASSES, EVAL, SemisupSettings
 LATENT_AT_TEST = ("sampled", "posterior_mean", "prior")  # which z goes beside x into D at test
 
 
-def training_shaped_forward(model: ImageALI, settings: SemisupSettings, x_lab: torch.Tensor, data: torch.Tensor,
-                            device: torch.device) -> Callable[[int], None]:
+def training_shaped_forward(
+    model: ImageALI, settings: SemisupSettings, x_lab: torch.Tensor, data: torch.Tensor, device: torch.device
+) -> Callable[[int], None]:
     """``forward(k)``: batch k of the recomputation pass, shaped as a training step shapes it.
 
     ``bn_batch_size`` labelled (the labelled set tiled in a random order), unlabelled and prior draws
@@ -49,8 +50,9 @@ def training_shaped_forward(model: ImageALI, settings: SemisupSettings, x_lab: t
     return forward
 
 
-def with_recomputed_statistics(model: ImageALI, forward_for: Callable[[ImageALI], Callable[[int], None]],
-                               n_batches: int) -> ImageALI:
+def with_recomputed_statistics(
+    model: ImageALI, forward_for: Callable[[ImageALI], Callable[[int], None]], n_batches: int
+) -> ImageALI:
     """A copy of ``model`` in eval mode whose batch-norm statistics are those of its own weights."""
     recomputed = batchnorm.recompute_statistics(model, forward_for(model), n_batches)
     copied = copy.deepcopy(model)
@@ -59,8 +61,16 @@ def with_recomputed_statistics(model: ImageALI, forward_for: Callable[[ImageALI]
 
 
 @torch.no_grad()
-def classification_error(model: ImageALI, images: torch.Tensor, labels: torch.Tensor, seed: int, device: torch.device,
-                         latent: str = "sampled", stream: int = 0, chunk: int = 500) -> float:
+def classification_error(
+    model: ImageALI,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    seed: int,
+    device: torch.device,
+    latent: str = "sampled",
+    stream: int = 0,
+    chunk: int = 500,
+) -> float:
     """Share of ``images`` whose K-way prediction argmax_k l_k(x, z) is wrong.
 
     ``latent`` is the z beside x: ``sampled`` ẑ ~ q(z|x) (the released scripts' encoding),
@@ -84,17 +94,30 @@ def classification_error(model: ImageALI, images: torch.Tensor, labels: torch.Te
     return wrong / len(images)
 
 
-def evaluate(model: ImageALI, test: ImageSplit, x_lab: torch.Tensor, y_lab: torch.Tensor, seed: int,
-             device: torch.device) -> dict[str, float]:
+def evaluate(
+    model: ImageALI, test: ImageSplit, x_lab: torch.Tensor, y_lab: torch.Tensor, seed: int, device: torch.device
+) -> dict[str, float]:
     """Test error for each latent at test, and the error on the labelled training set (ẑ sampled), evaluated alike."""
-    errors = {f"test_error_{latent}": classification_error(model, test.images, test.labels, seed, device, latent, stream=i)
-              for i, latent in enumerate(LATENT_AT_TEST)}
-    errors["train_error"] = classification_error(model, x_lab, y_lab, seed, device, "sampled", stream=len(LATENT_AT_TEST))
+    errors = {
+        f"test_error_{latent}": classification_error(model, test.images, test.labels, seed, device, latent, stream=i)
+        for i, latent in enumerate(LATENT_AT_TEST)
+    }
+    errors["train_error"] = classification_error(
+        model, x_lab, y_lab, seed, device, "sampled", stream=len(LATENT_AT_TEST)
+    )
     return errors
 
 
-def evaluate_all(model: ImageALI, average: DiscriminatorAverage, settings: SemisupSettings, test: ImageSplit,
-                 x_lab: torch.Tensor, y_lab: torch.Tensor, data: torch.Tensor, device: torch.device) -> dict:
+def evaluate_all(
+    model: ImageALI,
+    average: DiscriminatorAverage,
+    settings: SemisupSettings,
+    test: ImageSplit,
+    x_lab: torch.Tensor,
+    y_lab: torch.Tensor,
+    data: torch.Tensor,
+    device: torch.device,
+) -> dict:
     """Every evaluation the result file records: {averaged, live} weights × {recomputed, running} statistics."""
     forward_for = partial(training_shaped_forward, settings=settings, x_lab=x_lab, data=data, device=device)
     weights = {"averaged": average.averaged_model(model), "live": copy.deepcopy(model).eval()}
@@ -111,5 +134,7 @@ def evaluate_all(model: ImageALI, average: DiscriminatorAverage, settings: Semis
 def headline(result: dict, statistics: str, averaged: bool = True) -> dict[str, float]:
     """The evaluation a table reports: averaged (or live) weights with the ``statistics`` batch-norm statistics."""
     if statistics not in batchnorm.STATISTICS:
-        raise ValueError(f"unknown batch-norm statistics {statistics!r}; expected one of {', '.join(batchnorm.STATISTICS)}")
+        raise ValueError(
+            f"unknown batch-norm statistics {statistics!r}; expected one of {', '.join(batchnorm.STATISTICS)}"
+        )
     return result["evaluations"]["averaged" if averaged else "live"][statistics]

@@ -141,7 +141,9 @@ def build(settings: SemisupSettings, n_classes: int, train: ImageSplit) -> Image
     return model.train()
 
 
-def discriminate_groups(model: ImageALI, xs: list[torch.Tensor], zs: list[torch.Tensor], separate: bool) -> list[torch.Tensor]:
+def discriminate_groups(
+    model: ImageALI, xs: list[torch.Tensor], zs: list[torch.Tensor], separate: bool
+) -> list[torch.Tensor]:
     """D's logits for each group of pairs: one joint batch (its batch norm mixes the groups) or one pass each."""
     if separate:
         return [model.discriminate(x, z) for x, z in zip(xs, zs)]
@@ -149,8 +151,17 @@ def discriminate_groups(model: ImageALI, xs: list[torch.Tensor], zs: list[torch.
     return list(logits.split([len(x) for x in xs]))
 
 
-def semisup_step(model: ImageALI, opt_d, opt_g, x_lab: torch.Tensor, y_lab: torch.Tensor, x_unl: torch.Tensor,
-                 supervised_only: bool = False, separate: bool = False, unlabelled_weight: float = 1.0) -> torch.Tensor:
+def semisup_step(
+    model: ImageALI,
+    opt_d,
+    opt_g,
+    x_lab: torch.Tensor,
+    y_lab: torch.Tensor,
+    x_unl: torch.Tensor,
+    supervised_only: bool = False,
+    separate: bool = False,
+    unlabelled_weight: float = 1.0,
+) -> torch.Tensor:
     """One simultaneous update on uint8 batches; returns MONITORS as a tensor.
 
     Labelled and unlabelled images go through the encoder together (its BN sees real images only);
@@ -170,7 +181,8 @@ def semisup_step(model: ImageALI, opt_d, opt_g, x_lab: torch.Tensor, y_lab: torc
     else:
         x_tilde = model.decoder(z)
         logits_lab, logits_unl, logits_gen = discriminate_groups(
-            model, [x_lab, x_unl, x_tilde], [z_hat[:n_lab], z_hat[n_lab:], z], separate)
+            model, [x_lab, x_unl, x_tilde], [z_hat[:n_lab], z_hat[n_lab:], z], separate
+        )
         loss_lab = labelled_loss(logits_lab, y_lab)
         loss_unl = unlabelled_loss(logits_unl, logits_gen)
         loss_d = loss_lab + unlabelled_weight * loss_unl

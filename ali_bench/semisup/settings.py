@@ -54,29 +54,54 @@ class SemisupSettings:
 
     def __post_init__(self) -> None:
         if self.d_batchnorm not in D_BATCHNORM:
-            raise ValueError(f"config key 'semisup.d_batchnorm': {self.d_batchnorm!r}; expected one of {', '.join(D_BATCHNORM)}")
+            raise ValueError(
+                f"config key 'semisup.d_batchnorm': {self.d_batchnorm!r}; expected one of {', '.join(D_BATCHNORM)}"
+            )
 
 
 def settings_for(cfg: Config, dataset: str, labels: int, seed: int, supervised_only: bool) -> SemisupSettings:
     """The settings of one run (dataset, labels, seed, model) as the config gives them."""
     run, semisup = cfg.semisup.run(dataset), cfg.semisup
     return SemisupSettings(
-        dataset=dataset, n_labels=labels, seed=seed, epochs=run.epochs, batch_size=semisup.batch_size, lr=semisup.lr,
-        beta1=semisup.beta1, decay_fraction=semisup.decay_fraction, ema_decay=semisup.ema_decay, width=run.width,
-        variant=cfg.images.variant, supervised_only=supervised_only, d_batchnorm=semisup.d_batchnorm,
-        ema_warmup=semisup.ema_warmup, unlabelled_weight=semisup.unlabelled_weight,
-        bn_batches=cfg.batchnorm.batches, bn_batch_size=cfg.batchnorm.batch_size,
+        dataset=dataset,
+        n_labels=labels,
+        seed=seed,
+        epochs=run.epochs,
+        batch_size=semisup.batch_size,
+        lr=semisup.lr,
+        beta1=semisup.beta1,
+        decay_fraction=semisup.decay_fraction,
+        ema_decay=semisup.ema_decay,
+        width=run.width,
+        variant=cfg.images.variant,
+        supervised_only=supervised_only,
+        d_batchnorm=semisup.d_batchnorm,
+        ema_warmup=semisup.ema_warmup,
+        unlabelled_weight=semisup.unlabelled_weight,
+        bn_batches=cfg.batchnorm.batches,
+        bn_batch_size=cfg.batchnorm.batch_size,
     )
 
 
 def check_result(path: str | Path, result: dict, cfg: Config) -> None:
     """Refuse a run's result whose settings are not those the config gives that run (one line, the
     first differing setting): a table never mixes in a run from another configuration."""
-    asked = settings_for(cfg, result["dataset"], result["n_labels"], result["seed"], result["model"] == "supervised-only")
+    asked = settings_for(
+        cfg, result["dataset"], result["n_labels"], result["seed"], result["model"] == "supervised-only"
+    )
     trained_with.check(path, _as_config_keys(result), _as_config_keys(asked.__dict__))
 
 
-SHARED_SETTINGS = ("batch_size", "lr", "beta1", "decay_fraction", "ema_decay", "d_batchnorm", "ema_warmup", "unlabelled_weight")
+SHARED_SETTINGS = (
+    "batch_size",
+    "lr",
+    "beta1",
+    "decay_fraction",
+    "ema_decay",
+    "d_batchnorm",
+    "ema_warmup",
+    "unlabelled_weight",
+)
 
 
 def _as_config_keys(settings: dict) -> dict:
@@ -84,5 +109,8 @@ def _as_config_keys(settings: dict) -> dict:
     dataset = settings["dataset"]
     semisup = {key: settings.get(key) for key in SHARED_SETTINGS}
     semisup[dataset] = {"epochs": settings.get("epochs"), "width": settings.get("width")}
-    return {"semisup": semisup, "images": {"variant": settings.get("variant")},
-            "batchnorm": {"batches": settings.get("bn_batches"), "batch_size": settings.get("bn_batch_size")}}
+    return {
+        "semisup": semisup,
+        "images": {"variant": settings.get("variant")},
+        "batchnorm": {"batches": settings.get("bn_batches"), "batch_size": settings.get("bn_batch_size")},
+    }

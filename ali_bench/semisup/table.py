@@ -25,13 +25,25 @@ def result_spec(statistics: str, identity_only: bool = False) -> Spec:
     file per (dataset, labels, seed, model), and every error the table reads, as fractions in 0-1."""
     other = "running" if statistics == "recomputed" else "recomputed"
     errors = [Column(f"evaluations.averaged.{statistics}.{key}", low=0, high=1) for key in ERRORS]
-    errors += [Column(f"evaluations.averaged.{other}.test_error_sampled", low=0, high=1),
-               Column(f"evaluations.live.{statistics}.test_error_sampled", low=0, high=1)]
-    rest = (Column("epochs", "integer", low=1), Column("steps", "integer", low=1, required=False),
-            Column("steps_per_epoch", "integer", low=1), Column("d_batchnorm", "string", required=False),
-            Column("wall_time_s", low=0), Column("device", "string", required=False), *errors)
-    return Spec("semi-supervised result file", RUN_KEY if identity_only else (*RUN_KEY, *rest),
-                key=("dataset", "n_labels", "seed", "model"), rebuild="rule semisup_run")
+    errors += [
+        Column(f"evaluations.averaged.{other}.test_error_sampled", low=0, high=1),
+        Column(f"evaluations.live.{statistics}.test_error_sampled", low=0, high=1),
+    ]
+    rest = (
+        Column("epochs", "integer", low=1),
+        Column("steps", "integer", low=1, required=False),
+        Column("steps_per_epoch", "integer", low=1),
+        Column("d_batchnorm", "string", required=False),
+        Column("wall_time_s", low=0),
+        Column("device", "string", required=False),
+        *errors,
+    )
+    return Spec(
+        "semi-supervised result file",
+        RUN_KEY if identity_only else (*RUN_KEY, *rest),
+        key=("dataset", "n_labels", "seed", "model"),
+        rebuild="rule semisup_run",
+    )
 
 
 def semisup_table(results: list[dict], statistics: str) -> pd.DataFrame:
@@ -50,30 +62,48 @@ def semisup_table(results: list[dict], statistics: str) -> pd.DataFrame:
     def pct(runs: pd.DataFrame, weights: str, stats: str, key: str) -> pd.Series:
         return pd.Series([100 * run["evaluations"][weights][stats][key] for run in runs["run"]], dtype=float)
 
-    frame = pd.DataFrame({"dataset": [r["dataset"] for r in results], "n_labels": [r["n_labels"] for r in results],
-                          "model": [r["model"] for r in results], "run": results})
+    frame = pd.DataFrame(
+        {
+            "dataset": [r["dataset"] for r in results],
+            "n_labels": [r["n_labels"] for r in results],
+            "model": [r["model"] for r in results],
+            "run": results,
+        }
+    )
     rows = []
     for (dataset, labels, model), runs in frame.groupby(["dataset", "n_labels", "model"], sort=False):
         errors = pct(runs, "averaged", statistics, "test_error_sampled")
         std = errors.std(ddof=1) if len(runs) > 1 else float("nan")
         first = runs["run"].iloc[0]
         reported = SEMISUP.get((dataset, int(labels))) if model == "ALI K+1" else None
-        rows.append({
-            "dataset": dataset, "labels": int(labels), "model": model, "seeds": len(runs),
-            "epochs": int(first["epochs"]), "steps": int(first.get("steps", first["epochs"] * first["steps_per_epoch"])),
-            "d_batchnorm": first.get("d_batchnorm", "joint"), "bn_statistics": statistics,
-            "test_error_mean_pct": errors.mean(), "test_error_std_pct": std,
-            "test_error_3std_pct": 3 * std, "test_error_min_pct": errors.min(), "test_error_max_pct": errors.max(),
-            "train_error_mean_pct": pct(runs, "averaged", statistics, "train_error").mean(),
-            f"test_error_{other}_bn_mean_pct": pct(runs, "averaged", other, "test_error_sampled").mean(),
-            "test_error_no_average_mean_pct": pct(runs, "live", statistics, "test_error_sampled").mean(),
-            "test_error_posterior_mean_mean_pct": pct(runs, "averaged", statistics, "test_error_posterior_mean").mean(),
-            "test_error_prior_z_mean_pct": pct(runs, "averaged", statistics, "test_error_prior").mean(),
-            "paper_ali_error_pct": reported[0].mean if reported else float("nan"),
-            "paper_ali_pm_pct": reported[0].pm if reported else float("nan"),
-            "paper_ali_pm_is": reported[0].pm_is if reported else "",
-            "paper_gan_fm_error_pct": reported[1].mean if reported else float("nan"),
-            "paper_gan_fm_pm_pct": reported[1].pm if reported else float("nan"),
-            "paper_source": reported[0].source if reported else "",
-        })
+        rows.append(
+            {
+                "dataset": dataset,
+                "labels": int(labels),
+                "model": model,
+                "seeds": len(runs),
+                "epochs": int(first["epochs"]),
+                "steps": int(first.get("steps", first["epochs"] * first["steps_per_epoch"])),
+                "d_batchnorm": first.get("d_batchnorm", "joint"),
+                "bn_statistics": statistics,
+                "test_error_mean_pct": errors.mean(),
+                "test_error_std_pct": std,
+                "test_error_3std_pct": 3 * std,
+                "test_error_min_pct": errors.min(),
+                "test_error_max_pct": errors.max(),
+                "train_error_mean_pct": pct(runs, "averaged", statistics, "train_error").mean(),
+                f"test_error_{other}_bn_mean_pct": pct(runs, "averaged", other, "test_error_sampled").mean(),
+                "test_error_no_average_mean_pct": pct(runs, "live", statistics, "test_error_sampled").mean(),
+                "test_error_posterior_mean_mean_pct": pct(
+                    runs, "averaged", statistics, "test_error_posterior_mean"
+                ).mean(),
+                "test_error_prior_z_mean_pct": pct(runs, "averaged", statistics, "test_error_prior").mean(),
+                "paper_ali_error_pct": reported[0].mean if reported else float("nan"),
+                "paper_ali_pm_pct": reported[0].pm if reported else float("nan"),
+                "paper_ali_pm_is": reported[0].pm_is if reported else "",
+                "paper_gan_fm_error_pct": reported[1].mean if reported else float("nan"),
+                "paper_gan_fm_pm_pct": reported[1].pm if reported else float("nan"),
+                "paper_source": reported[0].source if reported else "",
+            }
+        )
     return pd.DataFrame(rows)

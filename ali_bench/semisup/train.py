@@ -38,12 +38,22 @@ def make_optimisers(model: ImageALI, settings: SemisupSettings, device: torch.de
     Python float before."""
     on_gpu = device.type == "cuda"
     lr = partial(torch.tensor, settings.lr, dtype=torch.float32 if on_gpu else torch.float64, device=device)
-    adam = partial(torch.optim.Adam, betas=(settings.beta1, 0.999), fused=True if on_gpu else None, capturable=use_graph)
+    adam = partial(
+        torch.optim.Adam, betas=(settings.beta1, 0.999), fused=True if on_gpu else None, capturable=use_graph
+    )
     return adam(model.discriminator_parameters(), lr=lr()), adam(model.generator_parameters(), lr=lr())
 
 
-def semisup_train_step(model: ImageALI, opt_d, opt_g, average: DiscriminatorAverage, x_lab: torch.Tensor,
-                       y_lab: torch.Tensor, x_unl: torch.Tensor, **options) -> torch.Tensor:
+def semisup_train_step(
+    model: ImageALI,
+    opt_d,
+    opt_g,
+    average: DiscriminatorAverage,
+    x_lab: torch.Tensor,
+    y_lab: torch.Tensor,
+    x_unl: torch.Tensor,
+    **options,
+) -> torch.Tensor:
     """One training step as the loop runs it: ``semisup_step`` and the update of D's average.
 
     This is the function ``StepRunner`` replays as a CUDA graph on a GPU and calls directly on the
@@ -75,13 +85,25 @@ def same_schedule(done: int, trained_for: int, *, epochs: int, decay_fraction: f
     toward ``epochs``: then a checkpoint of the first continues into the second bit for bit. Why: the
     decay over the last ``decay_fraction`` of training depends on the total, so a finished shorter
     run's last epochs had lower rates than the longer run's (it trains from scratch instead)."""
-    return all(lr_factor(epoch, trained_for, decay_fraction) == lr_factor(epoch, epochs, decay_fraction) for epoch in range(done))
+    return all(
+        lr_factor(epoch, trained_for, decay_fraction) == lr_factor(epoch, epochs, decay_fraction)
+        for epoch in range(done)
+    )
 
 
 def train_semisup(
-    settings: SemisupSettings, unlabelled: ImageSplit, labelled_pool: ImageSplit, test: ImageSplit,
-    out_path: str | Path, log_path: str | Path, checkpoint_path: str | Path, device: torch.device, progress: bool = True,
-    record: dict | None = None, cuda_graphs: bool = True, checkpoint_seconds: float = 0.0,
+    settings: SemisupSettings,
+    unlabelled: ImageSplit,
+    labelled_pool: ImageSplit,
+    test: ImageSplit,
+    out_path: str | Path,
+    log_path: str | Path,
+    checkpoint_path: str | Path,
+    device: torch.device,
+    progress: bool = True,
+    record: dict | None = None,
+    cuda_graphs: bool = True,
+    checkpoint_seconds: float = 0.0,
 ) -> dict:
     """Train one (dataset, labels, seed) run, resumably; evaluate it; write its result and log.
     ``record``: more keys for the result file (the CLI's data manifests). ``cuda_graphs``: on a GPU,
@@ -90,8 +112,10 @@ def train_semisup(
     if settings.n_labels % n_classes:
         raise ValueError(f"{settings.n_labels} labels do not split evenly over {n_classes} classes")
     if len(unlabelled) < settings.batch_size:  # no full batch: zero steps per epoch
-        raise ConfigError(f"config key 'semisup.batch_size' is {settings.batch_size}, more than the {len(unlabelled)} images "
-                          f"of {settings.dataset}'s semisup.{settings.dataset}.unlabelled_split: lower the batch size")
+        raise ConfigError(
+            f"config key 'semisup.batch_size' is {settings.batch_size}, more than the {len(unlabelled)} images "
+            f"of {settings.dataset}'s semisup.{settings.dataset}.unlabelled_split: lower the batch size"
+        )
     chosen = balanced_labels(labelled_pool.labels.numpy(), settings.n_labels // n_classes, settings.seed)
     model = build(settings, n_classes, unlabelled).to(device)
     opt_d, opt_g = make_optimisers(model, settings, device, use_graph=cuda_graphs and device.type == "cuda")
@@ -102,30 +126,57 @@ def train_semisup(
     batch = settings.batch_size
     steps = len(data) // batch
     warn_if_average_cannot_move(settings.ema_decay, steps * settings.epochs, settings.ema_warmup)
-    step_fn = StepRunner(partial(semisup_train_step, model, opt_d, opt_g, average, supervised_only=settings.supervised_only,
-                                 separate=settings.d_batchnorm == "separate", unlabelled_weight=settings.unlabelled_weight),
-                         use_graph=cuda_graphs and device.type == "cuda")
+    step_fn = StepRunner(
+        partial(
+            semisup_train_step,
+            model,
+            opt_d,
+            opt_g,
+            average,
+            supervised_only=settings.supervised_only,
+            separate=settings.d_batchnorm == "separate",
+            unlabelled_weight=settings.unlabelled_weight,
+        ),
+        use_graph=cuda_graphs and device.type == "cuda",
+    )
     torch.manual_seed(seed_for(settings.seed, NOISE))
 
     def run_epoch(epoch: int) -> tuple[list[dict], dict]:
         factor = lr_factor(epoch, settings.epochs, settings.decay_fraction)
         set_learning_rate((opt_d, opt_g), settings.lr * factor)
         order = torch.randperm(len(data), generator=generator_for(settings.seed, ORDER, epoch)).to(device)
-        labelled_order = torch.cat([torch.randperm(len(x_lab), generator=generator_for(settings.seed, LABELLED_ORDER, epoch, k))
-                                    for k in range(steps * batch // len(x_lab) + 1)]).to(device)
+        labelled_order = torch.cat(
+            [
+                torch.randperm(len(x_lab), generator=generator_for(settings.seed, LABELLED_ORDER, epoch, k))
+                for k in range(steps * batch // len(x_lab) + 1)
+            ]
+        ).to(device)
         total = torch.zeros(len(MONITORS), device=device)
         for step in tqdm(range(steps), desc=f"epoch {epoch + 1}", leave=False, disable=not progress, mininterval=2):
             pick = labelled_order[step * batch : (step + 1) * batch]
             total += step_fn(x_lab[pick], y_lab[pick], data[order[step * batch : (step + 1) * batch]])
         means = dict(zip(MONITORS, (total / steps).tolist()))
         if not_finite(means):
-            raise divergence(f"semi-supervised run {settings.dataset}, {settings.n_labels} labels, seed {settings.seed}",
-                             epoch + 1, means, f"lower semisup.lr (now {settings.lr}) or check the data, and retrain")
-        return [{"epoch": epoch + 1, "lr": settings.lr * factor, **means}], {"loss_d": means["loss_d"], "train_error": means["train_error"]}
+            raise divergence(
+                f"semi-supervised run {settings.dataset}, {settings.n_labels} labels, seed {settings.seed}",
+                epoch + 1,
+                means,
+                f"lower semisup.lr (now {settings.lr}) or check the data, and retrain",
+            )
+        return [{"epoch": epoch + 1, "lr": settings.lr * factor, **means}], {
+            "loss_d": means["loss_d"],
+            "train_error": means["train_error"],
+        }
 
     def get_state() -> dict:
-        state = {"model": model.state_dict(), "opt_d": opt_d.state_dict(), "opt_g": opt_g.state_dict(),
-                 "average": average.shadow, "average_updates": average.updates, "rng": torch.get_rng_state()}
+        state = {
+            "model": model.state_dict(),
+            "opt_d": opt_d.state_dict(),
+            "opt_g": opt_g.state_dict(),
+            "average": average.shadow,
+            "average_updates": average.updates,
+            "rng": torch.get_rng_state(),
+        }
         if device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(device)
         return state
@@ -146,18 +197,36 @@ def train_semisup(
     # done are those of the longer run (same_schedule; ali_bench/resumable.py)
     fingerprint = config_hash({**length_free(settings.__dict__), "n": len(data)})
     kind = "supervised-only" if settings.supervised_only else "ALI K+1"
-    rows, wall = run_epochs(run_epoch, epochs=settings.epochs, checkpoint_path=checkpoint_path, checkpoint_every=1,
-                            fingerprint=fingerprint, get_state=get_state, set_state=set_state,
-                            desc=f"{kind} {settings.dataset} {settings.n_labels} labels seed {settings.seed}", progress=progress,
-                            on_rows=partial(write_log, log_path, columns=("epoch", "lr", *MONITORS, "wall_time_s")),
-                            checkpoint_seconds=checkpoint_seconds, length_key=f"semisup.{settings.dataset}.epochs",
-                            same_schedule=partial(same_schedule, epochs=settings.epochs, decay_fraction=settings.decay_fraction))
+    rows, wall = run_epochs(
+        run_epoch,
+        epochs=settings.epochs,
+        checkpoint_path=checkpoint_path,
+        checkpoint_every=1,
+        fingerprint=fingerprint,
+        get_state=get_state,
+        set_state=set_state,
+        desc=f"{kind} {settings.dataset} {settings.n_labels} labels seed {settings.seed}",
+        progress=progress,
+        on_rows=partial(write_log, log_path, columns=("epoch", "lr", *MONITORS, "wall_time_s")),
+        checkpoint_seconds=checkpoint_seconds,
+        length_key=f"semisup.{settings.dataset}.epochs",
+        same_schedule=partial(same_schedule, epochs=settings.epochs, decay_fraction=settings.decay_fraction),
+    )
     evaluations = evaluate_all(model, average, settings, test, x_lab, y_lab, data, device)
     result = {
-        **settings.__dict__, "model": kind, "evaluations": evaluations,
-        "average_weight_on_first_half": weight_on_first_half(settings.ema_decay, steps * settings.epochs, settings.ema_warmup),
-        "test_examples": len(test), "unlabelled_examples": len(data), "labelled_indices": chosen.tolist(),
-        "steps_per_epoch": steps, "steps": steps * settings.epochs, "wall_time_s": wall, "device": device_name(device),
+        **settings.__dict__,
+        "model": kind,
+        "evaluations": evaluations,
+        "average_weight_on_first_half": weight_on_first_half(
+            settings.ema_decay, steps * settings.epochs, settings.ema_warmup
+        ),
+        "test_examples": len(test),
+        "unlabelled_examples": len(data),
+        "labelled_indices": chosen.tolist(),
+        "steps_per_epoch": steps,
+        "steps": steps * settings.epochs,
+        "wall_time_s": wall,
+        "device": device_name(device),
         **(record or {}),
     }
     write_text(out_path, json.dumps(result, indent=1) + "\n")

@@ -58,7 +58,9 @@ def cmd_svm(args: argparse.Namespace) -> None:
     n = len(train_labels)
     if args.valid is None:  # SVHN: the validation set is the last validation_size rows of train
         if cfg.validation_size >= n:
-            raise ConfigError(f"config key 'svm.validation_size': {cfg.validation_size} leaves no pool in {n} training rows")
+            raise ConfigError(
+                f"config key 'svm.validation_size': {cfg.validation_size} leaves no pool in {n} training rows"
+            )
         cut = n - cfg.validation_size
         pool = fit.FeatureRows(str(args.train), train_labels[:cut], 0, cut)
         valid = fit.FeatureRows(str(args.train), train_labels[cut:], cut, n)
@@ -71,16 +73,35 @@ def cmd_svm(args: argparse.Namespace) -> None:
     others = {"validation": (valid, args.valid_labels or args.train_labels), "test": (test, args.test_labels)}
     fit.check_classes(pool, others, args.train_labels, per_class, cfg.sampling, key)
     grid = fit.c_grid(cfg.log_c_low, cfg.log_c_high, cfg.n_c)
-    result = fit.run(pool, valid, test, per_class=per_class, sampling=cfg.sampling, n_svms=cfg.n_svms, grid=grid,
-                     seed=cfg.seed, n_jobs=cfg.n_jobs, progress=lambda message: print(message, file=sys.stderr, flush=True))
+    result = fit.run(
+        pool,
+        valid,
+        test,
+        per_class=per_class,
+        sampling=cfg.sampling,
+        n_svms=cfg.n_svms,
+        grid=grid,
+        seed=cfg.seed,
+        n_jobs=cfg.n_jobs,
+        progress=lambda message: print(message, file=sys.stderr, flush=True),
+    )
     fit.write_errors(args.out_errors, result, grid)
     n_classes = len(np.unique(pool.labels))
     summary = {
-        "dataset": args.dataset, "feature_set": args.feature_set, "feature_dim": int(np.load(args.train, mmap_mode="r").shape[1]),
-        "sampling": cfg.sampling, "labels_per_svm": per_class * n_classes, "n_svms": cfg.n_svms,
-        "chosen_c": result.chosen_c, "validation_error": result.validation_error, "test_errors": result.test_errors.tolist(),
-        "test_examples": len(test.labels), "validation_examples": len(valid.labels), "pool_examples": len(pool.labels),
-        "unconverged": result.unconverged, "wall_time_s": round(time.perf_counter() - started, 3),
+        "dataset": args.dataset,
+        "feature_set": args.feature_set,
+        "feature_dim": int(np.load(args.train, mmap_mode="r").shape[1]),
+        "sampling": cfg.sampling,
+        "labels_per_svm": per_class * n_classes,
+        "n_svms": cfg.n_svms,
+        "chosen_c": result.chosen_c,
+        "validation_error": result.validation_error,
+        "test_errors": result.test_errors.tolist(),
+        "test_examples": len(test.labels),
+        "validation_examples": len(valid.labels),
+        "pool_examples": len(pool.labels),
+        "unconverged": result.unconverged,
+        "wall_time_s": round(time.perf_counter() - started, 3),
     }
     write_text(args.out, json.dumps(summary, indent=2) + "\n")
 
@@ -97,28 +118,41 @@ def cmd_svm_table(args: argparse.Namespace) -> None:
     dataset = results[0]["dataset"]
     other = next((path for path, r in zip(args.results, results) if r["dataset"] != dataset), None)
     if other is not None:
-        raise TableInputError(f"SVM result files '{args.results[0]}' ({dataset}) and '{other}' are of different datasets; "
-                              "one table takes one dataset's results: run svm-table once per dataset")
+        raise TableInputError(
+            f"SVM result files '{args.results[0]}' ({dataset}) and '{other}' are of different datasets; "
+            "one table takes one dataset's results: run svm-table once per dataset"
+        )
     svhn = dataset == "svhn"
     table = svm_table(results, with_paper=svhn)
     write_csv(table, args.out)
-    notes = svm_table_notes(results, dataset, cfg.images.run(dataset).width, (cfg.svm.log_c_low, cfg.svm.log_c_high, cfg.svm.n_c))
+    notes = svm_table_notes(
+        results, dataset, cfg.images.run(dataset).width, (cfg.svm.log_c_low, cfg.svm.log_c_high, cfg.svm.n_c)
+    )
     if svhn:
-        notes.append("paper_* columns are the ALI paper's Table 1 numbers, never computed here; verdict.md judges them.")
+        notes.append(
+            "paper_* columns are the ALI paper's Table 1 numbers, never computed here; verdict.md judges them."
+        )
     else:
-        notes.append(f"{dataset}: no paper number exists (verdict.md sets SVHN's beside it as not comparable); "
-                     "the pixels row is the raw-pixel baseline computed here.")
+        notes.append(
+            f"{dataset}: no paper number exists (verdict.md sets SVHN's beside it as not comparable); "
+            "the pixels row is the raw-pixel baseline computed here."
+        )
     write_markdown(table, args.out.with_suffix(".md"), f"{dataset}: L2-SVM test error on ALI encoder features", notes)
     upstream = [provenance.read(path) for path in args.model_provenance]
     sections = {"svm": as_dict(cfg.svm), "images": trained_with.images_training(as_dict(cfg.images), dataset)}
-    provenance.write(args.out, provenance.build(
-        config=sections, config_hash=config_hash(sections), seeds=[cfg.svm.seed, cfg.images.seed],
-        device=", ".join(sorted({u.get("device", "") for u in upstream})) or "cpu",
-        wall_time_s=sum(r["wall_time_s"] for r in results) + sum(u.get("wall_time_s", 0) for u in upstream),
-        inputs=[*args.results, *(provenance.sidecar_path(p) for p in args.model_provenance)],
-        svm_wall_time_s={r["feature_set"]: r["wall_time_s"] for r in results},
-        upstream=upstream,
-    ))
+    provenance.write(
+        args.out,
+        provenance.build(
+            config=sections,
+            config_hash=config_hash(sections),
+            seeds=[cfg.svm.seed, cfg.images.seed],
+            device=", ".join(sorted({u.get("device", "") for u in upstream})) or "cpu",
+            wall_time_s=sum(r["wall_time_s"] for r in results) + sum(u.get("wall_time_s", 0) for u in upstream),
+            inputs=[*args.results, *(provenance.sidecar_path(p) for p in args.model_provenance)],
+            svm_wall_time_s={r["feature_set"]: r["wall_time_s"] for r in results},
+            upstream=upstream,
+        ),
+    )
 
 
 def register(sub) -> None:
@@ -140,7 +174,9 @@ def register(sub) -> None:
     p.add_argument("--feature-set", choices=FEATURE_SETS, required=True)
     p.add_argument("--train", type=Path, required=True)
     p.add_argument("--train-labels", type=Path, required=True)
-    p.add_argument("--valid", type=Path, help="validation features (default: the last svm.validation_size training rows)")
+    p.add_argument(
+        "--valid", type=Path, help="validation features (default: the last svm.validation_size training rows)"
+    )
     p.add_argument("--valid-labels", type=Path)
     p.add_argument("--test", type=Path, required=True)
     p.add_argument("--test-labels", type=Path, required=True)
@@ -151,6 +187,8 @@ def register(sub) -> None:
     p = sub.add_parser("svm-table", help="the L2-SVM table from the per-feature-set summaries")
     add_config(p)
     p.add_argument("--results", type=Path, nargs="+", required=True)
-    p.add_argument("--model-provenance", type=Path, nargs="*", default=[], help="files whose provenance sidecar to include")
+    p.add_argument(
+        "--model-provenance", type=Path, nargs="*", default=[], help="files whose provenance sidecar to include"
+    )
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=cmd_svm_table)

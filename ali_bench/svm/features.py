@@ -35,7 +35,9 @@ def _tap_layers(model: ImageALI) -> dict[str, nn.Module]:
     """The encoder modules whose outputs the feature sets use, by their role in the SVHN layer list."""
     layers = list(model.encoder)
     if len(layers) != 19:
-        raise ValueError(f"feature sets are defined for the SVHN encoder (19 layers); got {len(layers)} for {model.arch.name}")
+        raise ValueError(
+            f"feature sets are defined for the SVHN encoder (19 layers); got {len(layers)} for {model.arch.name}"
+        )
     # layer list: (conv, BN, act) x 6, conv. [-9] = BN after conv4, [-8] its activation, [-6] BN after conv5, [-3] BN after conv6
     return {"bn4": layers[-9], "act4": layers[-8], "bn5": layers[-6], "bn6": layers[-3]}
 
@@ -53,8 +55,10 @@ def extract(model: ImageALI, images: torch.Tensor, feature_set: str) -> torch.Te
         raise ValueError(f"unknown feature set {feature_set!r}; expected one of {', '.join(FEATURE_PARTS)}")
     taps = _tap_layers(model)
     captured: dict[str, torch.Tensor] = {}
-    hooks = [module.register_forward_hook(lambda _m, _i, out, name=name: captured.__setitem__(name, out.flatten(1)))
-             for name, module in taps.items()]
+    hooks = [
+        module.register_forward_hook(lambda _m, _i, out, name=name: captured.__setitem__(name, out.flatten(1)))
+        for name, module in taps.items()
+    ]
     try:
         x = images.to(next(model.parameters()).device).float() / 255.0
         mu, _ = model.posterior(x)
@@ -70,7 +74,9 @@ def feature_dimension(model: ImageALI, feature_set: str) -> int:
     return extract(model.eval(), torch.zeros(1, 3, size, size, dtype=torch.uint8), feature_set).shape[1]
 
 
-def write_features(model: ImageALI, images: torch.Tensor, feature_set: str, path: str | Path, chunk: int = 500) -> tuple[int, int]:
+def write_features(
+    model: ImageALI, images: torch.Tensor, feature_set: str, path: str | Path, chunk: int = 500
+) -> tuple[int, int]:
     """Extract features chunk by chunk into a float32 .npy at ``path`` (atomic); returns its shape."""
     model.eval()
     shape = (len(images), feature_dimension(model, feature_set))

@@ -73,22 +73,30 @@ def check_feature_files(splits: dict[str, tuple[str | Path, str | Path]], chunk:
         features = np.load(features_path, mmap_mode="r")
         n_labels = len(check_labels(name, labels_path))
         if features.ndim != 2:
-            raise FeatureFileError(f"{name} features '{features_path}' have shape {features.shape}; expected (rows, dimensions)")
+            raise FeatureFileError(
+                f"{name} features '{features_path}' have shape {features.shape}; expected (rows, dimensions)"
+            )
         if len(features) != n_labels:
-            raise FeatureFileError(f"{name} features '{features_path}' have {len(features):,} rows but labels "
-                                   f"'{labels_path}' have {n_labels:,}; expected one row per label")
+            raise FeatureFileError(
+                f"{name} features '{features_path}' have {len(features):,} rows but labels "
+                f"'{labels_path}' have {n_labels:,}; expected one row per label"
+            )
         for start in range(0, len(features), chunk):
             block = np.asarray(features[start : start + chunk])
             if not np.isfinite(block).all():
                 bad = start + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
-                raise FeatureFileError(f"{name} features '{features_path}' hold a non-finite value in row {bad:,}; "
-                                       "expected finite features (was the model diverged?)")
+                raise FeatureFileError(
+                    f"{name} features '{features_path}' hold a non-finite value in row {bad:,}; "
+                    "expected finite features (was the model diverged?)"
+                )
         dims[name] = (str(features_path), features.shape[1])
     (first, (first_path, first_dim)), *others = dims.items()
     for name, (path, dim) in others:
         if dim != first_dim:
-            raise FeatureFileError(f"{first} features '{first_path}' have {first_dim:,} dimensions but {name} features "
-                                   f"'{path}' have {dim:,}; expected the same feature set in every split")
+            raise FeatureFileError(
+                f"{first} features '{first_path}' have {first_dim:,} dimensions but {name} features "
+                f"'{path}' have {dim:,}; expected the same feature set in every split"
+            )
     return first_dim
 
 
@@ -102,7 +110,9 @@ def check_labels(name: str, path: str | Path) -> np.ndarray:
     except (OSError, ValueError) as error:
         raise FeatureFileError(f"{name} labels '{path}' cannot be read as a .npy array ({error})") from None
     if labels.ndim != 1:
-        raise FeatureFileError(f"{name} labels '{path}' have shape {labels.shape}; expected one class per row (a 1-D array)")
+        raise FeatureFileError(
+            f"{name} labels '{path}' have shape {labels.shape}; expected one class per row (a 1-D array)"
+        )
     if not np.issubdtype(labels.dtype, np.integer):
         raise FeatureFileError(f"{name} labels '{path}' are {labels.dtype}; expected integer class labels")
     if len(labels) == 0:
@@ -112,29 +122,43 @@ def check_labels(name: str, path: str | Path) -> np.ndarray:
     return labels
 
 
-def check_classes(pool: FeatureRows, others: dict[str, tuple[FeatureRows, str | Path]], pool_path: str | Path,
-                  per_class: int, sampling: str, key: str) -> None:
+def check_classes(
+    pool: FeatureRows,
+    others: dict[str, tuple[FeatureRows, str | Path]],
+    pool_path: str | Path,
+    per_class: int,
+    sampling: str,
+    key: str,
+) -> None:
     """Every class scored is one the SVMs can learn, and the pool holds the training sets asked for.
 
     ``others``: the validation and test rows with their labels' paths. ``key``: the config key that
     sets ``per_class``, named when the pool is too small (before, a traceback from the sampler)."""
     classes, counts = np.unique(pool.labels, return_counts=True)
     if len(classes) < 2:
-        raise FeatureFileError(f"the training pool of '{pool_path}' holds only class {classes.tolist()}; expected two or more")
+        raise FeatureFileError(
+            f"the training pool of '{pool_path}' holds only class {classes.tolist()}; expected two or more"
+        )
     for name, (rows, path) in others.items():
         unknown = np.setdiff1d(np.unique(rows.labels), classes)
         if len(unknown):
-            raise FeatureFileError(f"{name} labels '{path}' hold class {int(unknown[0])}, of which the training pool "
-                                   f"'{pool_path}' has no example; expected the pool's classes {classes.tolist()}")
+            raise FeatureFileError(
+                f"{name} labels '{path}' hold class {int(unknown[0])}, of which the training pool "
+                f"'{pool_path}' has no example; expected the pool's classes {classes.tolist()}"
+            )
     if sampling == "balanced" and counts.min() < per_class:
         smallest = int(np.argmin(counts))
-        raise ConfigError(f"config key '{key}': {per_class} examples per class, but class {int(classes[smallest])} "
-                               f"has {int(counts[smallest]):,} in the training pool of '{pool_path}'; expected at most "
-                               f"{int(counts.min()):,}")
+        raise ConfigError(
+            f"config key '{key}': {per_class} examples per class, but class {int(classes[smallest])} "
+            f"has {int(counts[smallest]):,} in the training pool of '{pool_path}'; expected at most "
+            f"{int(counts.min()):,}"
+        )
     if sampling == "random" and per_class * len(classes) > len(pool.labels):
-        raise ConfigError(f"config key '{key}': {per_class} per class is {per_class * len(classes):,} examples, but "
-                               f"the training pool of '{pool_path}' has {len(pool.labels):,}; expected at most "
-                               f"{len(pool.labels) // len(classes):,} per class")
+        raise ConfigError(
+            f"config key '{key}': {per_class} per class is {per_class * len(classes):,} examples, but "
+            f"the training pool of '{pool_path}' has {len(pool.labels):,}; expected at most "
+            f"{len(pool.labels) // len(classes):,} per class"
+        )
 
 
 def balanced_indices(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:
@@ -164,7 +188,9 @@ def training_set(pool: FeatureRows, per_class: int, sampling: str, seed: int, in
     raise ValueError(f"unknown sampling {sampling!r}; expected balanced or random")
 
 
-def _fit(path: str, rows: np.ndarray, labels: np.ndarray, C: float, random_state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+def _fit(
+    path: str, rows: np.ndarray, labels: np.ndarray, C: float, random_state: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Fit one LinearSVC on the given rows (read in the worker); return its weights, classes, convergence.
 
     ``random_state`` seeds liblinear's coordinate order; left unset, scikit-learn would draw it from
@@ -223,8 +249,17 @@ class SvmResult:
 
 
 def run(
-    pool: FeatureRows, valid: FeatureRows, test: FeatureRows, *, per_class: int, sampling: str, n_svms: int,
-    grid: np.ndarray, seed: int, n_jobs: int, progress=None,
+    pool: FeatureRows,
+    valid: FeatureRows,
+    test: FeatureRows,
+    *,
+    per_class: int,
+    sampling: str,
+    n_svms: int,
+    grid: np.ndarray,
+    seed: int,
+    n_jobs: int,
+    progress=None,
 ) -> SvmResult:
     """Choose C on the validation rows, then fit ``n_svms`` SVMs and score each on the test rows."""
     selection_set = training_set(pool, per_class, sampling, seed_for(seed, C_SELECTION), 0)
@@ -247,6 +282,11 @@ def write_errors(path: str | Path, result: SvmResult, grid: np.ndarray) -> None:
 
     from ali_bench.tables import write_csv
 
-    rows = [{"kind": "validation", "index": i, "C": float(c), "error": float(e)} for i, (c, e) in enumerate(zip(grid, result.validation_errors))]
-    rows += [{"kind": "test", "index": i, "C": result.chosen_c, "error": float(e)} for i, e in enumerate(result.test_errors)]
+    rows = [
+        {"kind": "validation", "index": i, "C": float(c), "error": float(e)}
+        for i, (c, e) in enumerate(zip(grid, result.validation_errors))
+    ]
+    rows += [
+        {"kind": "test", "index": i, "C": result.chosen_c, "error": float(e)} for i, e in enumerate(result.test_errors)
+    ]
     write_csv(pd.DataFrame(rows), path)

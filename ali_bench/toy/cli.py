@@ -7,8 +7,14 @@ import time
 from pathlib import Path
 
 from ali_bench import trained_with
-from ali_bench.command_line import (add_config, add_training_options, checkpoint_seconds, config_from, non_negative_int,
-                                    training_device)
+from ali_bench.command_line import (
+    add_config,
+    add_training_options,
+    checkpoint_seconds,
+    config_from,
+    non_negative_int,
+    training_device,
+)
 
 
 def cmd_toy_train(args: argparse.Namespace) -> None:
@@ -23,13 +29,24 @@ def cmd_toy_train(args: argparse.Namespace) -> None:
     from ali_bench.toy.runs import plan_runs
 
     runs = plan_runs(cfg.toy, args.hyperparameters, tuple(args.seeds) if args.seeds else None)
-    cost.refuse_unasked_cpu_toy(f"toy-train --hyperparameters {args.hyperparameters}", cfg.toy, len(runs), cfg.device,
-                                device.type)
+    cost.refuse_unasked_cpu_toy(
+        f"toy-train --hyperparameters {args.hyperparameters}", cfg.toy, len(runs), cfg.device, device.type
+    )
     checkpoint_path = args.checkpoint or args.out.with_name(args.out.stem + ".checkpoint.pt")
     train_toy(
-        cfg.toy, args.hyperparameters, args.out, args.log, checkpoint_path, device, device_name(device), cfg.batchnorm,
-        seeds=tuple(args.seeds) if args.seeds else None, dtype=getattr(torch, args.dtype),
-        cuda_graphs=cfg.cuda_graphs, progress=not args.no_progress, checkpoint_seconds=checkpoint_seconds(cfg),
+        cfg.toy,
+        args.hyperparameters,
+        args.out,
+        args.log,
+        checkpoint_path,
+        device,
+        device_name(device),
+        cfg.batchnorm,
+        seeds=tuple(args.seeds) if args.seeds else None,
+        dtype=getattr(torch, args.dtype),
+        cuda_graphs=cfg.cuda_graphs,
+        progress=not args.no_progress,
+        checkpoint_seconds=checkpoint_seconds(cfg),
     )
 
 
@@ -53,27 +70,42 @@ def cmd_toy_evaluate(args: argparse.Namespace) -> None:
     trained_config = {}  # what each models file says its runs were trained with (checked against this config)
     for path in args.models:
         payload, models = load_models(path, cfg.batchnorm.statistics, toy=cfg.toy, bn=cfg.batchnorm)
-        trained_config[payload["hyperparameter_set"]] = trained_with.toy_training(payload["config"], payload["hyperparameter_set"])
+        trained_config[payload["hyperparameter_set"]] = trained_with.toy_training(
+            payload["config"], payload["hyperparameter_set"]
+        )
         samples = generate(models, payload, cfg.toy.coverage.n_samples, cfg.toy.network.latent_dim)
-        pacgan = generate(models, payload, cfg.toy.coverage.pacgan_n_samples, cfg.toy.network.latent_dim, PACGAN_EVALUATION)
+        pacgan = generate(
+            models, payload, cfg.toy.coverage.pacgan_n_samples, cfg.toy.network.latent_dim, PACGAN_EVALUATION
+        )
         rows += coverage_rows(payload, samples, pacgan, mixture, cfg.toy.coverage.high_quality_stds)
         all_samples.update(samples)
-        trainings.append({"models": str(path), "hyperparameter_set": payload["hyperparameter_set"],
-                          "device": payload["device"], "wall_time_s": round(payload["wall_time_s"], 3),
-                          "config_hash": payload["config_hash"]})
+        trainings.append(
+            {
+                "models": str(path),
+                "hyperparameter_set": payload["hyperparameter_set"],
+                "device": payload["device"],
+                "wall_time_s": round(payload["wall_time_s"], 3),
+                "config_hash": payload["config_hash"],
+            }
+        )
     coverage = pd.DataFrame(rows)
     write_csv(coverage, args.out_coverage)
     with atomic_path(args.out_samples) as tmp:
         np.savez_compressed(tmp, **all_samples)
     evaluation_s = time.perf_counter() - started
     config = {"trained": trained_config, "coverage": as_dict(cfg.toy.coverage)}
-    provenance.write(args.out_coverage, provenance.build(
-        config=config, config_hash=config_hash(config), seeds=coverage["seed"],
-        device=", ".join(sorted({t["device"] for t in trainings})),
-        wall_time_s=sum(t["wall_time_s"] for t in trainings) + evaluation_s,
-        stages={"training": trainings, "evaluation_s": round(evaluation_s, 3)},
-        batchnorm_statistics=cfg.batchnorm.statistics,
-    ))
+    provenance.write(
+        args.out_coverage,
+        provenance.build(
+            config=config,
+            config_hash=config_hash(config),
+            seeds=coverage["seed"],
+            device=", ".join(sorted({t["device"] for t in trainings})),
+            wall_time_s=sum(t["wall_time_s"] for t in trainings) + evaluation_s,
+            stages={"training": trainings, "evaluation_s": round(evaluation_s, 3)},
+            batchnorm_statistics=cfg.batchnorm.statistics,
+        ),
+    )
 
 
 def cmd_toy_table(args: argparse.Namespace) -> None:
@@ -84,19 +116,33 @@ def cmd_toy_table(args: argparse.Namespace) -> None:
 
     if not args.coverage.is_file():
         raise FileNotFoundError(f"toy coverage table '{args.coverage}' does not exist; run the toy_evaluate rule first")
-    upstream = provenance.require(provenance.read(args.coverage), args.coverage,
-                                  ("config", "config_hash", "seeds", "device", "wall_time_s"))
+    upstream = provenance.require(
+        provenance.read(args.coverage), args.coverage, ("config", "config_hash", "seeds", "device", "wall_time_s")
+    )
     n_modes = mixture_modes(upstream["config"])
     coverage = read_csv(args.coverage, coverage_spec(n_modes))
     table = toy_table(coverage)
     write_csv(table, args.out)
-    write_markdown(table, args.out.with_suffix(".md"), toy_table_title(n_modes),
-                   toy_table_notes(upstream["config"].get("coverage", {}), n_modes))
+    write_markdown(
+        table,
+        args.out.with_suffix(".md"),
+        toy_table_title(n_modes),
+        toy_table_notes(upstream["config"].get("coverage", {}), n_modes),
+    )
     record = dict(upstream)
-    record.update({key: value for key, value in provenance.build(
-        config=upstream["config"], config_hash=upstream["config_hash"], seeds=upstream["seeds"],
-        device=upstream["device"], wall_time_s=upstream["wall_time_s"]).items()
-        if key in ("created_utc", "command", "git", "versions", "machine")})
+    record.update(
+        {
+            key: value
+            for key, value in provenance.build(
+                config=upstream["config"],
+                config_hash=upstream["config_hash"],
+                seeds=upstream["seeds"],
+                device=upstream["device"],
+                wall_time_s=upstream["wall_time_s"],
+            ).items()
+            if key in ("created_utc", "command", "git", "versions", "machine")
+        }
+    )
     record["inputs"] = provenance.checksums([args.coverage, provenance.sidecar_path(args.coverage)])
     provenance.write(args.out, record)
 

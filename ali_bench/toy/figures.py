@@ -14,8 +14,13 @@ from ali_bench.toy.metrics import assign_components
 TOY_LIMIT = 6.0  # the paper's x-space axes: [-6, 6]²
 
 
-def toy_samples(coverage: pd.DataFrame, samples: dict[str, np.ndarray], mixture: GridMixture, path: str | Path,
-                max_points: int = 2500) -> None:
+def toy_samples(
+    coverage: pd.DataFrame,
+    samples: dict[str, np.ndarray],
+    mixture: GridMixture,
+    path: str | Path,
+    max_points: int = 2500,
+) -> None:
     """One panel per run: its generated samples over the mixture's means, titled with modes covered.
 
     Rows are (model, hyperparameter set), columns are seeds. Red rings mark the modes that at least
@@ -41,13 +46,18 @@ def toy_samples(coverage: pd.DataFrame, samples: dict[str, np.ndarray], mixture:
             run = match.iloc[0]
             points = samples[f"{model}-{hset}-seed{seed}"]
             points = points[np.isfinite(points).all(axis=1)]
-            ax.scatter(points[:max_points, 0], points[:max_points, 1], s=1.0, alpha=0.35, color="tab:blue", rasterized=True)
+            ax.scatter(
+                points[:max_points, 0], points[:max_points, 1], s=1.0, alpha=0.35, color="tab:blue", rasterized=True
+            )
             reached = np.bincount(assign_components(points, mixture), minlength=mixture.n_components) > 0
             ax.scatter(*mixture.means[reached].T, s=14, facecolors="none", edgecolors="tab:red", linewidths=0.6)
             ax.scatter(*mixture.means[~reached].T, s=14, marker="x", color="0.5", linewidths=0.8)
             ax.set_title(f"seed {seed}: {int(run['modes'])}/{mixture.n_components} modes", fontsize=8)
     n_samples = len(next(iter(samples.values())))
-    fig.suptitle(f"Toy {mixture.n_components}-Gaussian mixture: {n_samples:,} samples from each run's p(x) "
-                 f"(first {min(max_points, n_samples):,} drawn)", fontsize=10)
+    fig.suptitle(
+        f"Toy {mixture.n_components}-Gaussian mixture: {n_samples:,} samples from each run's p(x) "
+        f"(first {min(max_points, n_samples):,} drawn)",
+        fontsize=10,
+    )
     fig.tight_layout()
     save(fig, path)

@@ -65,7 +65,9 @@ def hyperparameters(cfg: ToyConfig, hyperparameter_set: str, seed: int) -> Hyper
         raise ValueError(f"unknown hyperparameter set {hyperparameter_set!r}; expected random or released")
     rng = np.random.default_rng(seed_for(seed, HYPERPARAMETERS))
     search = cfg.random_search
-    return HyperParameters(lr=_draw(rng, search.lr), beta1=_draw(rng, search.beta1), init_std=_draw(rng, search.init_std))
+    return HyperParameters(
+        lr=_draw(rng, search.lr), beta1=_draw(rng, search.beta1), init_std=_draw(rng, search.init_std)
+    )
 
 
 def plan_runs(cfg: ToyConfig, hyperparameter_set: str, seeds: tuple[int, ...] | None = None) -> list[RunSpec]:

@@ -19,24 +19,29 @@ def coverage_spec(n_modes: int | None) -> Spec:
     shares within 0-1, KLs non-negative (inf: no high-quality sample), each run once."""
     modes = {"kind": "integer", "low": 0, "high": n_modes}
     share = {"low": 0, "high": 1}
-    return Spec("toy coverage table", (
-        Column("model", "string", choices=("ali", "gan")),
-        Column("hyperparameter_set", "string", choices=("random", "released")),
-        Column("seed", "integer", low=0),
-        Column("epochs", "integer", low=1),
-        Column("lr", low=0, low_open=True, required=False),
-        Column("beta1", low=0, high=1, required=False),
-        Column("init_std", low=0, low_open=True, required=False),
-        Column("modes", **modes),
-        Column("modes_high_quality", **modes),
-        Column("high_quality_share", **share),
-        Column("reverse_kl", low=0, infinite_ok=True),
-        Column("finite_share", **share, required=False),
-        Column("pacgan_modes", **modes, required=False),  # absent from an older toy-evaluate's file
-        Column("pacgan_high_quality_share", **share, required=False),
-        Column("pacgan_reverse_kl", low=0, infinite_ok=True, required=False),
-        Column("diverged_epoch", "integer", low=0, missing_ok=True),
-    ), key=("model", "hyperparameter_set", "seed"), rebuild="rule toy_evaluate")
+    return Spec(
+        "toy coverage table",
+        (
+            Column("model", "string", choices=("ali", "gan")),
+            Column("hyperparameter_set", "string", choices=("random", "released")),
+            Column("seed", "integer", low=0),
+            Column("epochs", "integer", low=1),
+            Column("lr", low=0, low_open=True, required=False),
+            Column("beta1", low=0, high=1, required=False),
+            Column("init_std", low=0, low_open=True, required=False),
+            Column("modes", **modes),
+            Column("modes_high_quality", **modes),
+            Column("high_quality_share", **share),
+            Column("reverse_kl", low=0, infinite_ok=True),
+            Column("finite_share", **share, required=False),
+            Column("pacgan_modes", **modes, required=False),  # absent from an older toy-evaluate's file
+            Column("pacgan_high_quality_share", **share, required=False),
+            Column("pacgan_reverse_kl", low=0, infinite_ok=True, required=False),
+            Column("diverged_epoch", "integer", low=0, missing_ok=True),
+        ),
+        key=("model", "hyperparameter_set", "seed"),
+        rebuild="rule toy_evaluate",
+    )
 
 
 def mixture_modes(coverage_config: dict) -> int | None:
@@ -81,36 +86,40 @@ def toy_table(coverage: pd.DataFrame) -> pd.DataFrame:
         paper = TOY_MODES.get((model, hset)) if hset == "random" else None
         pacgan = TOY_MODES.get((model, hset)) if hset == "released" else None
         pacgan_columns = {}
-        for name, values in (("pacgan_modes", _column(runs, "pacgan_modes")),
-                             ("pacgan_high_quality_pct", _column(runs, "pacgan_high_quality_share", 100)),
-                             ("pacgan_reverse_kl", _column(runs, "pacgan_reverse_kl"))):
+        for name, values in (
+            ("pacgan_modes", _column(runs, "pacgan_modes")),
+            ("pacgan_high_quality_pct", _column(runs, "pacgan_high_quality_share", 100)),
+            ("pacgan_reverse_kl", _column(runs, "pacgan_reverse_kl")),
+        ):
             pacgan_columns.update({f"{name}_mean": float(values.mean()), f"{name}_sem": _sem(values)})
-        rows.append({
-            "model": model.upper(),
-            "hyperparameter_set": hset,
-            "runs": len(runs),
-            "epochs": int(runs["epochs"].iloc[0]),
-            "modes_mean": modes.mean(),
-            "modes_std": _std(modes),
-            "modes_sem": _sem(modes),
-            "modes_min": int(modes.min()),
-            "modes_max": int(modes.max()),
-            "modes_high_quality_mean": runs["modes_high_quality"].mean(),
-            "high_quality_share_mean": runs["high_quality_share"].mean(),
-            "reverse_kl_median": runs["reverse_kl"].median(),
-            **pacgan_columns,
-            "diverged_runs": int(runs["diverged_epoch"].notna().sum()),
-            "paper_modes_mean": paper.mean if paper else NAN,
-            "paper_modes_pm": paper.pm if paper else NAN,
-            "paper_pm_is": paper.pm_is if paper else "",
-            "paper_modes_min": paper.minimum if paper and paper.minimum is not None else NAN,
-            "paper_modes_max": paper.maximum if paper and paper.maximum is not None else NAN,
-            "paper_source": paper.source if paper else "",
-            **_reported("paper_pacgan_modes", pacgan),
-            **_reported("paper_pacgan_high_quality_pct", PACGAN_HIGH_QUALITY_PCT.get(model) if pacgan else None),
-            **_reported("paper_pacgan_reverse_kl", PACGAN_REVERSE_KL.get(model) if pacgan else None),
-            "paper_pacgan_source": pacgan.source if pacgan else "",
-        })
+        rows.append(
+            {
+                "model": model.upper(),
+                "hyperparameter_set": hset,
+                "runs": len(runs),
+                "epochs": int(runs["epochs"].iloc[0]),
+                "modes_mean": modes.mean(),
+                "modes_std": _std(modes),
+                "modes_sem": _sem(modes),
+                "modes_min": int(modes.min()),
+                "modes_max": int(modes.max()),
+                "modes_high_quality_mean": runs["modes_high_quality"].mean(),
+                "high_quality_share_mean": runs["high_quality_share"].mean(),
+                "reverse_kl_median": runs["reverse_kl"].median(),
+                **pacgan_columns,
+                "diverged_runs": int(runs["diverged_epoch"].notna().sum()),
+                "paper_modes_mean": paper.mean if paper else NAN,
+                "paper_modes_pm": paper.pm if paper else NAN,
+                "paper_pm_is": paper.pm_is if paper else "",
+                "paper_modes_min": paper.minimum if paper and paper.minimum is not None else NAN,
+                "paper_modes_max": paper.maximum if paper and paper.maximum is not None else NAN,
+                "paper_source": paper.source if paper else "",
+                **_reported("paper_pacgan_modes", pacgan),
+                **_reported("paper_pacgan_high_quality_pct", PACGAN_HIGH_QUALITY_PCT.get(model) if pacgan else None),
+                **_reported("paper_pacgan_reverse_kl", PACGAN_REVERSE_KL.get(model) if pacgan else None),
+                "paper_pacgan_source": pacgan.source if pacgan else "",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -134,8 +143,9 @@ def toy_table_notes(coverage_settings: dict, n_modes: int | None = None) -> list
         f"one of {count(n)} p(x) samples per run (highest responsibility); modes_std is the sample std (ddof=1), "
         "modes_sem the standard error; the paper does not say which std it printed.",
         f"On the same samples: modes_high_quality, high_quality_share and reverse_kl count only samples within {radius:g} std "
-        "of their assigned mean (the VEEGAN/PacGAN convention)." if radius is not None else
-        "modes_high_quality, high_quality_share and reverse_kl count only high-quality samples (VEEGAN/PacGAN convention).",
+        "of their assigned mean (the VEEGAN/PacGAN convention)."
+        if radius is not None
+        else "modes_high_quality, high_quality_share and reverse_kl count only high-quality samples (VEEGAN/PacGAN convention).",
         f"PacGAN protocol (released rows; paper_pacgan_* columns, PacGAN Table 1, 2D-grid): pacgan_* score {count(n_pacgan)} "
         "samples per run drawn from a stream of their own: modes with at least one high-quality sample, the "
         "high-quality share in percent, the reverse KL of the high-quality mode histogram to uniform; mean and "

@@ -58,12 +58,20 @@ def initial_state(cfg: ToyConfig, run: RunSpec) -> dict[str, torch.Tensor]:
     return model.state_dict()
 
 
-def build_group(cfg: ToyConfig, runs: list[RunSpec], device: torch.device, dtype: torch.dtype, cuda_graphs: bool) -> RunGroup:
+def build_group(
+    cfg: ToyConfig, runs: list[RunSpec], device: torch.device, dtype: torch.dtype, cuda_graphs: bool
+) -> RunGroup:
     kind = runs[0].model
     model = TOY_MODELS[kind](cfg.network, n_models=len(runs))
     model.load_state_dict(stack_state_dicts([initial_state(cfg, run) for run in runs]))
     model.to(device=device, dtype=dtype).train()
-    adam = partial(BatchedAdam, lr=[run.lr for run in runs], beta1=[run.beta1 for run in runs], beta2=cfg.training.adam_beta2, eps=cfg.training.adam_eps)
+    adam = partial(
+        BatchedAdam,
+        lr=[run.lr for run in runs],
+        beta1=[run.beta1 for run in runs],
+        beta2=cfg.training.adam_beta2,
+        eps=cfg.training.adam_eps,
+    )
     opt_d, opt_g = adam(model.discriminator_parameters()), adam(model.generator_parameters())
     step = StepRunner(partial(adversarial_step, model, opt_d, opt_g), use_graph=cuda_graphs and device.type == "cuda")
     return RunGroup(runs, model, opt_d, opt_g, step)
@@ -73,7 +81,10 @@ def epoch_inputs(groups: list[RunGroup], cfg: ToyConfig, epoch: int, steps: int,
     """Each group's epoch draws stacked on the model axis: order (M, N), z and ε (M, S, B, L)."""
     seeds = sorted({run.seed for group in groups for run in group.runs})
     t = cfg.training
-    draws = {seed: epoch_draws(seed, epoch, cfg.mixture.n_train, steps, t.batch_size, cfg.network.latent_dim) for seed in seeds}
+    draws = {
+        seed: epoch_draws(seed, epoch, cfg.mixture.n_train, steps, t.batch_size, cfg.network.latent_dim)
+        for seed in seeds
+    }
     inputs = []
     for group in groups:
         order, z, eps = (torch.stack([draws[run.seed][i] for run in group.runs]) for i in range(3))
@@ -81,7 +92,9 @@ def epoch_inputs(groups: list[RunGroup], cfg: ToyConfig, epoch: int, steps: int,
     return inputs
 
 
-def recomputed_statistics(group: RunGroup, data: torch.Tensor, settings: BatchNormConfig, latent_dim: int) -> dict[str, torch.Tensor]:
+def recomputed_statistics(
+    group: RunGroup, data: torch.Tensor, settings: BatchNormConfig, latent_dim: int
+) -> dict[str, torch.Tensor]:
     """The batch-norm statistics of the group's final weights (batched state-dict entries).
 
     Each pass runs ``model.logits`` as a training step does (x, its ε and prior z on the model
@@ -121,8 +134,14 @@ def train_toy(
     """
     runs = plan_runs(cfg, hyperparameter_set, seeds)
     batch, epochs = cfg.training.batch_size, cfg.training.epochs
-    fingerprint = config_hash({"toy": length_free(as_dict(cfg), "training"), "set": hyperparameter_set, "runs": [r.name for r in runs],
-                               "dtype": str(dtype)})
+    fingerprint = config_hash(
+        {
+            "toy": length_free(as_dict(cfg), "training"),
+            "set": hyperparameter_set,
+            "runs": [r.name for r in runs],
+            "dtype": str(dtype),
+        }
+    )
     _, (x_train, _), _ = train_and_test(cfg.mixture)
     data = torch.from_numpy(x_train).to(device=device, dtype=dtype)  # (N, 2), resident on the device
     groups = [build_group(cfg, [r for r in runs if r.model == kind], device, dtype, cuda_graphs) for kind in cfg.models]
@@ -139,17 +158,31 @@ def train_toy(
         for group, total in zip(groups, sums):
             means = (total / steps).cpu().tolist()
             for index, run in enumerate(group.runs):
-                rows.append({"epoch": epoch + 1, "run": run.name, "model": run.model,
-                             "hyperparameter_set": run.hyperparameter_set, "seed": run.seed,
-                             **{name: means[m][index] for m, name in enumerate(MONITORS)}})
+                rows.append(
+                    {
+                        "epoch": epoch + 1,
+                        "run": run.name,
+                        "model": run.model,
+                        "hyperparameter_set": run.hyperparameter_set,
+                        "seed": run.seed,
+                        **{name: means[m][index] for m, name in enumerate(MONITORS)},
+                    }
+                )
         return rows, {"loss_d": sums[0][0].mean().item() / steps, "loss_g": sums[0][1].mean().item() / steps}
 
     log_rows, wall = run_epochs(
-        run_epoch, epochs=epochs, checkpoint_path=checkpoint_path, checkpoint_every=cfg.training.checkpoint_every,
-        fingerprint=fingerprint, get_state=lambda: [group.state() for group in groups],
+        run_epoch,
+        epochs=epochs,
+        checkpoint_path=checkpoint_path,
+        checkpoint_every=cfg.training.checkpoint_every,
+        fingerprint=fingerprint,
+        get_state=lambda: [group.state() for group in groups],
         set_state=lambda states: [group.load(state) for group, state in zip(groups, states)],
-        desc=f"toy {hyperparameter_set}", progress=progress, on_rows=partial(write_log, log_path, columns=LOG_COLUMNS),
-        checkpoint_seconds=checkpoint_seconds, length_key="toy.training.epochs",
+        desc=f"toy {hyperparameter_set}",
+        progress=progress,
+        on_rows=partial(write_log, log_path, columns=LOG_COLUMNS),
+        checkpoint_seconds=checkpoint_seconds,
+        length_key="toy.training.epochs",
     )
     diverged = _first_nonfinite_epoch(log_rows)
     payload = {
@@ -158,9 +191,13 @@ def train_toy(
         "config_hash": config_hash(as_dict(cfg)),
         "hyperparameter_set": hyperparameter_set,
         "runs": [{"run": run.name, **run.as_row(), "diverged_epoch": diverged.get(run.name)} for run in runs],
-        "models": {group.runs[0].model: {k: v.detach().cpu() for k, v in group.model.state_dict().items()} for group in groups},
-        "bn_recomputed": {group.runs[0].model: recomputed_statistics(group, data, batchnorm_settings, cfg.network.latent_dim)
-                          for group in groups},
+        "models": {
+            group.runs[0].model: {k: v.detach().cpu() for k, v in group.model.state_dict().items()} for group in groups
+        },
+        "bn_recomputed": {
+            group.runs[0].model: recomputed_statistics(group, data, batchnorm_settings, cfg.network.latent_dim)
+            for group in groups
+        },
         "batchnorm": {"batches": batchnorm_settings.batches, "batch_size": batchnorm_settings.batch_size},
         "model_runs": {group.runs[0].model: [run.name for run in group.runs] for group in groups},
         "epochs": epochs,
@@ -184,20 +221,32 @@ def check_trained_with(path: str | Path, payload: dict, toy: ToyConfig, bn: Batc
     """Refuse a models file whose runs were trained with other toy settings (or another BN
     recomputation) than ``toy`` and ``bn`` ask for: one line naming the first differing key."""
     hyperparameter_set = payload["hyperparameter_set"]
-    trained = {"toy": trained_with.toy_training(payload["config"], hyperparameter_set), "batchnorm": payload["batchnorm"]}
-    asked = {"toy": trained_with.toy_training(as_dict(toy), hyperparameter_set),
-             "batchnorm": trained_with.batchnorm_training(as_dict(bn))}
+    trained = {
+        "toy": trained_with.toy_training(payload["config"], hyperparameter_set),
+        "batchnorm": payload["batchnorm"],
+    }
+    asked = {
+        "toy": trained_with.toy_training(as_dict(toy), hyperparameter_set),
+        "batchnorm": trained_with.batchnorm_training(as_dict(bn)),
+    }
     trained_with.check(path, trained, asked)
     held = sorted({run["seed"] for run in payload["runs"]})
     if held != sorted(toy.seeds):  # a file trained with --seeds holds only some of its config's seeds
         raise trained_with.ModelMismatch(
             f"'{path}' holds the runs of seeds {held}, but the config asks for toy.seeds = {sorted(toy.seeds)}: retrain it "
             f"with the config's seeds (toy-train without --seeds; in the workflow: {trained_with.forcerun(path)}) or set "
-            "toy.seeds to the seeds it holds")
+            "toy.seeds to the seeds it holds"
+        )
 
 
-def load_models(path: str | Path, statistics: str, device: torch.device = torch.device("cpu"), *,
-                toy: ToyConfig | None = None, bn: BatchNormConfig | None = None) -> tuple[dict, dict[str, ToyGAN]]:
+def load_models(
+    path: str | Path,
+    statistics: str,
+    device: torch.device = torch.device("cpu"),
+    *,
+    toy: ToyConfig | None = None,
+    bn: BatchNormConfig | None = None,
+) -> tuple[dict, dict[str, ToyGAN]]:
     """The models file's metadata and one batched model per kind, in eval mode on ``device``.
 
     ``statistics`` picks the batch-norm statistics: ``recomputed`` for the final weights or the

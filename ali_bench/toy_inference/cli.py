@@ -29,9 +29,21 @@ def cmd_toy_infer(args: argparse.Namespace) -> None:
     cfg = config_from(args)
     device = training_device(cfg, args)
     selection = json.loads(args.selection.read_text())
-    train_method(args.method, cfg.toy, cfg.toy_inference, selection, args.gan_models, args.out, args.log,
-                 args.out.with_name(args.out.stem + ".checkpoint.pt"), device, device_name(device), cfg.batchnorm,
-                 progress=not args.no_progress, checkpoint_seconds=checkpoint_seconds(cfg))
+    train_method(
+        args.method,
+        cfg.toy,
+        cfg.toy_inference,
+        selection,
+        args.gan_models,
+        args.out,
+        args.log,
+        args.out.with_name(args.out.stem + ".checkpoint.pt"),
+        device,
+        device_name(device),
+        cfg.batchnorm,
+        progress=not args.no_progress,
+        checkpoint_seconds=checkpoint_seconds(cfg),
+    )
 
 
 def cmd_toy_inference_evaluate(args: argparse.Namespace) -> None:
@@ -49,35 +61,56 @@ def cmd_toy_inference_evaluate(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     selection = read_json([args.selection], SELECTION_SPEC)[0]
     method_paths = dict(item.split("=", 1) for item in args.methods)
-    metrics, arrays, trainings = evaluate(cfg.toy, cfg.toy_inference, selection, args.ali_models, args.gan_models, method_paths,
-                                          cfg.batchnorm)
+    metrics, arrays, trainings = evaluate(
+        cfg.toy, cfg.toy_inference, selection, args.ali_models, args.gan_models, method_paths, cfg.batchnorm
+    )
     table = toy_inference_table(metrics, selection)
     write_csv(table, args.out)
-    write_markdown(table, args.out.with_suffix(".md"), "Toy inference comparison (paper Fig. 8, in numbers)", [
-        f"Best runs of the {cfg.toy_inference.select_from!r} hyperparameter set: {selection['rule']}.",
-        "modes: modes reached by the method's generator samples (paper's count); inverse and posthoc share the GAN's generator.",
-        f"reconstruction_mse: mean |x - G_x(G_z(x))|^2 over the {len(arrays['x']):,} held-out samples; "
-        "same_mode_share: reconstructions assigned to the input's component.",
-        f"qz_mmd2: unbiased MMD^2 between {cfg.toy_inference.mmd_samples:,} encoded held-out points and N(0, I) draws, "
-        f"RBF kernel, bandwidth {cfg.toy_inference.mmd_bandwidth}; qz_ks_max: largest per-dimension KS statistic against N(0, 1).",
-        "paper_claim is the paper's qualitative reading of Fig. 8; the paper reports no numbers for it.",
-    ])
+    write_markdown(
+        table,
+        args.out.with_suffix(".md"),
+        "Toy inference comparison (paper Fig. 8, in numbers)",
+        [
+            f"Best runs of the {cfg.toy_inference.select_from!r} hyperparameter set: {selection['rule']}.",
+            "modes: modes reached by the method's generator samples (paper's count); inverse and posthoc share the GAN's generator.",
+            f"reconstruction_mse: mean |x - G_x(G_z(x))|^2 over the {len(arrays['x']):,} held-out samples; "
+            "same_mode_share: reconstructions assigned to the input's component.",
+            f"qz_mmd2: unbiased MMD^2 between {cfg.toy_inference.mmd_samples:,} encoded held-out points and N(0, I) draws, "
+            f"RBF kernel, bandwidth {cfg.toy_inference.mmd_bandwidth}; qz_ks_max: largest per-dimension KS statistic against N(0, 1).",
+            "paper_claim is the paper's qualitative reading of Fig. 8; the paper reports no numbers for it.",
+        ],
+    )
     with atomic_path(args.out_arrays) as tmp:
         np.savez_compressed(tmp, **arrays)
     upstream = provenance.read(args.coverage) if args.coverage else {}
     evaluation_s = time.perf_counter() - started
     sections = {"toy": as_dict(cfg.toy), "toy_inference": as_dict(cfg.toy_inference)}
-    provenance.write(args.out, provenance.build(
-        config=sections, config_hash=config_hash(sections),
-        seeds=[selection["ali"]["seed"], selection["gan"]["seed"], cfg.toy_inference.seed],
-        device=", ".join(sorted({t["device"] for t in trainings} | {upstream.get("device", "")} - {""})),
-        wall_time_s=upstream.get("wall_time_s", 0.0) + sum(t["wall_time_s"] for t in trainings) + evaluation_s,
-        selection=selection, stages={"toy": upstream.get("stages"), "inference_training": trainings,
-                                     "evaluation_s": round(evaluation_s, 3)},
-        inputs=dict.fromkeys([args.selection, args.ali_models, args.gan_models, *map(Path, method_paths.values()),
-                              *([provenance.sidecar_path(args.coverage)] if args.coverage else [])]),
-        batchnorm_statistics=cfg.batchnorm.statistics,
-    ))
+    provenance.write(
+        args.out,
+        provenance.build(
+            config=sections,
+            config_hash=config_hash(sections),
+            seeds=[selection["ali"]["seed"], selection["gan"]["seed"], cfg.toy_inference.seed],
+            device=", ".join(sorted({t["device"] for t in trainings} | {upstream.get("device", "")} - {""})),
+            wall_time_s=upstream.get("wall_time_s", 0.0) + sum(t["wall_time_s"] for t in trainings) + evaluation_s,
+            selection=selection,
+            stages={
+                "toy": upstream.get("stages"),
+                "inference_training": trainings,
+                "evaluation_s": round(evaluation_s, 3),
+            },
+            inputs=dict.fromkeys(
+                [
+                    args.selection,
+                    args.ali_models,
+                    args.gan_models,
+                    *map(Path, method_paths.values()),
+                    *([provenance.sidecar_path(args.coverage)] if args.coverage else []),
+                ]
+            ),
+            batchnorm_statistics=cfg.batchnorm.statistics,
+        ),
+    )
 
 
 def cmd_toy_inference_figure(args: argparse.Namespace) -> None:

@@ -20,12 +20,15 @@ from ali_bench.toy_inference.train import check_method, load_method, load_run
 
 def mmd_rbf(a: np.ndarray, b: np.ndarray, bandwidth: float) -> float:
     """Unbiased MMD² between samples ``a`` and ``b`` with the kernel exp(-|u-v|² / (2 h²))."""
+
     def kernel(u, v):
         return np.exp(-((u[:, None, :] - v[None, :, :]) ** 2).sum(-1) / (2 * bandwidth**2))
 
     k_aa, k_bb, k_ab = kernel(a, a), kernel(b, b), kernel(a, b)
     n, m = len(a), len(b)
-    return float((k_aa.sum() - np.trace(k_aa)) / (n * (n - 1)) + (k_bb.sum() - np.trace(k_bb)) / (m * (m - 1)) - 2 * k_ab.mean())
+    return float(
+        (k_aa.sum() - np.trace(k_aa)) / (n * (n - 1)) + (k_bb.sum() - np.trace(k_bb)) / (m * (m - 1)) - 2 * k_ab.mean()
+    )
 
 
 def ks_to_standard_normal(z: np.ndarray) -> float:
@@ -34,7 +37,9 @@ def ks_to_standard_normal(z: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def method_outputs(method: str, model: nn.Module, x: np.ndarray, eps: np.ndarray, z_prior: np.ndarray) -> dict[str, np.ndarray]:
+def method_outputs(
+    method: str, model: nn.Module, x: np.ndarray, eps: np.ndarray, z_prior: np.ndarray
+) -> dict[str, np.ndarray]:
     """ẑ ~ q(z|x), its reconstruction, and generator samples from the prior draws."""
     xt, et, zt = (torch.from_numpy(a).float() for a in (x, eps, z_prior))
     z_hat = model.encode(xt, et)
@@ -42,8 +47,13 @@ def method_outputs(method: str, model: nn.Module, x: np.ndarray, eps: np.ndarray
 
 
 def evaluate(
-    toy: ToyConfig, settings: InferenceConfig, selection: dict, ali_models: str | Path, gan_models: str | Path,
-    method_paths: dict[str, str | Path], bn: BatchNormConfig,
+    toy: ToyConfig,
+    settings: InferenceConfig,
+    selection: dict,
+    ali_models: str | Path,
+    gan_models: str | Path,
+    method_paths: dict[str, str | Path],
+    bn: BatchNormConfig,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], list[dict]]:
     """Every method on the same held-out data, encoder noise and prior draws: table rows + arrays.
 
@@ -61,9 +71,13 @@ def evaluate(
     trainings = []
     for method in METHODS[1:]:
         if method in method_paths:
-            payload, models[method] = load_method(method_paths[method], toy, settings, gan.decoder.state_dict(), statistics)
+            payload, models[method] = load_method(
+                method_paths[method], toy, settings, gan.decoder.state_dict(), statistics
+            )
             check_method(method_paths[method], payload, toy, settings, selection, bn)
-            trainings.append({"method": method, "device": payload["device"], "wall_time_s": round(payload["wall_time_s"], 3)})
+            trainings.append(
+                {"method": method, "device": payload["device"], "wall_time_s": round(payload["wall_time_s"], 3)}
+            )
     arrays = {"x": x_test, "components": components, "z_prior": z_prior}
     rows = []
     for method, model in models.items():
@@ -87,6 +101,10 @@ def _metrics(method, out, x, components, mixture: GridMixture, toy: ToyConfig, s
         "high_quality_share": coverage.high_quality_share,
         "reconstruction_mse": float(np.mean(((out["x_rec"] - x) ** 2).sum(-1))),
         "same_mode_share": float(same_mode.mean()),
-        "qz_mmd2": mmd_rbf(out["z_hat"][:n], np.random.default_rng(settings.seed).standard_normal((n, out["z_hat"].shape[1])), settings.mmd_bandwidth),
+        "qz_mmd2": mmd_rbf(
+            out["z_hat"][:n],
+            np.random.default_rng(settings.seed).standard_normal((n, out["z_hat"].shape[1])),
+            settings.mmd_bandwidth,
+        ),
         "qz_ks_max": ks_to_standard_normal(out["z_hat"]),
     }

@@ -33,7 +33,9 @@ class InverseMapping(nn.Module):
     def __init__(self, toy: ToyConfig, decoder_state: dict[str, torch.Tensor]):
         super().__init__()
         net = toy.network
-        self.encoder = build_mlp(generator_mlp(DATA_DIM + net.latent_dim, net.encoder_hidden, net.latent_dim), net, None)
+        self.encoder = build_mlp(
+            generator_mlp(DATA_DIM + net.latent_dim, net.encoder_hidden, net.latent_dim), net, None
+        )
         self.decoder = build_mlp(generator_mlp(net.latent_dim, net.decoder_hidden, DATA_DIM), net, None)
         self.decoder.load_state_dict(decoder_state)
         self.decoder.requires_grad_(False)

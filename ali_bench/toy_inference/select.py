@@ -22,8 +22,10 @@ def select_best(coverage: pd.DataFrame, hyperparameter_set: str) -> dict:
             raise ValueError(f"coverage has no {model} run of the {hyperparameter_set!r} hyperparameter set")
         best = runs.sort_values(["modes", "high_quality_share", "seed"], ascending=[False, False, True]).iloc[0]
         chosen[model] = {
-            "run": f"{model}-{hyperparameter_set}-seed{int(best['seed'])}", "seed": int(best["seed"]),
-            "hyperparameter_set": hyperparameter_set, "modes": int(best["modes"]),
+            "run": f"{model}-{hyperparameter_set}-seed{int(best['seed'])}",
+            "seed": int(best["seed"]),
+            "hyperparameter_set": hyperparameter_set,
+            "modes": int(best["modes"]),
             "high_quality_share": float(best["high_quality_share"]),
         }
     chosen["rule"] = "most modes, then largest high-quality share, then smallest seed"

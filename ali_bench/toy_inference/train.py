@@ -35,8 +35,14 @@ def load_run(models_path: str | Path, run_name: str, toy: ToyConfig, bn: BatchNo
     return payload, model.float().eval()
 
 
-def recomputed_statistics(method: str, model: nn.Module, data: torch.Tensor, latent: int, settings: InferenceConfig,
-                          batchnorm_settings: BatchNormConfig) -> dict[str, torch.Tensor]:
+def recomputed_statistics(
+    method: str,
+    model: nn.Module,
+    data: torch.Tensor,
+    latent: int,
+    settings: InferenceConfig,
+    batchnorm_settings: BatchNormConfig,
+) -> dict[str, torch.Tensor]:
     """The batch-norm statistics of the trained networks of ``method``, the whole model's state entries.
 
     Each pass feeds the trained networks what a training step feeds them (the VAE: x, and ẑ to its
@@ -69,9 +75,19 @@ def recomputed_statistics(method: str, model: nn.Module, data: torch.Tensor, lat
 
 
 def train_method(
-    method: str, toy: ToyConfig, settings: InferenceConfig, selection: dict, gan_models: str | Path,
-    out_path: str | Path, log_path: str | Path, checkpoint_path: str | Path, device: torch.device, device_label: str,
-    batchnorm_settings: BatchNormConfig, progress: bool = True, checkpoint_seconds: float = 0.0,
+    method: str,
+    toy: ToyConfig,
+    settings: InferenceConfig,
+    selection: dict,
+    gan_models: str | Path,
+    out_path: str | Path,
+    log_path: str | Path,
+    checkpoint_path: str | Path,
+    device: torch.device,
+    device_label: str,
+    batchnorm_settings: BatchNormConfig,
+    progress: bool = True,
+    checkpoint_seconds: float = 0.0,
 ) -> dict:
     """Train one of inverse / posthoc / vae and write its model and per-epoch log.
 
@@ -81,8 +97,10 @@ def train_method(
     networks' statistics are recomputed at the end and stored beside their running averages.
     """
     if toy.mixture.n_train < settings.batch_size:  # no full batch: zero steps per epoch
-        raise ConfigError(f"config key 'toy_inference.batch_size' is {settings.batch_size}, more than the "
-                          f"{toy.mixture.n_train} training points of toy.mixture.n_train: lower the batch size")
+        raise ConfigError(
+            f"config key 'toy_inference.batch_size' is {settings.batch_size}, more than the "
+            f"{toy.mixture.n_train} training points of toy.mixture.n_train: lower the batch size"
+        )
     _, gan = load_run(gan_models, selection["gan"]["run"], toy, batchnorm_settings)
     model = build_method(method, toy, settings, gan.decoder.state_dict()).to(device).train()
     trainer = make_trainer(method, model, settings, settings.vae_decoder_std)
@@ -104,51 +122,88 @@ def train_method(
                 totals[key] = totals[key] + value if key in totals else value.clone()
         means = {key: value.item() / steps for key, value in totals.items()}
         if not_finite(means):  # stop: a model file of NaN weights would be evaluated as if measured
-            raise divergence(f"toy inference method {method}", epoch + 1, means,
-                             f"lower toy_inference.lr (now {settings.lr}) and retrain")
+            raise divergence(
+                f"toy inference method {method}",
+                epoch + 1,
+                means,
+                f"lower toy_inference.lr (now {settings.lr}) and retrain",
+            )
         return [{"epoch": epoch + 1, "method": method, **means}], {"loss": means["loss"]}
 
     # what the run trains against too: the frozen decoder's batch-norm statistics
     # the length is left out: growing it continues the training (ali_bench/resumable.py)
-    fingerprint = config_hash({"method": method, "toy": as_dict(toy), "settings": length_free(as_dict(settings)), "selection": selection,
-                               "decoder_statistics": batchnorm_settings.statistics})
+    fingerprint = config_hash(
+        {
+            "method": method,
+            "toy": as_dict(toy),
+            "settings": length_free(as_dict(settings)),
+            "selection": selection,
+            "decoder_statistics": batchnorm_settings.statistics,
+        }
+    )
     rows, wall = run_epochs(
-        run_epoch, epochs=settings.epochs, checkpoint_path=checkpoint_path, checkpoint_every=1,
-        fingerprint=fingerprint, get_state=trainer.state, set_state=trainer.load, desc=f"toy {method}", progress=progress,
-        on_rows=partial(write_log, log_path, columns=LOG_COLUMNS), checkpoint_seconds=checkpoint_seconds,
+        run_epoch,
+        epochs=settings.epochs,
+        checkpoint_path=checkpoint_path,
+        checkpoint_every=1,
+        fingerprint=fingerprint,
+        get_state=trainer.state,
+        set_state=trainer.load,
+        desc=f"toy {method}",
+        progress=progress,
+        on_rows=partial(write_log, log_path, columns=LOG_COLUMNS),
+        checkpoint_seconds=checkpoint_seconds,
         length_key="toy_inference.epochs",
     )
     payload = {
-        "format": MODEL_FORMAT, "method": method, "state": {k: v.cpu() for k, v in model.state_dict().items()},
+        "format": MODEL_FORMAT,
+        "method": method,
+        "state": {k: v.cpu() for k, v in model.state_dict().items()},
         "bn_recomputed": recomputed_statistics(method, model, data, latent, settings, batchnorm_settings),
-        "batchnorm": as_dict(batchnorm_settings), "selection": selection,
-        "settings": as_dict(settings), "toy": as_dict(toy), "epochs": settings.epochs, "device": device_label, "wall_time_s": wall,
+        "batchnorm": as_dict(batchnorm_settings),
+        "selection": selection,
+        "settings": as_dict(settings),
+        "toy": as_dict(toy),
+        "epochs": settings.epochs,
+        "device": device_label,
+        "wall_time_s": wall,
     }
     checkpoint.save(out_path, payload)
     return payload
 
 
-def check_method(path: str | Path, payload: dict, toy: ToyConfig, settings: InferenceConfig, selection: dict,
-                 bn: BatchNormConfig) -> None:
+def check_method(
+    path: str | Path, payload: dict, toy: ToyConfig, settings: InferenceConfig, selection: dict, bn: BatchNormConfig
+) -> None:
     """Refuse a method file trained against other toy or inference settings, another GAN run, or
     another frozen-decoder BN choice than this evaluation's: one line naming the first difference."""
     if "toy" not in payload:
-        raise checkpoint.CheckpointError(f"'{path}' does not record the toy settings it was trained with "
-                                         "(written before they were stored): retrain it")
+        raise checkpoint.CheckpointError(
+            f"'{path}' does not record the toy settings it was trained with "
+            "(written before they were stored): retrain it"
+        )
     select_from = settings.select_from
-    trained = {"toy": trained_with.toy_training(payload["toy"], select_from),
-               "toy_inference": trained_with.inference_training(payload["settings"]),
-               "batchnorm": {**trained_with.batchnorm_training(payload["batchnorm"]), "statistics": payload["batchnorm"]["statistics"]},
-               "selection": {kind: payload["selection"][kind]["run"] for kind in ("ali", "gan")}}
-    asked = {"toy": trained_with.toy_training(as_dict(toy), select_from),
-             "toy_inference": trained_with.inference_training(as_dict(settings)),
-             "batchnorm": {**trained_with.batchnorm_training(as_dict(bn)), "statistics": bn.statistics},
-             "selection": {kind: selection[kind]["run"] for kind in ("ali", "gan")}}
+    trained = {
+        "toy": trained_with.toy_training(payload["toy"], select_from),
+        "toy_inference": trained_with.inference_training(payload["settings"]),
+        "batchnorm": {
+            **trained_with.batchnorm_training(payload["batchnorm"]),
+            "statistics": payload["batchnorm"]["statistics"],
+        },
+        "selection": {kind: payload["selection"][kind]["run"] for kind in ("ali", "gan")},
+    }
+    asked = {
+        "toy": trained_with.toy_training(as_dict(toy), select_from),
+        "toy_inference": trained_with.inference_training(as_dict(settings)),
+        "batchnorm": {**trained_with.batchnorm_training(as_dict(bn)), "statistics": bn.statistics},
+        "selection": {kind: selection[kind]["run"] for kind in ("ali", "gan")},
+    }
     trained_with.check(path, trained, asked)
 
 
-def load_method(path: str | Path, toy: ToyConfig, settings: InferenceConfig, gan_decoder_state: dict,
-                statistics: str) -> tuple[dict, nn.Module]:
+def load_method(
+    path: str | Path, toy: ToyConfig, settings: InferenceConfig, gan_decoder_state: dict, statistics: str
+) -> tuple[dict, nn.Module]:
     """A trained method in eval mode, with the ``statistics`` batch-norm statistics (recomputed | running)."""
     payload = checkpoint.load(path, MODEL_FORMAT)
     model = build_method(payload["method"], toy, settings, gan_decoder_state)

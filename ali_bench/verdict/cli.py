@@ -15,8 +15,10 @@ def table_kind(path: Path) -> str:
     from ali_bench.verdict import JUDGED_TABLES
 
     if path.suffix != ".csv" or path.stem not in JUDGED_TABLES:
-        raise ConfigError(f"--tables '{path}': not a table the verdict judges; expected one of "
-                          f"{', '.join(t + '.csv' for t in JUDGED_TABLES)}")
+        raise ConfigError(
+            f"--tables '{path}': not a table the verdict judges; expected one of "
+            f"{', '.join(t + '.csv' for t in JUDGED_TABLES)}"
+        )
     return path.stem
 
 
@@ -42,23 +44,43 @@ def cmd_verdict(args: argparse.Namespace) -> None:
         table = read_csv(path, SPECS[kind])
         judged += [(c, judge(c, thresholds)) for c in table_comparisons(kind, table, record)]
         inputs += [path, provenance.sidecar_path(path)]
-        upstream.append({"table": str(path), "git": record.get("git"), "config_hash": record.get("config_hash"),
-                         "device": record.get("device")})
+        upstream.append(
+            {
+                "table": str(path),
+                "git": record.get("git"),
+                "config_hash": record.get("config_hash"),
+                "device": record.get("device"),
+            }
+        )
     frame = verdict_frame(judged)
     write_csv(frame, args.out)
     write_text(args.out.with_suffix(".md"), verdict_markdown(frame, thresholds, [str(p) for p in args.tables]))
     section = {"verdict": as_dict(cfg.verdict)}
-    provenance.write(args.out, provenance.build(
-        config=section, config_hash=config_hash(section), seeds=[], device="cpu", wall_time_s=0.0,
-        inputs=inputs, upstream=upstream))
+    provenance.write(
+        args.out,
+        provenance.build(
+            config=section,
+            config_hash=config_hash(section),
+            seeds=[],
+            device="cpu",
+            wall_time_s=0.0,
+            inputs=inputs,
+            upstream=upstream,
+        ),
+    )
 
 
 def register(sub) -> None:
     """Add the verdict stage's subcommand to ``sub``."""
     p = sub.add_parser("verdict", help="judge every reported number in the given tables: verdict.csv and .md")
     add_config(p)
-    p.add_argument("--tables", type=Path, nargs="*", default=[],
-                   help="result tables (toy_table.csv, svhn_table.csv, digits_svm_table.csv, semisup_table.csv), "
-                        "each with its .provenance.json")
+    p.add_argument(
+        "--tables",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="result tables (toy_table.csv, svhn_table.csv, digits_svm_table.csv, semisup_table.csv), "
+        "each with its .provenance.json",
+    )
     p.add_argument("--out", type=Path, required=True, help="verdict.csv (verdict.md and its provenance beside it)")
     p.set_defaults(func=cmd_verdict)

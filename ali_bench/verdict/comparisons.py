@@ -15,8 +15,16 @@ from typing import Any
 
 import pandas as pd
 
-from ali_bench.paper import (PACGAN_HIGH_QUALITY_PCT, PACGAN_REVERSE_KL, SEMISUP, SVHN_ALI_L2SVM, SVHN_DCGAN_L2SVM,
-                             TOY_MODES, UNPUBLISHED, Reported)
+from ali_bench.paper import (
+    PACGAN_HIGH_QUALITY_PCT,
+    PACGAN_REVERSE_KL,
+    SEMISUP,
+    SVHN_ALI_L2SVM,
+    SVHN_DCGAN_L2SVM,
+    TOY_MODES,
+    UNPUBLISHED,
+    Reported,
+)
 from ali_bench.verdict.protocol import NOT_RECORDED, Field
 from ali_bench.verdict.statistics import Summary
 
@@ -58,7 +66,9 @@ def _summary(row: pd.Series, mean: str, spread: str, kind: str, n: str) -> Summa
 def _setup_fields(reported: Reported, ours: dict[str, Any], runs: int, runs_are: str = "runs") -> tuple[Field, ...]:
     """One field per key of the reporter's setup (ours from ``ours``), then the number of runs (named
     ``runs_are``), the one field that does not block: the statistics account for it."""
-    fields = [Field(name, ours.get(name, NOT_RECORDED), theirs) for name, theirs in reported.setup.items() if name != "runs"]
+    fields = [
+        Field(name, ours.get(name, NOT_RECORDED), theirs) for name, theirs in reported.setup.items() if name != "runs"
+    ]
     theirs_runs = reported.setup.get("runs", reported.n)
     fields.append(Field(runs_are, runs, UNPUBLISHED if theirs_runs is None else theirs_runs, blocking=False))
     return tuple(fields)
@@ -77,29 +87,44 @@ def _grid_text(mixture: dict) -> str:
 
 def _network_text(network: dict) -> str:
     try:
-        return (f"encoder {'-'.join(str(h) for h in network['encoder_hidden'])}, "
-                f"decoder {'-'.join(str(h) for h in network['decoder_hidden'])}, "
-                f"D {network['discriminator_layers']} x {network['discriminator_units']} maxout ({network['maxout_pieces']} pieces)")
+        return (
+            f"encoder {'-'.join(str(h) for h in network['encoder_hidden'])}, "
+            f"decoder {'-'.join(str(h) for h in network['decoder_hidden'])}, "
+            f"D {network['discriminator_layers']} x {network['discriminator_units']} maxout ({network['maxout_pieces']} pieces)"
+        )
     except (KeyError, TypeError):
         return NOT_RECORDED
 
 
 def _toy_setup(trained: dict, coverage: dict, batchnorm: Any, hset: str) -> dict[str, Any]:
     setup = {
-        "mixture": _grid_text(_get(trained, "mixture")), "training points": _get(trained, "mixture", "n_train"),
-        "batch size": _get(trained, "training", "batch_size"), "network": _network_text(_get(trained, "network")),
-        "epochs": _get(trained, "training", "epochs"), "high-quality radius (std)": _get(coverage, "high_quality_stds"),
+        "mixture": _grid_text(_get(trained, "mixture")),
+        "training points": _get(trained, "mixture", "n_train"),
+        "batch size": _get(trained, "training", "batch_size"),
+        "network": _network_text(_get(trained, "network")),
+        "epochs": _get(trained, "training", "epochs"),
+        "high-quality radius (std)": _get(coverage, "high_quality_stds"),
         "batch-norm statistics at scoring": batchnorm if batchnorm else NOT_RECORDED,
     }
     if hset == "random":
         search = _get(trained, "random_search")
-        setup["hyperparameter ranges"] = NOT_RECORDED if search == NOT_RECORDED else ", ".join(
-            f"{name} {r['low']:g}-{r['high']:g}{' log' if r['log'] else ''}" for name, r in search.items())
+        setup["hyperparameter ranges"] = (
+            NOT_RECORDED
+            if search == NOT_RECORDED
+            else ", ".join(
+                f"{name} {r['low']:g}-{r['high']:g}{' log' if r['log'] else ''}" for name, r in search.items()
+            )
+        )
         setup["samples scored"] = _get(coverage, "n_samples")
     else:
-        setup.update({"lr": _get(trained, "released", "lr"), "init std": _get(trained, "released", "init_std"),
-                      "beta1 (PyTorch convention)": _get(trained, "released", "beta1"),
-                      "samples scored": _get(coverage, "pacgan_n_samples")})
+        setup.update(
+            {
+                "lr": _get(trained, "released", "lr"),
+                "init std": _get(trained, "released", "init_std"),
+                "beta1 (PyTorch convention)": _get(trained, "released", "beta1"),
+                "samples scored": _get(coverage, "pacgan_n_samples"),
+            }
+        )
     return setup
 
 
@@ -109,34 +134,70 @@ def toy_comparisons(table: pd.DataFrame, record: dict) -> list[Comparison]:
     out = []
     for _, row in table.iterrows():
         model, hset = str(row["model"]).lower(), str(row["hyperparameter_set"])
-        setup = _toy_setup(_get(config, "trained", hset), _get(config, "coverage"), record.get("batchnorm_statistics"), hset)
+        setup = _toy_setup(
+            _get(config, "trained", hset), _get(config, "coverage"), record.get("batchnorm_statistics"), hset
+        )
         name = f"{row['model']}, {hset} hyperparameters"
         if hset == "random" and (model, hset) in TOY_MODES:
             reported = TOY_MODES[(model, hset)]
-            out.append(Comparison("toy_table", name, "modes covered (of 25)",
-                                  "ALI paper: modes with >= 1 of the samples scored, by highest responsibility",
-                                  "modes_mean", _summary(row, "modes_mean", "modes_std", "std", "runs"), reported,
-                                  _setup_fields(reported, setup, int(row["runs"]))))
+            out.append(
+                Comparison(
+                    "toy_table",
+                    name,
+                    "modes covered (of 25)",
+                    "ALI paper: modes with >= 1 of the samples scored, by highest responsibility",
+                    "modes_mean",
+                    _summary(row, "modes_mean", "modes_std", "std", "runs"),
+                    reported,
+                    _setup_fields(reported, setup, int(row["runs"])),
+                )
+            )
         elif hset == "released" and (model, hset) in TOY_MODES:
             radius = _get(config, "coverage", "high_quality_stds")
-            within = f"within {radius:g} std" if isinstance(radius, (int, float)) else "within the high-quality radius (not recorded)"
+            within = (
+                f"within {radius:g} std"
+                if isinstance(radius, (int, float))
+                else "within the high-quality radius (not recorded)"
+            )
             for statistic, column, reported in (
                 ("modes with a high-quality sample (of 25)", "pacgan_modes", TOY_MODES[(model, hset)]),
                 ("high-quality samples (%)", "pacgan_high_quality_pct", PACGAN_HIGH_QUALITY_PCT[model]),
                 ("reverse KL to uniform over modes (nats)", "pacgan_reverse_kl", PACGAN_REVERSE_KL[model]),
             ):
                 measured = _summary(row, f"{column}_mean", f"{column}_sem", "sem", "runs")
-                out.append(Comparison("toy_table", name, statistic,
-                                      f"PacGAN: its own samples per run, nearest mean {within}",
-                                      f"{column}_mean", measured, reported, _setup_fields(reported, setup, int(row["runs"])),
-                                      "" if measured else "the table has no PacGAN-protocol column (made by an older "
-                                      "toy-evaluate); rerun the toy_evaluate rule"))
+                out.append(
+                    Comparison(
+                        "toy_table",
+                        name,
+                        statistic,
+                        f"PacGAN: its own samples per run, nearest mean {within}",
+                        f"{column}_mean",
+                        measured,
+                        reported,
+                        _setup_fields(reported, setup, int(row["runs"])),
+                        ""
+                        if measured
+                        else "the table has no PacGAN-protocol column (made by an older "
+                        "toy-evaluate); rerun the toy_evaluate rule",
+                    )
+                )
     present = {(str(m).lower(), str(h)) for m, h in zip(table["model"], table["hyperparameter_set"])}
     for (model, hset), reported in TOY_MODES.items():
         if (model, hset) not in present:
-            out.append(Comparison("toy_table", f"{model.upper()}, {hset} hyperparameters", "modes", "", "", None, reported, (),
-                                  f"this run trained no {model.upper()} {hset} runs (config keys toy.models, "
-                                  "toy.hyperparameter_sets)"))
+            out.append(
+                Comparison(
+                    "toy_table",
+                    f"{model.upper()}, {hset} hyperparameters",
+                    "modes",
+                    "",
+                    "",
+                    None,
+                    reported,
+                    (),
+                    f"this run trained no {model.upper()} {hset} runs (config keys toy.models, "
+                    "toy.hyperparameter_sets)",
+                )
+            )
     return out
 
 
@@ -147,25 +208,53 @@ def svm_comparisons(kind: str, table: pd.DataFrame, record: dict, dataset: str) 
     """The ALI L2-SVM rows (paper and released-code features) against Table 1's 19.14 ± 0.50."""
     config = record.get("config", {})
     run = _get(config, "images", dataset)
-    training = NOT_RECORDED if run == NOT_RECORDED else \
-        f"{run['epochs']} epochs of {dataset} {run['train_split']}, batch {run['batch_size']}"
+    training = (
+        NOT_RECORDED
+        if run == NOT_RECORDED
+        else f"{run['epochs']} epochs of {dataset} {run['train_split']}, batch {run['batch_size']}"
+    )
     out = []
     for _, row in table.iterrows():
         if row["feature_set"] not in ("paper", "released-code"):
             continue
-        setup = {"dataset": dataset, "network width": _get(run, "width"), "training": training,
-                 "feature dimension": int(row["feature_dim"]), "labels per SVM": int(row["labels_per_svm"]),
-                 "test examples": int(row["test_examples"]), "values of C": _get(config, "svm", "n_c"),
-                 "label sampling": row["sampling"], "trained encoders": 1}
+        setup = {
+            "dataset": dataset,
+            "network width": _get(run, "width"),
+            "training": training,
+            "feature dimension": int(row["feature_dim"]),
+            "labels per SVM": int(row["labels_per_svm"]),
+            "test examples": int(row["test_examples"]),
+            "values of C": _get(config, "svm", "n_c"),
+            "label sampling": row["sampling"],
+            "trained encoders": 1,
+        }
         reported = SVHN_ALI_L2SVM
-        out.append(Comparison(kind, f"ALI L2-SVM, {row['feature_set']} features", "test error (%)",
-                              "population std over the SVMs fit on fresh label draws for one encoder, as the paper's",
-                              "test_error_mean_pct",
-                              _summary(row, "test_error_mean_pct", "test_error_std_pct", "population_std", "n_svms"),
-                              reported, _setup_fields(reported, setup, int(row["n_svms"]), "SVMs")))
+        out.append(
+            Comparison(
+                kind,
+                f"ALI L2-SVM, {row['feature_set']} features",
+                "test error (%)",
+                "population std over the SVMs fit on fresh label draws for one encoder, as the paper's",
+                "test_error_mean_pct",
+                _summary(row, "test_error_mean_pct", "test_error_std_pct", "population_std", "n_svms"),
+                reported,
+                _setup_fields(reported, setup, int(row["n_svms"]), "SVMs"),
+            )
+        )
     if dataset == "svhn":
-        out.append(Comparison(kind, "DCGAN + L2-SVM", "test error (%)", "", "", None, SVHN_DCGAN_L2SVM, (),
-                              "quoted from Radford et al.; the harness trains no DCGAN"))
+        out.append(
+            Comparison(
+                kind,
+                "DCGAN + L2-SVM",
+                "test error (%)",
+                "",
+                "",
+                None,
+                SVHN_DCGAN_L2SVM,
+                (),
+                "quoted from Radford et al.; the harness trains no DCGAN",
+            )
+        )
     return out
 
 
@@ -184,20 +273,55 @@ def semisup_comparisons(table: pd.DataFrame, record: dict) -> list[Comparison]:
         if (paper_dataset, paper_labels) not in SEMISUP:
             continue  # a label count the paper has no number for
         ali, gan_fm = SEMISUP[(paper_dataset, paper_labels)]
-        setup = {"dataset": dataset, "labels": labels, "network width": _get(semisup, dataset, "width"),
-                 "epochs": int(row["epochs"])}
+        setup = {
+            "dataset": dataset,
+            "labels": labels,
+            "network width": _get(semisup, dataset, "width"),
+            "epochs": int(row["epochs"]),
+        }
         name = f"ALI K+1, {dataset} {labels:,} labels"
-        out.append(Comparison("semisup_table", name, "test error (%)", "sample std (ddof=1) over training seeds",
-                              "test_error_mean_pct", _summary(row, "test_error_mean_pct", "test_error_std_pct", "std", "seeds"),
-                              ali, _setup_fields(ali, setup, int(row["seeds"]), "runs (training seeds)")))
+        out.append(
+            Comparison(
+                "semisup_table",
+                name,
+                "test error (%)",
+                "sample std (ddof=1) over training seeds",
+                "test_error_mean_pct",
+                _summary(row, "test_error_mean_pct", "test_error_std_pct", "std", "seeds"),
+                ali,
+                _setup_fields(ali, setup, int(row["seeds"]), "runs (training seeds)"),
+            )
+        )
         if dataset not in STAND_IN_FOR:
-            out.append(Comparison("semisup_table", f"GAN (feature matching), {dataset} {labels:,} labels", "test error (%)",
-                                  "", "", None, gan_fm, (), "quoted from Salimans et al.; the harness does not train GAN-FM yet"))
+            out.append(
+                Comparison(
+                    "semisup_table",
+                    f"GAN (feature matching), {dataset} {labels:,} labels",
+                    "test error (%)",
+                    "",
+                    "",
+                    None,
+                    gan_fm,
+                    (),
+                    "quoted from Salimans et al.; the harness does not train GAN-FM yet",
+                )
+            )
     present = {(str(d), int(n)) for d, n, m in zip(table["dataset"], table["labels"], table["model"]) if m == "ALI K+1"}
     for (dataset, labels), (ali, _) in SEMISUP.items():
         if (dataset, labels) not in present:
-            out.append(Comparison("semisup_table", f"ALI K+1, {dataset} {labels:,} labels", "test error (%)", "", "", None,
-                                  ali, (), f"not in this run (config keys semisup.datasets, semisup.{dataset}.labels)"))
+            out.append(
+                Comparison(
+                    "semisup_table",
+                    f"ALI K+1, {dataset} {labels:,} labels",
+                    "test error (%)",
+                    "",
+                    "",
+                    None,
+                    ali,
+                    (),
+                    f"not in this run (config keys semisup.datasets, semisup.{dataset}.labels)",
+                )
+            )
     return out
 
 
@@ -210,5 +334,3 @@ def table_comparisons(kind: str, table: pd.DataFrame, record: dict) -> list[Comp
     if kind == "semisup_table":
         return semisup_comparisons(table, record)
     raise ValueError(f"no comparisons for table kind {kind!r}")
-
-

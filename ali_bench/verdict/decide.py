@@ -35,16 +35,36 @@ def judge(comparison: Comparison, thresholds: VerdictConfig) -> Judgement:
         return Judgement("not comparable", "; ".join(blocking))
     difference = measured.mean - reported.mean
     if measured.n < thresholds.min_runs:
-        return Judgement("too few runs", f"{measured.n} runs; the rule needs at least {thresholds.min_runs} "
-                         "(config key verdict.min_runs)", difference=difference)
+        return Judgement(
+            "too few runs",
+            f"{measured.n} runs; the rule needs at least {thresholds.min_runs} (config key verdict.min_runs)",
+            difference=difference,
+        )
     if not math.isfinite(measured.mean):
-        return Judgement("differs", f"the measured mean is {measured.mean} (a run without any high-quality sample "
-                         "has an infinite reverse KL)", "non-finite measured mean", 0.0, difference)
+        return Judgement(
+            "differs",
+            f"the measured mean is {measured.mean} (a run without any high-quality sample has an infinite reverse KL)",
+            "non-finite measured mean",
+            0.0,
+            difference,
+        )
     test = compare_means(measured, Summary(reported.mean, reported.pm, reported.spread, reported.n))
     if test.p_value < thresholds.alpha:
         direction = "higher" if difference > 0 else "lower"
-        relative = f", {100 * abs(difference) / abs(reported.mean):.0f} % of the reported value" if reported.mean else ""
-        return Judgement("differs", f"{direction} by {abs(difference):.3g}{relative}: p < {thresholds.alpha:g}",
-                         test.description, test.p_value, difference)
-    return Judgement("consistent", f"p >= {thresholds.alpha:g}: no difference shown at this n", test.description,
-                     test.p_value, difference)
+        relative = (
+            f", {100 * abs(difference) / abs(reported.mean):.0f} % of the reported value" if reported.mean else ""
+        )
+        return Judgement(
+            "differs",
+            f"{direction} by {abs(difference):.3g}{relative}: p < {thresholds.alpha:g}",
+            test.description,
+            test.p_value,
+            difference,
+        )
+    return Judgement(
+        "consistent",
+        f"p >= {thresholds.alpha:g}: no difference shown at this n",
+        test.description,
+        test.p_value,
+        difference,
+    )

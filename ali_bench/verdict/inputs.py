@@ -19,31 +19,49 @@ def _measured(*names: str) -> tuple[Column, ...]:
 
 _PACGAN = [f"pacgan_{name}_{stat}" for name in ("modes", "high_quality_pct", "reverse_kl") for stat in ("mean", "sem")]
 
-_SVM = Spec("SVM result table", (
-    Column("feature_set", "string"),
-    Column("feature_dim", "integer", low=1),
-    Column("sampling", "string"),
-    Column("labels_per_svm", "integer", low=1),
-    Column("n_svms", "integer", low=1),
-    Column("test_examples", "integer", low=1),
-    *_measured("test_error_mean_pct", "test_error_std_pct"),
-), key=("feature_set",), key_name="feature set", rebuild="rule svhn_table or digits_svm_table")
+_SVM = Spec(
+    "SVM result table",
+    (
+        Column("feature_set", "string"),
+        Column("feature_dim", "integer", low=1),
+        Column("sampling", "string"),
+        Column("labels_per_svm", "integer", low=1),
+        Column("n_svms", "integer", low=1),
+        Column("test_examples", "integer", low=1),
+        *_measured("test_error_mean_pct", "test_error_std_pct"),
+    ),
+    key=("feature_set",),
+    key_name="feature set",
+    rebuild="rule svhn_table or digits_svm_table",
+)
 
 SPECS = {
-    "toy_table": Spec("toy table", (
-        Column("model", "string"),
-        Column("hyperparameter_set", "string"),
-        Column("runs", "integer", low=1),
-        *_measured("modes_mean", "modes_std", *_PACGAN),
-    ), key=("model", "hyperparameter_set"), key_name="row", rebuild="rule toy_table"),
+    "toy_table": Spec(
+        "toy table",
+        (
+            Column("model", "string"),
+            Column("hyperparameter_set", "string"),
+            Column("runs", "integer", low=1),
+            *_measured("modes_mean", "modes_std", *_PACGAN),
+        ),
+        key=("model", "hyperparameter_set"),
+        key_name="row",
+        rebuild="rule toy_table",
+    ),
     "svhn_table": _SVM,
     "digits_svm_table": _SVM,
-    "semisup_table": Spec("semi-supervised table", (
-        Column("dataset", "string"),
-        Column("labels", "integer", low=1),
-        Column("model", "string"),
-        Column("seeds", "integer", low=1),
-        Column("epochs", "integer", low=1),
-        *_measured("test_error_mean_pct", "test_error_std_pct"),
-    ), key=("dataset", "labels", "model"), key_name="row", rebuild="rule semisup_table"),
+    "semisup_table": Spec(
+        "semi-supervised table",
+        (
+            Column("dataset", "string"),
+            Column("labels", "integer", low=1),
+            Column("model", "string"),
+            Column("seeds", "integer", low=1),
+            Column("epochs", "integer", low=1),
+            *_measured("test_error_mean_pct", "test_error_std_pct"),
+        ),
+        key=("dataset", "labels", "model"),
+        key_name="row",
+        rebuild="rule semisup_table",
+    ),
 }

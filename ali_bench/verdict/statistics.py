@@ -77,7 +77,11 @@ def compare_means(measured: Summary, reported: Summary) -> Test:
         if v1 + v2 == 0:
             return _no_spread(difference)
         t = difference / math.sqrt(v1 + v2)
-        df = (v1 + v2) ** 2 / (v1 * v1 / (n1 - 1) + v2 * v2 / (reported.n - 1)) if v1 * v2 > 0 else (n1 - 1 if v1 else reported.n - 1)
+        df = (
+            (v1 + v2) ** 2 / (v1 * v1 / (n1 - 1) + v2 * v2 / (reported.n - 1))
+            if v1 * v2 > 0
+            else (n1 - 1 if v1 else reported.n - 1)
+        )
         p = _p_two_sided(t, df)
         return Test(p, f"Welch t = {t:.2f}, df = {df:.1f}, p = {p:.3g}")
     if s2 is not None:

@@ -21,20 +21,54 @@ def verdict_frame(judged: list[tuple[Comparison, Judgement]]) -> pd.DataFrame:
     rows = []
     for c, j in judged:
         m, r = c.measured, c.reported
-        rows.append({
-            "table": c.table, "row": c.row, "statistic": c.statistic, "verdict": j.verdict, "reason": j.reason,
-            "measured_mean": m.mean if m else NAN, "measured_spread": m.spread if m and m.spread is not None else NAN,
-            "measured_spread_kind": m.kind if m else "", "measured_n": m.n if m else NAN,
-            "measured_column": c.measured_column, "measured_protocol": c.measured_protocol,
-            "reported_mean": r.mean, "reported_spread": NAN if r.pm is None else r.pm, "reported_spread_kind": r.spread,
-            "reported_n": NAN if r.n is None else r.n, "reported_source": r.source,
-            "protocol_differences": "; ".join(differences(c.fields)), "protocol_unknown": "; ".join(unknowns(c.fields)),
-            "difference": j.difference, "test": j.test, "p_value": j.p_value,
-        })
-    columns = ["table", "row", "statistic", "verdict", "reason", "measured_mean", "measured_spread", "measured_spread_kind",
-               "measured_n", "measured_column", "measured_protocol", "reported_mean", "reported_spread",
-               "reported_spread_kind", "reported_n", "reported_source", "protocol_differences", "protocol_unknown",
-               "difference", "test", "p_value"]
+        rows.append(
+            {
+                "table": c.table,
+                "row": c.row,
+                "statistic": c.statistic,
+                "verdict": j.verdict,
+                "reason": j.reason,
+                "measured_mean": m.mean if m else NAN,
+                "measured_spread": m.spread if m and m.spread is not None else NAN,
+                "measured_spread_kind": m.kind if m else "",
+                "measured_n": m.n if m else NAN,
+                "measured_column": c.measured_column,
+                "measured_protocol": c.measured_protocol,
+                "reported_mean": r.mean,
+                "reported_spread": NAN if r.pm is None else r.pm,
+                "reported_spread_kind": r.spread,
+                "reported_n": NAN if r.n is None else r.n,
+                "reported_source": r.source,
+                "protocol_differences": "; ".join(differences(c.fields)),
+                "protocol_unknown": "; ".join(unknowns(c.fields)),
+                "difference": j.difference,
+                "test": j.test,
+                "p_value": j.p_value,
+            }
+        )
+    columns = [
+        "table",
+        "row",
+        "statistic",
+        "verdict",
+        "reason",
+        "measured_mean",
+        "measured_spread",
+        "measured_spread_kind",
+        "measured_n",
+        "measured_column",
+        "measured_protocol",
+        "reported_mean",
+        "reported_spread",
+        "reported_spread_kind",
+        "reported_n",
+        "reported_source",
+        "protocol_differences",
+        "protocol_unknown",
+        "difference",
+        "test",
+        "p_value",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -45,12 +79,20 @@ def _number(value: float) -> str:
 def _measured_text(row: pd.Series) -> str:
     if math.isnan(row["measured_mean"]):
         return "–"
-    spread = f" ± {_number(row['measured_spread'])} ({row['measured_spread_kind']})" if not math.isnan(row["measured_spread"]) else ""
+    spread = (
+        f" ± {_number(row['measured_spread'])} ({row['measured_spread_kind']})"
+        if not math.isnan(row["measured_spread"])
+        else ""
+    )
     return f"{_number(row['measured_mean'])}{spread}, n = {int(row['measured_n'])}"
 
 
 def _reported_text(row: pd.Series) -> str:
-    spread = f" ± {_number(row['reported_spread'])} ({row['reported_spread_kind']})" if not math.isnan(row["reported_spread"]) else ""
+    spread = (
+        f" ± {_number(row['reported_spread'])} ({row['reported_spread_kind']})"
+        if not math.isnan(row["reported_spread"])
+        else ""
+    )
     n = "not published" if math.isnan(row["reported_n"]) else f"{int(row['reported_n'])}"
     return f"{_number(row['reported_mean'])}{spread}, n = {n}"
 
@@ -58,18 +100,25 @@ def _reported_text(row: pd.Series) -> str:
 def verdict_markdown(frame: pd.DataFrame, thresholds: VerdictConfig, tables: list[str]) -> str:
     counts = Counter(frame["verdict"])
     summary = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v]) or "no reported number in these tables"
-    lines = ["# Verdict: each reported number against the harness's measurement", "",
-             f"Tables judged: {', '.join(f'`{t}`' for t in tables) or 'none'}. {summary}.", ""]
+    lines = [
+        "# Verdict: each reported number against the harness's measurement",
+        "",
+        f"Tables judged: {', '.join(f'`{t}`' for t in tables) or 'none'}. {summary}.",
+        "",
+    ]
     if len(frame):
         lines += ["| table | row | statistic | measured | reported | verdict | why |", "|---|---|---|---|---|---|---|"]
         for _, row in frame.iterrows():
             why = row["reason"] + (f" ({row['test']})" if row["test"] else "")
-            lines.append(f"| {row['table']} | {row['row']} | {row['statistic']} | {_measured_text(row)} | "
-                         f"{_reported_text(row)} | **{row['verdict']}** | {why.replace('|', '/')} |")
+            lines.append(
+                f"| {row['table']} | {row['row']} | {row['statistic']} | {_measured_text(row)} | "
+                f"{_reported_text(row)} | **{row['verdict']}** | {why.replace('|', '/')} |"
+            )
         lines.append("")
     kinds = "; ".join(f"{k}: {v}" for k, v in SPREADS.items())
     lines += [
-        "## How each verdict is decided", "",
+        "## How each verdict is decided",
+        "",
         "In this order, per row:",
         "1. **not measured**: the harness quotes the number but trains nothing that measures it.",
         "2. **not comparable**: our setup differs from the reporter's in a field that changes what is measured "

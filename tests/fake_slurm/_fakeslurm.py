@@ -33,8 +33,17 @@ FIRST_JOBID = 1000
 NODE = "fakenode1"
 CLUSTER = "fakecluster"
 ACTIVE_STATES = ("PENDING", "RUNNING", "COMPLETING")
-COMPACT_STATE = {"PENDING": "PD", "RUNNING": "R", "COMPLETING": "CG", "COMPLETED": "CD", "FAILED": "F",
-                 "TIMEOUT": "TO", "CANCELLED": "CA", "OUT_OF_MEMORY": "OOM", "NODE_FAIL": "NF"}
+COMPACT_STATE = {
+    "PENDING": "PD",
+    "RUNNING": "R",
+    "COMPLETING": "CG",
+    "COMPLETED": "CD",
+    "FAILED": "F",
+    "TIMEOUT": "TO",
+    "CANCELLED": "CA",
+    "OUT_OF_MEMORY": "OOM",
+    "NODE_FAIL": "NF",
+}
 
 
 class Usage(Exception):
@@ -124,8 +133,13 @@ def user() -> str:
     return getpass.getuser()
 
 
-def parse_args(argv: list[str], with_value: dict[str, str], flags: dict[str, str],
-               positional_ok: bool = True, stop_at_positional: bool = False):
+def parse_args(
+    argv: list[str],
+    with_value: dict[str, str],
+    flags: dict[str, str],
+    positional_ok: bool = True,
+    stop_at_positional: bool = False,
+):
     """getopt-like parsing of SLURM-style options.
 
     with_value / flags map every accepted spelling ("-t", "--time") to a canonical name.
@@ -142,7 +156,7 @@ def parse_args(argv: list[str], with_value: dict[str, str], flags: dict[str, str
         if stop_at_positional and positional:
             positional.append(arg)
         elif arg == "--":
-            positional.extend(argv[i + 1:])
+            positional.extend(argv[i + 1 :])
             break
         elif arg.startswith("--"):
             name, eq, value = arg.partition("=")
@@ -162,7 +176,7 @@ def parse_args(argv: list[str], with_value: dict[str, str], flags: dict[str, str
             while j < len(arg):
                 short = "-" + arg[j]
                 if short in with_value:
-                    value = arg[j + 1:]
+                    value = arg[j + 1 :]
                     if not value:
                         i += 1
                         if i == len(argv):
@@ -196,7 +210,7 @@ def run(main) -> None:
         main(command, sys.argv[1:])
     except Usage as error:
         print(f"{command}: error: {error}", file=sys.stderr)
-        print(f"Try \"{command} --help\" for more information", file=sys.stderr)
+        print(f'Try "{command} --help" for more information', file=sys.stderr)
         sys.exit(1)
 
 

@@ -60,8 +60,9 @@ def needed_wheels(folder: Path, installed: dict[str, str]) -> list[Path]:
     requirements = {name: wheel_requirements(path) for name, path in wheels.items()}
     needed = {name for name in wheels if name not in installed}
     while True:  # a needed wheel may refuse an installed version: then that project's wheel is needed too
-        carried_unmet = {canonicalize_name(r.name) for name in needed for r in requirements[name]
-                         if not _met(r, installed)} & wheels.keys()
+        carried_unmet = {
+            canonicalize_name(r.name) for name in needed for r in requirements[name] if not _met(r, installed)
+        } & wheels.keys()
         if carried_unmet <= needed:
             break
         needed |= carried_unmet
@@ -69,8 +70,11 @@ def needed_wheels(folder: Path, installed: dict[str, str]) -> list[Path]:
         for r in requirements[name]:
             project = canonicalize_name(r.name)
             if project not in wheels and not _met(r, installed):
-                print(f"wheels_needed.py: {name} requires {r}, which neither this Python "
-                      f"({installed.get(project, 'not installed')}) nor {folder}/ provides", file=sys.stderr)
+                print(
+                    f"wheels_needed.py: {name} requires {r}, which neither this Python "
+                    f"({installed.get(project, 'not installed')}) nor {folder}/ provides",
+                    file=sys.stderr,
+                )
     return [wheels[name] for name in sorted(needed)]
 
 

@@ -65,6 +65,7 @@ def hold_results_lock():
     except results_lock.ResultsFolderBusy as error:
         raise WorkflowError(str(error)) from None
 
+
 # Training jobs. On a GPU (device auto or cuda) each holds the card (resources gpu=1; the profiles
 # limit how many run at once) and takes its rule's threads. With device: cpu they need no card and
 # take one thread each, so `--cores N` trains N of these small models side by side instead of one
@@ -154,9 +155,13 @@ def toy_training_config_json(wildcards):
     hyperparameter set, and of ``batchnorm`` only how the final statistics are recomputed (both
     sets are stored), so that evaluation-only keys (coverage samples, the other set's values,
     ``batchnorm.statistics``) never retrain."""
-    return _json({**_run_switches(),
-                       "toy": trained_with.toy_training(config["toy"], wildcards.hparams),
-                       "batchnorm": _batchnorm("train")})
+    return _json(
+        {
+            **_run_switches(),
+            "toy": trained_with.toy_training(config["toy"], wildcards.hparams),
+            "batchnorm": _batchnorm("train"),
+        }
+    )
 
 
 def inference_training_config_json():
@@ -164,9 +169,15 @@ def inference_training_config_json():
     settings that shape training (not mmd_samples or the method list: ali_bench/trained_with.py),
     and the whole batchnorm section (the frozen GAN decoder runs with the chosen statistics)."""
     select_from = config["toy_inference"]["select_from"]
-    return _json({"device": config["device"], "deterministic": config["deterministic"], "toy": trained_with.toy_training(config["toy"], select_from),
-                       "toy_inference": trained_with.inference_training(config["toy_inference"]),
-                       "batchnorm": config["batchnorm"]})
+    return _json(
+        {
+            "device": config["device"],
+            "deterministic": config["deterministic"],
+            "toy": trained_with.toy_training(config["toy"], select_from),
+            "toy_inference": trained_with.inference_training(config["toy_inference"]),
+            "batchnorm": config["batchnorm"],
+        }
+    )
 
 
 def image_config_json(wildcards):
@@ -174,15 +185,25 @@ def image_config_json(wildcards):
     and the shared settings only; and the whole batchnorm section."""
     images = _shared_images(wildcards.dataset)
     images[wildcards.dataset] = config["images"][wildcards.dataset]
-    return _json({"device": config["device"], "cuda_graphs": config["cuda_graphs"], "images": images,
-                  "batchnorm": _batchnorm("evaluate")})
+    return _json(
+        {
+            "device": config["device"],
+            "cuda_graphs": config["cuda_graphs"],
+            "images": images,
+            "batchnorm": _batchnorm("evaluate"),
+        }
+    )
 
 
 def image_train_config_json(wildcards):
     """What one dataset's training reads (trained_with.images_training)."""
-    return _json({**_run_switches(),
-                  "images": trained_with.images_training(config["images"], wildcards.dataset),
-                  "batchnorm": _batchnorm("train")})
+    return _json(
+        {
+            **_run_switches(),
+            "images": trained_with.images_training(config["images"], wildcards.dataset),
+            "batchnorm": _batchnorm("train"),
+        }
+    )
 
 
 # Settings stamps: a results folder never serves a model trained under other settings, even without
@@ -242,7 +263,9 @@ def image_train_data(wildcards):
 
 def image_figures_data(wildcards):
     """The validation split the figures show; digits' training split too (its label judge is fit there)."""
-    splits = {config["images"][wildcards.dataset]["valid_split"]} | ({"train"} if wildcards.dataset == "digits" else set())
+    splits = {config["images"][wildcards.dataset]["valid_split"]} | (
+        {"train"} if wildcards.dataset == "digits" else set()
+    )
     return [data_manifest(wildcards.dataset, split) for split in sorted(splits)]
 
 
@@ -290,17 +313,28 @@ def svm_table_config_json(dataset):
 
 def svm_table_inputs(dataset, extra=()):
     sets = list(config["svm"]["feature_sets"]) + list(extra)
-    return {"results": expand(result(f"svm/{dataset}_{{feature_set}}.json"), feature_set=sets),
-            "models": result(f"images/{dataset}/models.provenance.json")}
+    return {
+        "results": expand(result(f"svm/{dataset}_{{feature_set}}.json"), feature_set=sets),
+        "models": result(f"images/{dataset}/models.provenance.json"),
+    }
 
 
 def conditional_config_json(wildcards):
     """The conditional model's settings for one dataset, the shared images settings it reads, and the
     whole batchnorm section (the figure job)."""
-    conditional = {key: value for key, value in config["conditional"].items() if key not in ("digits", "celeba", "datasets")}
+    conditional = {
+        key: value for key, value in config["conditional"].items() if key not in ("digits", "celeba", "datasets")
+    }
     conditional[wildcards.cdataset] = config["conditional"][wildcards.cdataset]
-    return _json({"device": config["device"], "cuda_graphs": config["cuda_graphs"],
-                  "images": _shared_images(wildcards.cdataset), "conditional": conditional, "batchnorm": _batchnorm("evaluate")})
+    return _json(
+        {
+            "device": config["device"],
+            "cuda_graphs": config["cuda_graphs"],
+            "images": _shared_images(wildcards.cdataset),
+            "conditional": conditional,
+            "batchnorm": _batchnorm("evaluate"),
+        }
+    )
 
 
 def conditional_train_config_json(wildcards):
@@ -308,9 +342,14 @@ def conditional_train_config_json(wildcards):
     settings that shape training (trained_with), and how BN statistics are recomputed."""
     images = trained_with.images_training(config["images"], wildcards.cdataset)
     del images[wildcards.cdataset]  # the conditional block holds this model's own run settings
-    return _json({**_run_switches(), "images": images,
-                  "conditional": trained_with.conditional_training(config["conditional"], wildcards.cdataset),
-                  "batchnorm": _batchnorm("train")})
+    return _json(
+        {
+            **_run_switches(),
+            "images": images,
+            "conditional": trained_with.conditional_training(config["conditional"], wildcards.cdataset),
+            "batchnorm": _batchnorm("train"),
+        }
+    )
 
 
 def semisup_config_json(wildcards):
@@ -319,14 +358,26 @@ def semisup_config_json(wildcards):
 
     Of ``batchnorm`` only how statistics are recomputed: the run evaluates with both kinds, and
     the table picks one (``batchnorm.statistics``), so switching never retrains."""
-    return _json({**_run_switches(), "semisup": trained_with.semisup_training(config["semisup"], wildcards.dataset),
-                  "images": {"variant": config["images"]["variant"]}, "batchnorm": _batchnorm("train")})
+    return _json(
+        {
+            **_run_switches(),
+            "semisup": trained_with.semisup_training(config["semisup"], wildcards.dataset),
+            "images": {"variant": config["images"]["variant"]},
+            "batchnorm": _batchnorm("train"),
+        }
+    )
 
 
 def semisup_table_config_json():
     """What the semi-supervised table reads: the settings of the datasets it lists (each run's result
     is checked against them), the image variant, and the whole batchnorm section (its headline)."""
-    return _json({"semisup": trained_with.semisup_listed(config["semisup"]), "images": {"variant": config["images"]["variant"]}, "batchnorm": config["batchnorm"]})
+    return _json(
+        {
+            "semisup": trained_with.semisup_listed(config["semisup"]),
+            "images": {"variant": config["images"]["variant"]},
+            "batchnorm": config["batchnorm"],
+        }
+    )
 
 
 def semisup_results():
@@ -335,8 +386,13 @@ def semisup_results():
     runs = []
     for dataset in semisup["datasets"]:
         models = ["ali"] + (["supervised"] if dataset in semisup["supervised_baseline"] else [])
-        runs += expand(result("semisup/{dataset}_{labels}labels_seed{seed}_{model}.json"), dataset=dataset,
-                       labels=semisup[dataset]["labels"], seed=semisup["seeds"], model=models)
+        runs += expand(
+            result("semisup/{dataset}_{labels}labels_seed{seed}_{model}.json"),
+            dataset=dataset,
+            labels=semisup[dataset]["labels"],
+            seed=semisup["seeds"],
+            model=models,
+        )
     return runs
 
 
@@ -362,9 +418,13 @@ def refresh_verdict():
         return
     log = result("logs/verdict.log")
     os.makedirs(os.path.dirname(log), exist_ok=True)
-    shell("python -m ali_bench verdict --config-json {settings} --tables {tables} --out {out} > {log} 2>&1",
-          settings=shlex.quote(config_json("verdict")), tables=" ".join(shlex.quote(t) for t in tables),
-          out=shlex.quote(out), log=shlex.quote(log))
+    shell(
+        "python -m ali_bench verdict --config-json {settings} --tables {tables} --out {out} > {log} 2>&1",
+        settings=shlex.quote(config_json("verdict")),
+        tables=" ".join(shlex.quote(t) for t in tables),
+        out=shlex.quote(out),
+        log=shlex.quote(log),
+    )
     print(f"verdict of the tables that exist: {result('verdict.md')}")
 
 
@@ -375,8 +435,11 @@ def all_tables():
         result("figures/toy_samples.png"),
         result("toy_inference_table.csv"),
         result("figures/toy_inference.png"),
-        *expand(result("figures/{dataset}_{kind}.png"), dataset=config["images"]["datasets"],
-                kind=["samples", "reconstructions", "interpolations"]),
+        *expand(
+            result("figures/{dataset}_{kind}.png"),
+            dataset=config["images"]["datasets"],
+            kind=["samples", "reconstructions", "interpolations"],
+        ),
         *([result("svhn_table.csv")] if "svhn" in config["images"]["datasets"] else []),
         *([result("digits_svm_table.csv")] if "digits" in config["images"]["datasets"] else []),
         *([result("semisup_table.csv")] if config["semisup"]["datasets"] else []),
@@ -386,4 +449,3 @@ def all_tables():
 
 def all_targets():
     return [*all_tables(), result("verdict.csv")]
-

@@ -20,15 +20,15 @@ rule conditional_train:
         result("logs/conditional_train_{cdataset}.log"),
     benchmark:
         result("benchmarks/conditional_train_{cdataset}.tsv")
-    params:
-        config=conditional_train_config_json,
+    conda:
+        ENV
     threads: train_threads(8)
     resources:
         gpu=TRAIN_GPUS,
         runtime=lambda wildcards, attempt: (60 if wildcards.cdataset == "digits" else 2880) * attempt,
         mem_mb=lambda wildcards: 8000 if wildcards.cdataset == "digits" else 64000,
-    conda:
-        ENV
+    params:
+        config=conditional_train_config_json,
     shell:
         "python -m ali_bench image-train --config-json {params.config:q} --dataset {wildcards.cdataset} --conditional"
         " --threads {threads} --data-manifest {input.data} --out {output.models} --log {output.log} > {log} 2>&1"
@@ -38,23 +38,33 @@ rule conditional_figure:
     """One fixed z under the paper's grid of conditions (CelebA: rows I-IV x columns a-l), and how much
     the condition controls the sample (label agreement of a judge trained on the real data)."""
     input:
-        code("conditional/figures.py", "conditional/metrics.py", "images/figures.py", "figures.py", "images/train.py",
-             "batchnorm.py"),
+        code(
+            "conditional/figures.py",
+            "conditional/metrics.py",
+            "images/figures.py",
+            "figures.py",
+            "images/train.py",
+            "batchnorm.py",
+        ),
         models=rules.conditional_train.output.models,
         data=conditional_figure_data,
     output:
-        figure=report(result("figures/{cdataset}_conditional.png"), caption="../report/conditional.rst",
-                      category="Conditional"),
-        metrics=report(result("images/{cdataset}_conditional/conditional_metrics.json"),
-                       caption="../report/conditional_metrics.rst", category="Conditional"),
+        figure=report(
+            result("figures/{cdataset}_conditional.png"), caption="../report/conditional.rst", category="Conditional"
+        ),
+        metrics=report(
+            result("images/{cdataset}_conditional/conditional_metrics.json"),
+            caption="../report/conditional_metrics.rst",
+            category="Conditional",
+        ),
     log:
         result("logs/conditional_figure_{cdataset}.log"),
     benchmark:
         result("benchmarks/conditional_figure_{cdataset}.tsv")
-    params:
-        config=conditional_config_json,
     conda:
         ENV
+    params:
+        config=conditional_config_json,
     shell:
         "python -m ali_bench conditional-figure --config-json {params.config:q} --models {input.models}"
         " --out {output.figure} --out-metrics {output.metrics} > {log} 2>&1"

@@ -25,13 +25,13 @@ rule prepare_data:
     wildcard_constraints:
         dataset="svhn|cifar10|celeba|tiny_imagenet",
         split="train|valid|test|extra|train_all",
+    conda:
+        ENV
     threads: 4
     resources:
         gpu=0,
         runtime=lambda wildcards, attempt: 240 * attempt,
         mem_mb=lambda wildcards: 32000 if wildcards.split in ("extra", "train", "train_all") else 8000,
-    conda:
-        ENV
     shell:
         "python -m ali_bench prepare-data --config-json '{{}}' --dataset {wildcards.dataset} --split {wildcards.split}"
         " --workers {threads} --out {output.manifest} > {log} 2>&1"

@@ -1,8 +1,18 @@
 # ALI on images (paper Sec. 4.1-4.2, Figs. 2-6): train one model per dataset, then its samples,
 # reconstructions and latent interpolations. Datasets: config images.datasets.
 
-IMAGE_CODE = code("nets/image.py", "nets/svhn.py", "nets/cifar10.py", "nets/celeba.py", "nets/tiny_imagenet.py",
-                  "images/train.py", "training.py", "objectives.py", "data/images.py", "batchnorm.py")
+IMAGE_CODE = code(
+    "nets/image.py",
+    "nets/svhn.py",
+    "nets/cifar10.py",
+    "nets/celeba.py",
+    "nets/tiny_imagenet.py",
+    "images/train.py",
+    "training.py",
+    "objectives.py",
+    "data/images.py",
+    "batchnorm.py",
+)
 
 
 wildcard_constraints:
@@ -23,15 +33,15 @@ rule image_train:
         result("logs/image_train_{dataset}.log"),
     benchmark:
         result("benchmarks/image_train_{dataset}.tsv")
-    params:
-        config=image_train_config_json,
+    conda:
+        ENV
     threads: train_threads(8)
     resources:
         gpu=TRAIN_GPUS,
         runtime=lambda wildcards, attempt: (60 if wildcards.dataset == "digits" else 2880) * attempt,
         mem_mb=lambda wildcards: 8000 if wildcards.dataset == "digits" else 64000,
-    conda:
-        ENV
+    params:
+        config=image_train_config_json,
     shell:
         "python -m ali_bench image-train --config-json {params.config:q} --dataset {wildcards.dataset}"
         " --threads {threads} --data-manifest {input.data} --out {output.models} --log {output.log} > {log} 2>&1"
@@ -44,22 +54,38 @@ rule image_figures:
         models=rules.image_train.output.models,
         data=image_figures_data,
     output:
-        samples=report(result("figures/{dataset}_samples.png"), caption="../report/image_figure.rst", category="Images",
-                       subcategory="{dataset}"),
-        reconstructions=report(result("figures/{dataset}_reconstructions.png"), caption="../report/image_figure.rst",
-                               category="Images", subcategory="{dataset}"),
-        interpolations=report(result("figures/{dataset}_interpolations.png"), caption="../report/image_figure.rst",
-                              category="Images", subcategory="{dataset}"),
-        metrics=report(result("images/{dataset}/reconstruction_metrics.json"), caption="../report/reconstruction_metrics.rst",
-                       category="Images", subcategory="{dataset}"),
+        samples=report(
+            result("figures/{dataset}_samples.png"),
+            caption="../report/image_figure.rst",
+            category="Images",
+            subcategory="{dataset}",
+        ),
+        reconstructions=report(
+            result("figures/{dataset}_reconstructions.png"),
+            caption="../report/image_figure.rst",
+            category="Images",
+            subcategory="{dataset}",
+        ),
+        interpolations=report(
+            result("figures/{dataset}_interpolations.png"),
+            caption="../report/image_figure.rst",
+            category="Images",
+            subcategory="{dataset}",
+        ),
+        metrics=report(
+            result("images/{dataset}/reconstruction_metrics.json"),
+            caption="../report/reconstruction_metrics.rst",
+            category="Images",
+            subcategory="{dataset}",
+        ),
     log:
         result("logs/image_figures_{dataset}.log"),
     benchmark:
         result("benchmarks/image_figures_{dataset}.tsv")
-    params:
-        config=image_config_json,
     conda:
         ENV
+    params:
+        config=image_config_json,
     shell:
         "python -m ali_bench image-figures --config-json {params.config:q} --models {input.models}"
         " --out-samples {output.samples} --out-reconstructions {output.reconstructions}"

@@ -15,8 +15,17 @@ localrules:
 rule semisup_run:
     """Train and evaluate one run; its labelled indices are in the result file."""
     input:
-        code("semisup/settings.py", "semisup/model.py", "semisup/average.py", "semisup/evaluate.py",
-             "semisup/train.py", "batchnorm.py", "nets/image.py", "objectives.py", "data/images.py"),
+        code(
+            "semisup/settings.py",
+            "semisup/model.py",
+            "semisup/average.py",
+            "semisup/evaluate.py",
+            "semisup/train.py",
+            "batchnorm.py",
+            "nets/image.py",
+            "objectives.py",
+            "data/images.py",
+        ),
         data=semisup_data,
         trained_with=trained_with_stamp("semisup_run", semisup_config_json),
     output:
@@ -26,16 +35,16 @@ rule semisup_run:
         result("logs/semisup_{dataset}_{labels}labels_seed{seed}_{model}.log"),
     benchmark:
         result("benchmarks/semisup_{dataset}_{labels}labels_seed{seed}_{model}.tsv")
-    params:
-        config=semisup_config_json,
-        baseline=lambda wildcards: "--supervised-only" if wildcards.model == "supervised" else "",
+    conda:
+        ENV
     threads: train_threads(8)
     resources:
         gpu=TRAIN_GPUS,
         runtime=lambda wildcards, attempt: (60 if wildcards.dataset == "digits" else 2880) * attempt,
         mem_mb=lambda wildcards: 4000 if wildcards.dataset == "digits" else 32000,
-    conda:
-        ENV
+    params:
+        config=semisup_config_json,
+        baseline=lambda wildcards: "--supervised-only" if wildcards.model == "supervised" else "",
     shell:
         "python -m ali_bench semisup-train --config-json {params.config:q} --dataset {wildcards.dataset}"
         " --labels {wildcards.labels} --seed {wildcards.seed} {params.baseline} --threads {threads} --data-manifest {input.data}"
@@ -51,15 +60,17 @@ rule semisup_table:
     output:
         table=report(result("semisup_table.csv"), caption="../report/semisup_table.rst", category="Semi-supervised"),
         markdown=result("semisup_table.md"),
-        provenance=report(result("semisup_table.provenance.json"), caption="../report/provenance.rst", category="Provenance"),
+        provenance=report(
+            result("semisup_table.provenance.json"), caption="../report/provenance.rst", category="Provenance"
+        ),
     log:
         result("logs/semisup_table.log"),
     benchmark:
         result("benchmarks/semisup_table.tsv")
-    params:
-        config=semisup_table_config_json(),
     conda:
         ENV
+    params:
+        config=semisup_table_config_json(),
     shell:
         "python -m ali_bench semisup-table --config-json {params.config:q} --results {input.results}"
         " --out {output.table} > {log} 2>&1"

@@ -1,6 +1,7 @@
 # The SVHN L2-SVM table (paper Table 1): encoder features, then 100 L2-SVMs per feature set.
 # The same on the embedded digits, with a raw-pixel baseline.
 
+
 wildcard_constraints:
     feature_set="paper|released-code|pixels",
     split="train|valid|test",
@@ -8,7 +9,8 @@ wildcard_constraints:
 
 # Seconds-long steps run where Snakemake runs (a cluster's login node), never queued as jobs.
 localrules:
-    svhn_table, digits_svm_table,
+    svhn_table,
+    digits_svm_table,
 
 
 rule features:
@@ -24,14 +26,14 @@ rule features:
         result("logs/features_{dataset}_{feature_set}_{split}.log"),
     benchmark:
         result("benchmarks/features_{dataset}_{feature_set}_{split}.tsv")
-    params:
-        config=image_config_json,
-        models=lambda wildcards, input: f"--models {input.models}" if input.models else "",
+    conda:
+        ENV
     resources:
         gpu=lambda wildcards: 0 if wildcards.feature_set == "pixels" else 1,
         mem_mb=8000,
-    conda:
-        ENV
+    params:
+        config=image_config_json,
+        models=lambda wildcards, input: f"--models {input.models}" if input.models else "",
     shell:
         "python -m ali_bench features --config-json {params.config:q} --dataset {wildcards.dataset}"
         " --split {wildcards.split} --feature-set {wildcards.feature_set} {params.models}"
@@ -50,15 +52,15 @@ rule svm:
         result("logs/svm_{dataset}_{feature_set}.log"),
     benchmark:
         result("benchmarks/svm_{dataset}_{feature_set}.tsv")
-    params:
-        config=config_json("svm"),
-        valid=svm_valid_args,
+    conda:
+        ENV
     threads: lambda wildcards: config["svm"]["n_jobs"]
     resources:
         mem_mb=16000,
         runtime=120,
-    conda:
-        ENV
+    params:
+        config=config_json("svm"),
+        valid=svm_valid_args,
     shell:
         "python -m ali_bench svm --config-json {params.config:q} --dataset {wildcards.dataset}"
         " --feature-set {wildcards.feature_set} --train {input.train} --train-labels {input.train_labels}"
@@ -74,16 +76,18 @@ rule svhn_table:
     output:
         table=report(result("svhn_table.csv"), caption="../report/svhn_table.rst", category="SVHN L2-SVM"),
         markdown=result("svhn_table.md"),
-        provenance=report(result("svhn_table.provenance.json"), caption="../report/provenance.rst", category="Provenance"),
+        provenance=report(
+            result("svhn_table.provenance.json"), caption="../report/provenance.rst", category="Provenance"
+        ),
     log:
         result("logs/svhn_table.log"),
     benchmark:
         result("benchmarks/svhn_table.tsv")
+    conda:
+        ENV
     params:
         config=svm_table_config_json("svhn"),
         models=lambda wildcards, input: input.models.replace(".provenance.json", ".pt"),
-    conda:
-        ENV
     shell:
         "python -m ali_bench svm-table --config-json {params.config:q} --results {input.results}"
         " --model-provenance {params.models} --out {output.table} > {log} 2>&1"
@@ -97,16 +101,18 @@ rule digits_svm_table:
     output:
         table=report(result("digits_svm_table.csv"), caption="../report/digits_svm_table.rst", category="SVHN L2-SVM"),
         markdown=result("digits_svm_table.md"),
-        provenance=report(result("digits_svm_table.provenance.json"), caption="../report/provenance.rst", category="Provenance"),
+        provenance=report(
+            result("digits_svm_table.provenance.json"), caption="../report/provenance.rst", category="Provenance"
+        ),
     log:
         result("logs/digits_svm_table.log"),
     benchmark:
         result("benchmarks/digits_svm_table.tsv")
+    conda:
+        ENV
     params:
         config=svm_table_config_json("digits"),
         models=lambda wildcards, input: input.models.replace(".provenance.json", ".pt"),
-    conda:
-        ENV
     shell:
         "python -m ali_bench svm-table --config-json {params.config:q} --results {input.results}"
         " --model-provenance {params.models} --out {output.table} > {log} 2>&1"

@@ -1,14 +1,23 @@
 # The 25-Gaussian toy comparison (paper Sec. 4.5): ALI vs GAN over 10 seeds, per hyperparameter set.
 
 TOY_CODE = code(
-    "nets/toy.py", "nets/batched.py", "toy/runs.py", "toy/train.py", "training.py", "objectives.py",
-    "data/mixture.py", "batchnorm.py", "resumable.py",
+    "nets/toy.py",
+    "nets/batched.py",
+    "toy/runs.py",
+    "toy/train.py",
+    "training.py",
+    "objectives.py",
+    "data/mixture.py",
+    "batchnorm.py",
+    "resumable.py",
 )
 
 
 # Seconds-long steps run where Snakemake runs (a cluster's login node), never queued as jobs.
 localrules:
-    toy_evaluate, toy_table, toy_figure,
+    toy_evaluate,
+    toy_table,
+    toy_figure,
 
 
 rule toy_train:
@@ -23,15 +32,15 @@ rule toy_train:
         result("logs/toy_train_{hparams}.log"),
     benchmark:
         result("benchmarks/toy_train_{hparams}.tsv")
-    params:
-        config=toy_training_config_json,
+    conda:
+        ENV
     threads: train_threads(8)
     resources:
         gpu=TRAIN_GPUS,
         runtime=lambda wildcards, attempt: 60 * attempt,
         mem_mb=4000,
-    conda:
-        ENV
+    params:
+        config=toy_training_config_json,
     shell:
         "python -m ali_bench toy-train --config-json {params.config:q} --hyperparameters {wildcards.hparams}"
         " --threads {threads} --out {output.models} --log {output.log} > {log} 2>&1"
@@ -44,16 +53,18 @@ rule toy_evaluate:
         models=expand(result("toy/{hparams}/models.pt"), hparams=config["toy"]["hyperparameter_sets"]),
     output:
         coverage=report(result("toy/coverage.csv"), caption="../report/toy_coverage.rst", category="Toy"),
-        provenance=report(result("toy/coverage.provenance.json"), caption="../report/provenance.rst", category="Provenance"),
+        provenance=report(
+            result("toy/coverage.provenance.json"), caption="../report/provenance.rst", category="Provenance"
+        ),
         samples=result("toy/samples.npz"),
     log:
         result("logs/toy_evaluate.log"),
     benchmark:
         result("benchmarks/toy_evaluate.tsv")
-    params:
-        config=config_json("toy", "batchnorm"),
     conda:
         ENV
+    params:
+        config=config_json("toy", "batchnorm"),
     shell:
         "python -m ali_bench toy-evaluate --config-json {params.config:q} --models {input.models}"
         " --out-coverage {output.coverage} --out-samples {output.samples} > {log} 2>&1"
@@ -68,7 +79,9 @@ rule toy_table:
     output:
         table=report(result("toy_table.csv"), caption="../report/toy_table.rst", category="Toy"),
         markdown=result("toy_table.md"),
-        provenance=report(result("toy_table.provenance.json"), caption="../report/provenance.rst", category="Provenance"),
+        provenance=report(
+            result("toy_table.provenance.json"), caption="../report/provenance.rst", category="Provenance"
+        ),
     log:
         result("logs/toy_table.log"),
     benchmark:
@@ -91,10 +104,10 @@ rule toy_figure:
         result("logs/toy_figure.log"),
     benchmark:
         result("benchmarks/toy_figure.tsv")
-    params:
-        config=config_json("toy"),
     conda:
         ENV
+    params:
+        config=config_json("toy"),
     shell:
         "python -m ali_bench toy-figure --config-json {params.config:q} --coverage {input.coverage}"
         " --samples {input.samples} --out {output.figure} > {log} 2>&1"
@@ -113,15 +126,15 @@ rule toy_train_seed:
         result("logs/toy_train_{hparams}_seed{seed}.log"),
     benchmark:
         result("benchmarks/toy_train_{hparams}_seed{seed}.tsv")
-    params:
-        config=toy_training_config_json,
+    conda:
+        ENV
     threads: train_threads(2)
     resources:
         gpu=TRAIN_GPUS,
         runtime=lambda wildcards, attempt: 30 * attempt,
         mem_mb=2000,
-    conda:
-        ENV
+    params:
+        config=toy_training_config_json,
     shell:
         "python -m ali_bench toy-train --config-json {params.config:q} --hyperparameters {wildcards.hparams}"
         " --seeds {wildcards.seed} --threads {threads} --out {output.models} --log {output.log} > {log} 2>&1"

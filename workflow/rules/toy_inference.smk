@@ -2,13 +2,23 @@
 # inference vs VAE, on the best-covering runs of one hyperparameter set.
 
 SELECTED_MODELS = result(f"toy/{config['toy_inference']['select_from']}/models.pt")
-INFERENCE_CODE = code("toy_inference/methods.py", "toy_inference/train.py", "nets/toy.py", "objectives.py", "training.py",
-                      "toy/train.py", "batchnorm.py", "resumable.py")
+INFERENCE_CODE = code(
+    "toy_inference/methods.py",
+    "toy_inference/train.py",
+    "nets/toy.py",
+    "objectives.py",
+    "training.py",
+    "toy/train.py",
+    "batchnorm.py",
+    "resumable.py",
+)
 
 
 # Seconds-long steps run where Snakemake runs (a cluster's login node), never queued as jobs.
 localrules:
-    toy_select, toy_inference_evaluate, toy_inference_figure,
+    toy_select,
+    toy_inference_evaluate,
+    toy_inference_figure,
 
 
 rule toy_select:
@@ -22,10 +32,10 @@ rule toy_select:
         result("logs/toy_select.log"),
     benchmark:
         result("benchmarks/toy_select.tsv")
-    params:
-        config=json.dumps({"toy_inference": {"select_from": config["toy_inference"]["select_from"]}}),  # all it reads
     conda:
         ENV
+    params:
+        config=json.dumps({"toy_inference": {"select_from": config["toy_inference"]["select_from"]}}),  # all it reads
     shell:
         "python -m ali_bench toy-select --config-json {params.config:q} --coverage {input.coverage}"
         " --out {output} > {log} 2>&1"
@@ -45,15 +55,15 @@ rule toy_infer:
         result("logs/toy_infer_{method}.log"),
     benchmark:
         result("benchmarks/toy_infer_{method}.tsv")
-    params:
-        config=inference_training_config_json(),
+    conda:
+        ENV
     threads: train_threads(2)
     resources:
         gpu=TRAIN_GPUS,
         runtime=lambda wildcards, attempt: 30 * attempt,
         mem_mb=2000,
-    conda:
-        ENV
+    params:
+        config=inference_training_config_json(),
     shell:
         "python -m ali_bench toy-infer --config-json {params.config:q} --method {wildcards.method}"
         " --selection {input.selection} --gan-models {input.gan_models} --threads {threads}"
@@ -70,21 +80,25 @@ rule toy_inference_evaluate:
         coverage=rules.toy_evaluate.output.coverage,
         methods=expand(result("toy/inference/{method}.pt"), method=config["toy_inference"]["methods"]),
     output:
-        table=report(result("toy_inference_table.csv"), caption="../report/toy_inference_table.rst", category="Toy inference"),
+        table=report(
+            result("toy_inference_table.csv"), caption="../report/toy_inference_table.rst", category="Toy inference"
+        ),
         markdown=result("toy_inference_table.md"),
-        provenance=report(result("toy_inference_table.provenance.json"), caption="../report/provenance.rst", category="Provenance"),
+        provenance=report(
+            result("toy_inference_table.provenance.json"), caption="../report/provenance.rst", category="Provenance"
+        ),
         arrays=result("toy/inference/outputs.npz"),
     log:
         result("logs/toy_inference_evaluate.log"),
     benchmark:
         result("benchmarks/toy_inference_evaluate.tsv")
+    conda:
+        ENV
     params:
         config=config_json("toy", "toy_inference", "batchnorm"),
         methods=lambda wildcards, input: " ".join(
             f"{m}={p}" for m, p in zip(config["toy_inference"]["methods"], input.methods)
         ),
-    conda:
-        ENV
     shell:
         "python -m ali_bench toy-inference-evaluate --config-json {params.config:q} --selection {input.selection}"
         " --ali-models {input.models} --gan-models {input.models} --methods {params.methods}"
@@ -98,8 +112,14 @@ rule toy_inference_figure:
         arrays=rules.toy_inference_evaluate.output.arrays,
         logs=expand(result("toy/inference/{method}_log.csv"), method=config["toy_inference"]["methods"]),
     output:
-        figure=report(result("figures/toy_inference.png"), caption="../report/toy_inference.rst", category="Toy inference"),
-        losses=report(result("figures/toy_inference_losses.png"), caption="../report/toy_inference_losses.rst", category="Toy inference"),
+        figure=report(
+            result("figures/toy_inference.png"), caption="../report/toy_inference.rst", category="Toy inference"
+        ),
+        losses=report(
+            result("figures/toy_inference_losses.png"),
+            caption="../report/toy_inference_losses.rst",
+            category="Toy inference",
+        ),
     log:
         result("logs/toy_inference_figure.log"),
     benchmark:

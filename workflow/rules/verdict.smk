@@ -4,8 +4,16 @@
 # that exist (refresh_verdict in common.smk), so a partial run still gets the verdict of what exists.
 
 VERDICT_CODE = code(
-    "verdict/__init__.py", "verdict/cli.py", "verdict/comparisons.py", "verdict/decide.py", "verdict/protocol.py",
-    "verdict/statistics.py", "verdict/table.py", "verdict/inputs.py", "table_inputs.py", "paper.py",
+    "verdict/__init__.py",
+    "verdict/cli.py",
+    "verdict/comparisons.py",
+    "verdict/decide.py",
+    "verdict/protocol.py",
+    "verdict/statistics.py",
+    "verdict/table.py",
+    "verdict/inputs.py",
+    "table_inputs.py",
+    "paper.py",
 )
 
 
@@ -27,10 +35,10 @@ rule verdict:
         result("logs/verdict.log"),
     benchmark:
         result("benchmarks/verdict.tsv")
-    params:
-        config=config_json("verdict"),
     conda:
         ENV
+    params:
+        config=config_json("verdict"),
     shell:
         "python -m ali_bench verdict --config-json {params.config:q} --tables {input.tables}"
         " --out {output.table} > {log} 2>&1"
