@@ -17,6 +17,7 @@ import logging
 import sys
 from pathlib import Path
 
+from ali_bench import plan
 from ali_bench.atomic import WriteFailed
 from ali_bench.checkpoint import CheckpointError
 from ali_bench.command_line import add_config, config_from
@@ -24,7 +25,6 @@ from ali_bench.conditional import cli as conditional_cli
 from ali_bench.config import ConfigError
 from ali_bench.data import cli as data_cli
 from ali_bench.data.images import DatasetCorrupt, DownloadFailed
-from ali_bench import plan
 from ali_bench.images import cli as images_cli
 from ali_bench.semisup import cli as semisup_cli
 from ali_bench.svm import cli as svm_cli

@@ -13,6 +13,7 @@ from ali_bench.config import load_config
 from ali_bench.data.images import load_split
 from ali_bench.images import train as image_train
 from ali_bench.seeding import generator_for
+
 from conftest import run_cli
 
 TINY = {"epochs": 1, "width": 0.125, "lr": 0.0003}

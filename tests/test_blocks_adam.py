@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from ali_bench.config import load_config
-from ali_bench.toy.adam_convention import pytorch_beta_from_blocks_2016
 from ali_bench.nets.batched import BatchedAdam
+from ali_bench.toy.adam_convention import pytorch_beta_from_blocks_2016
 
 # experiments/ali_mixture.py (2016): Adam(learning_rate=1e-4, beta1=0.8), Blocks' default
 # beta2=0.001, epsilon=1e-8, decay_factor=1 - 1e-8 (§8)

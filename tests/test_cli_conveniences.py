@@ -8,11 +8,12 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import REPO
 from PIL import Image
 
 from ali_bench.cli import main
 from ali_bench.config import as_dict, load_config
+
+from conftest import REPO
 
 
 def test_version_is_the_packages(capsys):

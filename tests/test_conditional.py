@@ -6,11 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from ali_bench.data.images import CELEBA_ATTRIBUTES
 from ali_bench.conditional import figures as cf
+from ali_bench.data.images import CELEBA_ATTRIBUTES
 from ali_bench.nets import image_architecture
 from ali_bench.nets.conditional import ConditionalALI, condition_vectors
 from ali_bench.training import adversarial_step
+
 from conftest import run_cli
 
 

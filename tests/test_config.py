@@ -6,6 +6,7 @@ import yaml
 
 from ali_bench.config import Config, ConfigError, load_config
 from ali_bench.config_schema import load_schema, validate
+
 from conftest import REPO
 
 

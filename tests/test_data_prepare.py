@@ -11,11 +11,12 @@ import json
 import numpy as np
 import pytest
 import torchvision
-from conftest import run_cli, write_celeba_folder
 from scipy.io import savemat
 
 from ali_bench.data import checksums, images, prepare
 from ali_bench.data.images import DatasetCorrupt, DatasetMissing, load_split
+
+from conftest import run_cli, write_celeba_folder
 
 
 def _svhn_file(root, split="train", n=5):

@@ -11,10 +11,11 @@ import urllib.request
 
 import numpy as np
 import pytest
-from conftest import run_cli, write_celeba_folder
 from scipy.io import savemat
 
 from ali_bench.data.images import DatasetCorrupt, DownloadFailed, load_split
+
+from conftest import run_cli, write_celeba_folder
 
 
 def _one_line_naming(error: Exception, name: str) -> str:

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, run_cli, write_celeba_folder
 from PIL import Image
 from scipy.io import savemat
 
 from ali_bench.data import checksums, images, prepare
 from ali_bench.data.errors import ChecksumMismatch, DatasetCorrupt, DatasetMissing
 from ali_bench.data.images import load_split
+
+from conftest import REPO, run_cli, write_celeba_folder
 
 
 def _svhn_file(root: Path, split: str = "test", n: int = 5) -> Path:

@@ -9,8 +9,6 @@ from dataclasses import replace
 import pytest
 import torch
 
-from conftest import TINY_INFERENCE, TINY_TOY, run_cli
-
 from ali_bench import resumable
 from ali_bench.checkpoint import CheckpointError
 from ali_bench.config import ConfigError, load_config
@@ -19,6 +17,8 @@ from ali_bench.images import train as image_train
 from ali_bench.toy.train import load_models, train_toy
 from ali_bench.trained_with import ModelMismatch
 from ali_bench.training import TrainingDiverged
+
+from conftest import TINY_INFERENCE, TINY_TOY, run_cli
 
 CPU = torch.device("cpu")
 TINY_DIGITS = {"epochs": 1, "width": 0.125, "lr": 0.0003}

@@ -23,6 +23,7 @@ import yaml
 from ali_bench import atomic, checkpoint, cli, results_lock
 from ali_bench.atomic import WriteFailed
 from ali_bench.config import ConfigError, load_config
+
 from conftest import REPO, TINY_TOY, fresh_checkout, run_cli, snakemake
 
 ONE_TOY_SET = {

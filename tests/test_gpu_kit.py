@@ -8,6 +8,7 @@ import tarfile
 import pytest
 
 from ali_bench.provenance import git_state
+
 from conftest import REPO, snakemake_env
 
 KIT = REPO / "tools/offline-gpu/device_run.sh"

@@ -5,12 +5,13 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from conftest import write_celeba_folder
 from PIL import Image
 from scipy.io import savemat
 
 from ali_bench.data import images
 from ali_bench.data.images import DatasetMissing, celeba_64, load_split
+
+from conftest import write_celeba_folder
 
 
 def test_svhn_mat_files(tmp_path):

@@ -6,7 +6,6 @@ from functools import partial
 import pandas as pd
 import pytest
 import torch
-from conftest import run_cli, straight_and_resumed_runs
 
 from ali_bench.config import load_config
 from ali_bench.cuda_graphs import StepRunner
@@ -14,6 +13,8 @@ from ali_bench.data.images import load_split
 from ali_bench.images import figures
 from ali_bench.images import train as image_train
 from ali_bench.training import TrainingDiverged
+
+from conftest import run_cli, straight_and_resumed_runs
 
 TINY_IMAGES = {"digits": {"epochs": 4, "width": 0.125, "lr": 0.0003}}
 

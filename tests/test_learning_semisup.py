@@ -18,8 +18,10 @@ import csv
 import pytest
 import torch
 
-from ali_bench.semisup import evaluate as semisup_evaluate, settings as semisup_settings, train as semisup_train
 from ali_bench.data.images import load_split
+from ali_bench.semisup import evaluate as semisup_evaluate
+from ali_bench.semisup import settings as semisup_settings
+from ali_bench.semisup import train as semisup_train
 
 TEST_ERROR_BELOW = 0.40
 LAST_UNLABELLED_LOSS_ABOVE = 0.1

@@ -32,11 +32,11 @@ import pytest
 import torch
 
 from ali_bench.config import load_config
+from ali_bench.data.mixture import train_and_test
+from ali_bench.seeding import generator_for
 from ali_bench.toy.evaluate import generate
 from ali_bench.toy.metrics import assign_components, mode_coverage
 from ali_bench.toy.train import load_models, train_toy
-from ali_bench.data.mixture import train_and_test
-from ali_bench.seeding import generator_for
 
 SMALL_RELEASED = {
     "hyperparameter_sets": ["released"],

@@ -6,15 +6,23 @@ import numpy as np
 import pytest
 import torch
 
-from ali_bench.semisup import (
-    average as semisup_average,
-    evaluate as semisup_evaluate,
-    model as semisup_model,
-    settings as semisup_settings,
-    train as semisup_train,
-)
 from ali_bench.nets import image_architecture
 from ali_bench.nets.image import ImageALI
+from ali_bench.semisup import (
+    average as semisup_average,
+)
+from ali_bench.semisup import (
+    evaluate as semisup_evaluate,
+)
+from ali_bench.semisup import (
+    model as semisup_model,
+)
+from ali_bench.semisup import (
+    settings as semisup_settings,
+)
+from ali_bench.semisup import (
+    train as semisup_train,
+)
 
 LOGITS = torch.tensor([[2.0, -1.0, 0.5], [0.0, 0.0, 0.0], [-3.0, 1.0, 4.0]])
 

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from ali_bench.svm import fit as svm
-from ali_bench.svm.features import FEATURE_PARTS, extract, feature_dimension
 from ali_bench.nets import image_architecture
 from ali_bench.nets.image import ImageALI
+from ali_bench.svm import fit as svm
+from ali_bench.svm.features import FEATURE_PARTS, extract, feature_dimension
+
 from conftest import run_cli
 
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from ali_bench.nets.toy import ToyALI
 from ali_bench.nets.batched import BatchedAdam, BatchedBatchNorm1d, BatchedLinear, stack_state_dicts, unstack_state_dict
+from ali_bench.nets.toy import ToyALI
 from ali_bench.toy.runs import plan_runs
 from ali_bench.toy.train import load_models, train_alone, train_toy
 

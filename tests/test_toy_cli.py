@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import TINY_TOY, run_cli, straight_and_resumed_runs
 
 from ali_bench import provenance
 from ali_bench.toy.table import toy_table
+
+from conftest import TINY_TOY, run_cli, straight_and_resumed_runs
 
 
 def _write_config(path, **toy_overrides):

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import torch
 
-from ali_bench.toy_inference.figures import INFERENCE_ROWS, build_toy_inference
 from ali_bench.nets.toy import ToyGAN
 from ali_bench.objectives import gaussian_kl_to_standard_normal, inverse_mapping_loss, vae_negative_elbo
 from ali_bench.toy_inference.evaluate import ks_to_standard_normal, mmd_rbf
+from ali_bench.toy_inference.figures import INFERENCE_ROWS, build_toy_inference
 from ali_bench.toy_inference.methods import METHOD_TITLES, METHODS, build_method, make_trainer
 from ali_bench.toy_inference.select import select_best
 
@@ -143,8 +143,8 @@ def test_trained_methods_store_recomputed_statistics_and_the_frozen_decoder_carr
 ):
     """The inverse encoder's statistics are recomputed at the end of its training; the selected GAN's
     frozen decoder is loaded, trained against and evaluated with the statistics the config names."""
-    from ali_bench.toy_inference.train import load_method, load_run, train_method
     from ali_bench.toy.train import train_toy
+    from ali_bench.toy_inference.train import load_method, load_run, train_method
 
     toy, settings, bn = tiny_config.toy, replace(tiny_config.toy_inference, epochs=1), tiny_config.batchnorm
     train_toy(

@@ -8,11 +8,12 @@ from dataclasses import replace
 import pytest
 import torch
 import yaml
-from conftest import TINY_INFERENCE, TINY_TOY, run_cli
 
 from ali_bench import trained_with
 from ali_bench.config import load_config
 from ali_bench.trained_with import ModelMismatch, first_difference
+
+from conftest import TINY_INFERENCE, TINY_TOY, run_cli
 
 
 def test_first_difference_names_the_first_differing_dotted_key():

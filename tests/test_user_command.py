@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, fresh_checkout, run_cli, snakemake_env
 
 from ali_bench import cost
 from ali_bench.config import ConfigError, load_config
+
+from conftest import REPO, fresh_checkout, run_cli, snakemake_env
 
 NO_NETWORK = {
     "http_proxy": "http://127.0.0.1:9",

@@ -7,15 +7,16 @@ import math
 
 import pandas as pd
 import pytest
-from conftest import REPO, run_cli
 from scipy import stats
 
 from ali_bench import provenance
+from ali_bench.config import VerdictConfig
 from ali_bench.paper import SEMISUP, SVHN_ALI_L2SVM, TOY_MODES
 from ali_bench.verdict.comparisons import semisup_comparisons, svm_comparisons, toy_comparisons
 from ali_bench.verdict.decide import judge
-from ali_bench.config import VerdictConfig
 from ali_bench.verdict.statistics import Summary, compare_means, sample_std
+
+from conftest import REPO, run_cli
 
 RULE = VerdictConfig(alpha=0.05, min_runs=5)
 

@@ -10,7 +10,6 @@ nn.BatchNorm1d and torch.optim.Adam).
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn

@@ -16,8 +16,8 @@ import torch
 from tqdm import tqdm
 
 from ali_bench.atomic import write_text
-from ali_bench.config import ConfigError, config_hash
 from ali_bench.checkpoint import load_optimizer_state
+from ali_bench.config import ConfigError, config_hash
 from ali_bench.cuda_graphs import StepRunner
 from ali_bench.data.images import ImageSplit
 from ali_bench.device import device_name

@@ -16,14 +16,15 @@ from functools import partial
 from pathlib import Path
 
 import torch
+
 from ali_bench import batchnorm, checkpoint, trained_with
 from ali_bench.config import BatchNormConfig, ToyConfig, ToyNetworkConfig, as_dict, config_hash
 from ali_bench.config_schema import from_dict
 from ali_bench.cuda_graphs import StepRunner
 from ali_bench.data.mixture import train_and_test
-from ali_bench.resumable import length_free, run_epochs, write_log
-from ali_bench.nets.toy import TOY_MODELS, ToyGAN, init_weights_
 from ali_bench.nets.batched import BatchedAdam, stack_state_dicts
+from ali_bench.nets.toy import TOY_MODELS, ToyGAN, init_weights_
+from ali_bench.resumable import length_free, run_epochs, write_log
 from ali_bench.seeding import generator_for
 from ali_bench.toy.runs import INIT, MODEL_CODES, RunSpec, batchnorm_draws, epoch_draws, plan_runs
 from ali_bench.training import MONITORS, adversarial_step

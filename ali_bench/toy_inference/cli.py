@@ -52,9 +52,9 @@ def cmd_toy_inference_evaluate(args: argparse.Namespace) -> None:
     from ali_bench import provenance
     from ali_bench.atomic import atomic_path
     from ali_bench.config import as_dict, config_hash
+    from ali_bench.table_inputs import read_json
     from ali_bench.tables import write_csv, write_markdown
     from ali_bench.toy_inference.evaluate import evaluate
-    from ali_bench.table_inputs import read_json
     from ali_bench.toy_inference.table import SELECTION_SPEC, toy_inference_table
 
     cfg = config_from(args)
