@@ -28,8 +28,8 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 _UMASK_LOCK = threading.Lock()
 

@@ -20,7 +20,7 @@ statistics are those of the network as it is evaluated.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

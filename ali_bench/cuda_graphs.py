@@ -12,7 +12,7 @@ call, warm-up and captured alike, is exactly one training step on its own inputs
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -92,7 +92,7 @@ def job_cost(job: Job) -> tuple[cost.TrainingCost, str] | None:
     return _priced(*key), cfg.device
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _priced(
     command: str, dataset: str, images_cfg, examples: int, epochs: int, batch: int, width: float
 ) -> cost.TrainingCost:

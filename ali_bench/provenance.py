@@ -15,8 +15,9 @@ import platform
 import socket
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ali_bench.atomic import write_text
 
@@ -119,7 +120,7 @@ def build(
     """The provenance record of one table or training step; ``inputs`` are the files it read (their
     provenance sidecars among them when it read those), recorded with their SHA-256 as ``inputs``."""
     record = {
-        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, "-m", "ali_bench", *sys.argv[1:]]),
         "config_hash": config_hash,
         "seeds": sorted(set(int(seed) for seed in seeds)),

@@ -5,6 +5,7 @@ without internet does) and loads it through ``load_split``, as training does; on
 through the CLI to show the exit status and that stderr is a single line.
 """
 
+import json
 import pickle
 import urllib.error
 import urllib.request
@@ -161,7 +162,7 @@ def test_celeba_download_without_gdown_says_what_to_install(tmp_path, monkeypatc
 
 def test_cli_names_the_corrupt_file_in_one_line(tmp_path):
     (_svhn_folder(tmp_path) / "extra_32x32.mat").write_bytes(b"not a mat file")
-    config = '{"images": {"data_root": "%s", "svhn": {"epochs": 1}}}' % tmp_path
+    config = json.dumps({"images": {"data_root": str(tmp_path), "svhn": {"epochs": 1}}})
     result = run_cli(
         "image-train",
         "--config-json",

@@ -128,7 +128,7 @@ class ConditionalALI(DecoderBiasAndDiscriminator, nn.Module):
         scores = self.discriminate_given(torch.cat([x, x_tilde]), torch.cat([z_hat, z]), torch.cat([y, y]))
         return scores[:batch], scores[batch:]
 
-    def given(self, y: torch.Tensor) -> "Conditioned":
+    def given(self, y: torch.Tensor) -> Conditioned:
         return Conditioned(self, y)
 
 

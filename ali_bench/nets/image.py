@@ -55,7 +55,7 @@ class Architecture:
     dz: tuple[Conv, ...]
     joint: tuple[Conv, ...]  # ends with the 1×1 conv to 1 logit (linear, bias)
 
-    def scaled(self, width: float) -> "Architecture":
+    def scaled(self, width: float) -> Architecture:
         """The same tables with every hidden channel count × ``width`` (quick configs); 1.0 = the paper."""
         if width == 1.0:
             return self

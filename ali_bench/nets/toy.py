@@ -186,7 +186,7 @@ class PostHocALI(ToyALI):
     def generator_parameters(self) -> list[nn.Parameter]:
         return list(self.encoder.parameters())
 
-    def train(self, mode: bool = True) -> "PostHocALI":
+    def train(self, mode: bool = True) -> PostHocALI:
         super().train(mode)
         self.decoder.eval()
         return self

@@ -43,7 +43,7 @@ class InverseMapping(nn.Module):
     def encode(self, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         return self.encoder(torch.cat([x, eps], dim=-1))
 
-    def train(self, mode: bool = True) -> "InverseMapping":
+    def train(self, mode: bool = True) -> InverseMapping:
         super().train(mode)
         self.decoder.eval()
         return self
