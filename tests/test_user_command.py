@@ -8,7 +8,6 @@ connection), so these tests never download, whatever machine runs them."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path

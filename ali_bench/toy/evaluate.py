@@ -11,7 +11,7 @@ from ali_bench.data.mixture import GridMixture
 from ali_bench.nets.toy import ToyGAN
 from ali_bench.seeding import generator_for
 from ali_bench.toy.metrics import mode_coverage
-from ali_bench.toy.runs import EVALUATION, PACGAN_EVALUATION
+from ali_bench.toy.runs import EVALUATION
 
 
 @torch.no_grad()
