@@ -52,7 +52,7 @@ def time_step(settings: SemisupSettings, device: torch.device, graphed: bool, st
     batch = settings.batch_size
     x, y = images.to(device), (torch.arange(batch) % 10).to(device)
     set_learning_rate((opt_d, opt_g), settings.lr)
-    for i in range(warmup):
+    for _ in range(warmup):
         step(x[:batch], y, x[batch : 2 * batch])
     if device.type == "cuda":
         torch.cuda.synchronize()
