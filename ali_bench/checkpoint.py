@@ -70,7 +70,7 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]
     device by them) and the live objects back after it (torch deep-copies the groups it loads).
     """
     live = [{key: value for key, value in group.items() if key != "params"} for group in optimizer.param_groups]
-    groups = [{**saved, **mine} for saved, mine in zip(state["param_groups"], live)]
+    groups = [{**saved, **mine} for saved, mine in zip(state["param_groups"], live, strict=True)]
     optimizer.load_state_dict({**state, "param_groups": groups})
-    for group, mine in zip(optimizer.param_groups, live):
+    for group, mine in zip(optimizer.param_groups, live, strict=True):
         group.update(mine)

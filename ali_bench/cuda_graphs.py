@@ -46,7 +46,7 @@ class StepRunner:
             self.graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(self.graph):
                 self.static_output = self.fn(*self.static_inputs)
-        for static, tensor in zip(self.static_inputs, inputs):
+        for static, tensor in zip(self.static_inputs, inputs, strict=True):
             static.copy_(tensor)
         self.graph.replay()
         return self.static_output

@@ -29,7 +29,7 @@ def loss_curves(log: pd.DataFrame, path: str | Path, group: str, title: str) -> 
     """Per-epoch training loss, one panel per ``group`` value: is the loss flat at the end?"""
     names = list(dict.fromkeys(log[group]))
     fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 2.8), squeeze=False)
-    for ax, name in zip(axes[0], names):
+    for ax, name in zip(axes[0], names, strict=True):
         rows = log[log[group] == name]
         adversarial = "loss_d" in rows and rows["loss_d"].notna().any()
         ax.plot(

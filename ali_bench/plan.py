@@ -154,7 +154,9 @@ def report(jobs: list[Job], cuda_here: bool) -> list[str]:
     lines = [f"{len(jobs)} jobs would run; this machine: {'a CUDA GPU' if cuda_here else 'no CUDA GPU (CPU only)'}"]
     for row in [header, *rows]:
         lines.append(
-            "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
         )
     if others:
         lines.append(

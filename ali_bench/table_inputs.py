@@ -165,7 +165,7 @@ def load_json(path: Path, spec: Spec) -> dict:
 def check_json(records: Sequence[dict], paths: Sequence[str | Path], spec: Spec) -> None:
     """``records`` (already loaded from ``paths``, in order) checked against ``spec``."""
     rows = []
-    for record, path in zip(records, paths):
+    for record, path in zip(records, paths, strict=True):
         values = {}
         for column in spec.columns:
             found, value = _lookup(record, column.name)
@@ -204,7 +204,8 @@ def check_rows(rows: list[_Row], spec: Spec, *, from_text: bool, empty: str) -> 
             values[column.name] = value
         converted.append(values)
     seen: dict[tuple, _Row] = {}
-    for row, values in zip(rows, converted if spec.key else []):
+    pairs = zip(rows, converted, strict=True) if spec.key else ()  # no key: nothing can repeat
+    for row, values in pairs:
         key = tuple(values.get(name) for name in spec.key)
         if key in seen:
             raise TableInputError(_duplicate(seen[key], row, spec, key))
@@ -309,7 +310,7 @@ def _run_text(row: _Row, spec: Spec, failing: str) -> str:
 
 
 def _key_text(spec: Spec, key: tuple) -> str:
-    return ", ".join(f"{name} {value}" for name, value in zip(spec.key, key))
+    return ", ".join(f"{name} {value}" for name, value in zip(spec.key, key, strict=True))
 
 
 def _rerun(path: Path | None, spec: Spec) -> str:

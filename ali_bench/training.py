@@ -64,7 +64,7 @@ def adversarial_step(model, opt_d, opt_g, x: torch.Tensor, z: torch.Tensor, eps:
     d_params, g_params = model.discriminator_parameters(), model.generator_parameters()
     grads_d = torch.autograd.grad(loss_d.sum(), d_params, retain_graph=True)
     grads_g = torch.autograd.grad(loss_g.sum(), g_params)
-    for param, grad in zip(d_params + g_params, grads_d + grads_g):
+    for param, grad in zip(d_params + g_params, grads_d + grads_g, strict=True):
         param.grad = grad
     opt_d.step()
     opt_g.step()

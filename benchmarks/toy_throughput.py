@@ -51,7 +51,7 @@ def time_batched(cfg, groups: list[RunGroup], device, steps: int, warmup: int) -
     totals = [torch.zeros(len(MONITORS), len(g.runs), device=device) for g in groups]
 
     def step(i: int) -> None:
-        for group, (order, z, eps), total in zip(groups, inputs, totals):
+        for group, (order, z, eps), total in zip(groups, inputs, totals, strict=True):
             total += group.step(data[order[:, i * batch : (i + 1) * batch]], z, eps)
 
     for i in range(warmup):

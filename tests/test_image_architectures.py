@@ -217,7 +217,9 @@ def test_every_conv_has_the_reference_kernel_stride_channels_bias_and_output_siz
         convs = _convs(stack)
         assert len(convs) == len(table[part]), f"{name} {part}: layer count"
         observed = _run_shapes(model, stack, x)
-        for i, ((k, s, out, bias, _bn, spatial), conv, (channels, got)) in enumerate(zip(table[part], convs, observed)):
+        for i, ((k, s, out, bias, _bn, spatial), conv, (channels, got)) in enumerate(
+            zip(table[part], convs, observed, strict=True)
+        ):
             assert conv.kernel_size == (k, k) and conv.stride == (s, s) and conv.padding == (0, 0), (
                 f"{name} {part}[{i}]"
             )
@@ -230,7 +232,7 @@ def test_batchnorm_placement_and_settings(built):
     for part in ("encoder", "dx", "dz", "joint"):
         stack = getattr(model, part)
         modules = list(stack)
-        for row, conv in zip(table[part], _convs(stack)):
+        for row, conv in zip(table[part], _convs(stack), strict=True):
             follower = modules[modules.index(conv) + 1] if modules.index(conv) + 1 < len(modules) else None
             assert isinstance(follower, nn.BatchNorm2d) == bool(row[4]), f"{name} {part} BN after {conv}"
     for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm2d)):

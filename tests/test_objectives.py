@@ -14,11 +14,17 @@ def test_losses_match_the_log_sigmoid_formulas_on_hand_made_logits():
     s_data = torch.tensor([2.0, -1.0, 0.5])
     s_sample = torch.tensor([-3.0, 0.0, 1.5])
     expected_d = (
-        sum(-_log_sigmoid(a) - math.log(1 - 1 / (1 + math.exp(-b))) for a, b in zip(s_data.tolist(), s_sample.tolist()))
+        sum(
+            -_log_sigmoid(a) - math.log(1 - 1 / (1 + math.exp(-b)))
+            for a, b in zip(s_data.tolist(), s_sample.tolist(), strict=True)
+        )
         / 3
     )
     expected_g = (
-        sum(-math.log(1 - 1 / (1 + math.exp(-a))) - _log_sigmoid(b) for a, b in zip(s_data.tolist(), s_sample.tolist()))
+        sum(
+            -math.log(1 - 1 / (1 + math.exp(-a))) - _log_sigmoid(b)
+            for a, b in zip(s_data.tolist(), s_sample.tolist(), strict=True)
+        )
         / 3
     )
     assert discriminator_loss(s_data, s_sample).item() == pytest.approx(expected_d, rel=1e-6)

@@ -33,7 +33,9 @@ def _sum_exp(row):
 
 def test_labelled_loss_is_cross_entropy_over_the_k_real_classes():
     labels = torch.tensor([0, 2, 1])
-    expected = np.mean([-row[y] + math.log(_sum_exp(row)) for row, y in zip(LOGITS.tolist(), labels.tolist())])
+    expected = np.mean(
+        [-row[y] + math.log(_sum_exp(row)) for row, y in zip(LOGITS.tolist(), labels.tolist(), strict=True)]
+    )
     assert semisup_model.labelled_loss(LOGITS, labels).item() == pytest.approx(expected, rel=1e-6)
 
 
@@ -374,10 +376,10 @@ def test_the_graphable_k_plus_1_step_is_the_old_loop_bit_for_bit_on_the_cpu():
     for t in range(steps):
         semisup_train.set_learning_rate((opt_d, opt_g), lrs[t])
         monitors.append(runner(*batches[t]))
-    assert all(torch.equal(a, b) for a, b in zip(old_monitors, monitors))
-    for (name, a), b in zip(old_model.state_dict().items(), model.state_dict().values()):
+    assert all(torch.equal(a, b) for a, b in zip(old_monitors, monitors, strict=True))
+    for (name, a), b in zip(old_model.state_dict().items(), model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
-    assert all(torch.equal(a, b) for a, b in zip(old_shadow, average.shadow))
+    assert all(torch.equal(a, b) for a, b in zip(old_shadow, average.shadow, strict=True))
     assert average.updates == steps and opt_d.param_groups[0]["lr"].item() == lrs[-1]
 
 
@@ -417,6 +419,6 @@ def test_graphed_and_eager_k_plus_1_steps_agree_on_gpu():
             losses.append(runner(*batch).clone())
         results.append((torch.stack(losses).cpu(), [s.cpu() for s in average.shadow], average.updates))
     torch.testing.assert_close(results[0][0], results[1][0], rtol=1e-3, atol=1e-4)
-    for a, b in zip(results[0][1], results[1][1]):
+    for a, b in zip(results[0][1], results[1][1], strict=True):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
     assert results[0][2] == results[1][2] == len(batches)

@@ -54,14 +54,17 @@ def test_batched_adam_with_per_model_lr_and_beta1_equals_torch_adam():
     lrs, beta1s = [1e-3, 3e-4, 5e-2], [0.5, 0.8, 0.9]
     params = [torch.randn(5, 4, dtype=DOUBLE) for _ in lrs]
     singles = [nn.Parameter(p.clone()) for p in params]
-    optims = [torch.optim.Adam([p], lr=lr, betas=(b1, 0.999), eps=1e-8) for p, lr, b1 in zip(singles, lrs, beta1s)]
+    optims = [
+        torch.optim.Adam([p], lr=lr, betas=(b1, 0.999), eps=1e-8)
+        for p, lr, b1 in zip(singles, lrs, beta1s, strict=True)
+    ]
     stacked = nn.Parameter(torch.stack(params))
     batched = BatchedAdam([stacked], lr=lrs, beta1=beta1s, beta2=0.999, eps=1e-8)
     for _ in range(25):
         grads = torch.randn(3, 5, 4, dtype=DOUBLE)
         stacked.grad = grads.clone()
         batched.step()
-        for i, (p, opt) in enumerate(zip(singles, optims)):
+        for i, (p, opt) in enumerate(zip(singles, optims, strict=True)):
             p.grad = grads[i].clone()
             opt.step()
     for i, p in enumerate(singles):
@@ -132,10 +135,10 @@ def test_batched_adam_state_round_trips_through_a_checkpoint(tmp_path):
     fresh.load_state_dict(torch.load(tmp_path / "opt.pt"))
     grads = [torch.randn_like(p) for p in params]
     for opt, ps in ((optimizer, params), (fresh, fresh_params)):
-        for param, grad in zip(ps, grads):
+        for param, grad in zip(ps, grads, strict=True):
             param.grad = grad.clone()
         opt.step()
-    for mine, theirs in zip(params, fresh_params):
+    for mine, theirs in zip(params, fresh_params, strict=True):
         assert torch.equal(mine, theirs)
 
 

@@ -294,7 +294,7 @@ def train_images(
         ):
             rows = order[step * batch : (step + 1) * batch]
             total += trainer.step(data[rows]) if conditions is None else trainer.step(data[rows], conditions[rows])
-        means = dict(zip(MONITORS, (total / steps).tolist()))
+        means = dict(zip(MONITORS, (total / steps).tolist(), strict=True))
         if not_finite(means):
             raise divergence(
                 f"training {'conditional ' if conditioning else ''}ALI on {dataset}",

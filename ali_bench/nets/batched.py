@@ -103,7 +103,7 @@ class BatchedAdam:
         with torch.no_grad():
             self.flat = torch.cat([param.detach().reshape(-1) for param in self.params])  # (P,)
         self._views = _blocks(self.flat, self.params)
-        for param, view in zip(self.params, self._views):
+        for param, view in zip(self.params, self._views, strict=True):
             param.data = view
         # straight from Python floats to the parameters' dtype (no float32 detour)
         self.lr = torch.tensor(lr, device=device, dtype=dtype)  # (M,)
@@ -120,7 +120,7 @@ class BatchedAdam:
 
     @torch.no_grad()
     def step(self) -> None:
-        if any(param.data_ptr() != view.data_ptr() for param, view in zip(self.params, self._views)):
+        if any(param.data_ptr() != view.data_ptr() for param, view in zip(self.params, self._views, strict=True)):
             raise RuntimeError(
                 "BatchedAdam: a parameter no longer lives in the optimiser's buffer (moved or "
                 "replaced after the optimiser was built, e.g. by .to()); build it after moving the model"
@@ -147,7 +147,7 @@ class BatchedAdam:
         with torch.no_grad():
             self.step_count.copy_(state["step_count"])
             mine = _blocks(self.exp_avg, self.params) + _blocks(self.exp_avg_sq, self.params)
-            for view, theirs in zip(mine, state["exp_avg"] + state["exp_avg_sq"]):
+            for view, theirs in zip(mine, state["exp_avg"] + state["exp_avg_sq"], strict=True):
                 view.copy_(theirs)
 
 

@@ -83,7 +83,7 @@ class DiscriminatorAverage:
         rate = (1.0 - decay).to(self.shadow[0].dtype)
         # one lerp_ per tensor: torch._foreach_lerp_ has no overload for a 0-d tensor weight and turns
         # it into a Python number, a host read a captured step may not make (tests/test_graph_safety.py)
-        for shadow, param in zip(self.shadow, model.discriminator_parameters()):
+        for shadow, param in zip(self.shadow, model.discriminator_parameters(), strict=True):
             shadow.lerp_(param.detach(), rate)
         self.count.add_(1.0)
 
@@ -91,6 +91,6 @@ class DiscriminatorAverage:
         """A copy of ``model`` with the averaged D parameters (its batch-norm buffers still the live model's)."""
         averaged = copy.deepcopy(model)
         with torch.no_grad():
-            for target, value in zip(averaged.discriminator_parameters(), self.shadow):
+            for target, value in zip(averaged.discriminator_parameters(), self.shadow, strict=True):
                 target.copy_(value)
         return averaged.eval()

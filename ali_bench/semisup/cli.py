@@ -71,7 +71,7 @@ def cmd_semisup_table(args: argparse.Namespace) -> None:
 
     cfg = config_from(args)
     results = read_json(args.results, result_spec(cfg.batchnorm.statistics, identity_only=True))  # each run once
-    for path, result in zip(args.results, results):
+    for path, result in zip(args.results, results, strict=True):
         check_result(path, result, cfg)
     check_json(results, args.results, result_spec(cfg.batchnorm.statistics))
     table = semisup_table(results, cfg.batchnorm.statistics)

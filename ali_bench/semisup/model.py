@@ -146,7 +146,7 @@ def discriminate_groups(
 ) -> list[torch.Tensor]:
     """D's logits for each group of pairs: one joint batch (its batch norm mixes the groups) or one pass each."""
     if separate:
-        return [model.discriminate(x, z) for x, z in zip(xs, zs)]
+        return [model.discriminate(x, z) for x, z in zip(xs, zs, strict=True)]
     logits = model.discriminate(torch.cat(xs), torch.cat(zs))
     return list(logits.split([len(x) for x in xs]))
 
@@ -192,9 +192,9 @@ def semisup_step(
     grads_d = torch.autograd.grad(loss_d, d_params, retain_graph=not supervised_only)
     if not supervised_only:
         g_params = model.generator_parameters()
-        for param, grad in zip(g_params, torch.autograd.grad(loss_g, g_params)):
+        for param, grad in zip(g_params, torch.autograd.grad(loss_g, g_params), strict=True):
             param.grad = grad
-    for param, grad in zip(d_params, grads_d):
+    for param, grad in zip(d_params, grads_d, strict=True):
         param.grad = grad
     opt_d.step()
     if not supervised_only:

@@ -155,7 +155,7 @@ def train_semisup(
         for step in tqdm(range(steps), desc=f"epoch {epoch + 1}", leave=False, disable=not progress, mininterval=2):
             pick = labelled_order[step * batch : (step + 1) * batch]
             total += step_fn(x_lab[pick], y_lab[pick], data[order[step * batch : (step + 1) * batch]])
-        means = dict(zip(MONITORS, (total / steps).tolist()))
+        means = dict(zip(MONITORS, (total / steps).tolist(), strict=True))
         if not_finite(means):
             raise divergence(
                 f"semi-supervised run {settings.dataset}, {settings.n_labels} labels, seed {settings.seed}",
@@ -186,7 +186,7 @@ def train_semisup(
         load_optimizer_state(opt_d, state["opt_d"])  # keeps the tensor learning rates a captured step reads
         load_optimizer_state(opt_g, state["opt_g"])
         with torch.no_grad():
-            for mine, saved in zip(average.shadow, state["average"]):
+            for mine, saved in zip(average.shadow, state["average"], strict=True):
                 mine.copy_(saved)
         average.updates = state["average_updates"]
         torch.set_rng_state(state["rng"])

@@ -116,7 +116,7 @@ def cmd_svm_table(args: argparse.Namespace) -> None:
     cfg = config_from(args)
     results = read_json(args.results, RESULT_SPEC)
     dataset = results[0]["dataset"]
-    other = next((path for path, r in zip(args.results, results) if r["dataset"] != dataset), None)
+    other = next((path for path, r in zip(args.results, results, strict=True) if r["dataset"] != dataset), None)
     if other is not None:
         raise TableInputError(
             f"SVM result files '{args.results[0]}' ({dataset}) and '{other}' are of different datasets; "

@@ -213,7 +213,7 @@ def fit_many(pool: FeatureRows, sets: list[np.ndarray], cs: list[float], paralle
     base = np.asarray(pool.rows)
     return parallel(
         delayed(_fit)(pool.path, base[positions], pool.labels[positions], float(C), seed_for(seed, SVM_FITS, i) % 2**31)
-        for i, (positions, C) in enumerate(zip(sets, cs))
+        for i, (positions, C) in enumerate(zip(sets, cs, strict=True))
     )
 
 
@@ -284,7 +284,7 @@ def write_errors(path: str | Path, result: SvmResult, grid: np.ndarray) -> None:
 
     rows = [
         {"kind": "validation", "index": i, "C": float(c), "error": float(e)}
-        for i, (c, e) in enumerate(zip(grid, result.validation_errors))
+        for i, (c, e) in enumerate(zip(grid, result.validation_errors, strict=True))
     ]
     rows += [
         {"kind": "test", "index": i, "C": result.chosen_c, "error": float(e)} for i, e in enumerate(result.test_errors)

@@ -152,11 +152,11 @@ def train_toy(
         inputs = epoch_inputs(groups, cfg, epoch, steps, device, dtype)
         sums = [torch.zeros(len(MONITORS), len(group.runs), device=device, dtype=dtype) for group in groups]
         for step in range(steps):
-            for group, (order, z, eps), total in zip(groups, inputs, sums):
+            for group, (order, z, eps), total in zip(groups, inputs, sums, strict=True):
                 x = data[order[:, step * batch : (step + 1) * batch]]  # (M, B, 2) gather
                 total += group.step(x, z[:, step], eps[:, step])
         rows = []
-        for group, total in zip(groups, sums):
+        for group, total in zip(groups, sums, strict=True):
             means = (total / steps).cpu().tolist()
             for index, run in enumerate(group.runs):
                 rows.append(
@@ -178,7 +178,7 @@ def train_toy(
         checkpoint_every=cfg.training.checkpoint_every,
         fingerprint=fingerprint,
         get_state=lambda: [group.state() for group in groups],
-        set_state=lambda states: [group.load(state) for group, state in zip(groups, states)],
+        set_state=lambda states: [group.load(state) for group, state in zip(groups, states, strict=True)],
         desc=f"toy {hyperparameter_set}",
         progress=progress,
         on_rows=partial(write_log, log_path, columns=LOG_COLUMNS),

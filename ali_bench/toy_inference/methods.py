@@ -81,7 +81,7 @@ class MethodTrainer:
 
     def load(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
-        for opt, opt_state in zip(self.optimizers, state["optimizers"]):
+        for opt, opt_state in zip(self.optimizers, state["optimizers"], strict=True):
             opt.load_state_dict(opt_state)
 
 

@@ -181,7 +181,7 @@ def toy_comparisons(table: pd.DataFrame, record: dict) -> list[Comparison]:
                         "toy-evaluate); rerun the toy_evaluate rule",
                     )
                 )
-    present = {(str(m).lower(), str(h)) for m, h in zip(table["model"], table["hyperparameter_set"])}
+    present = {(str(m).lower(), str(h)) for m, h in zip(table["model"], table["hyperparameter_set"], strict=True)}
     for (model, hset), reported in TOY_MODES.items():
         if (model, hset) not in present:
             out.append(
@@ -306,7 +306,11 @@ def semisup_comparisons(table: pd.DataFrame, record: dict) -> list[Comparison]:
                     "quoted from Salimans et al.; the harness does not train GAN-FM yet",
                 )
             )
-    present = {(str(d), int(n)) for d, n, m in zip(table["dataset"], table["labels"], table["model"]) if m == "ALI K+1"}
+    present = {
+        (str(d), int(n))
+        for d, n, m in zip(table["dataset"], table["labels"], table["model"], strict=True)
+        if m == "ALI K+1"
+    }
     for (dataset, labels), (ali, _) in SEMISUP.items():
         if (dataset, labels) not in present:
             out.append(
