@@ -12,11 +12,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from ali_bench.atomic import atomic_path  # noqa: E402
+from ali_bench.atomic import atomic_path
 
 
 def save(fig, path: str | Path) -> None:

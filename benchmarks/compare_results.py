@@ -66,7 +66,7 @@ def compare(a: Path, b: Path, rel: Path) -> tuple[str, bool]:
     ):
         return "not compared (job log, benchmark, provenance)", True
     if name.endswith(".pt"):
-        load = lambda path: without_volatile(torch.load(path, weights_only=False))  # noqa: E731
+        load = lambda path: without_volatile(torch.load(path, weights_only=False))
         return "model and checkpoint files (tensors by value, wall times left out)", equal(load(a / rel), load(b / rel))
     if name.endswith("log.csv"):
         return "training logs (wall time column left out)", log_without_wall_time(a / rel) == log_without_wall_time(
@@ -76,7 +76,7 @@ def compare(a: Path, b: Path, rel: Path) -> tuple[str, bool]:
         with np.load(a / rel) as x, np.load(b / rel) as y:
             return "arrays (.npz, by value)", x.files == y.files and all(equal(x[k], y[k]) for k in x.files)
     if name.endswith(".json"):
-        load_json = lambda path: without_volatile(json.loads(path.read_text()))  # noqa: E731
+        load_json = lambda path: without_volatile(json.loads(path.read_text()))
         return "results and data manifests (.json; wall times and the data folder left out)", load_json(
             a / rel
         ) == load_json(b / rel)

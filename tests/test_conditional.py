@@ -38,7 +38,7 @@ def test_celeba_conditional_shapes_follow_the_released_code():
 def test_paper_grid_conditions_cell_by_cell():
     y = cf.celeba_conditions()
     assert y.shape == (4, 12, 40)
-    on = lambda r, c: {CELEBA_ATTRIBUTES[i] for i in torch.nonzero(y[r, c]).flatten().tolist()}  # noqa: E731
+    on = lambda r, c: {CELEBA_ATTRIBUTES[i] for i in torch.nonzero(y[r, c]).flatten().tolist()}
     assert on(0, 0) == {"Male", "Attractive", "Young"}
     assert on(1, 0) == {"Male", "Attractive"}
     assert on(2, 0) == {"Attractive", "Young"}
@@ -91,7 +91,7 @@ def test_who_owns_and_trains_the_embedding(mode):
         assert any(p is model.embed_d.weight for p in model.discriminator_parameters())
         assert not any(p is model.embed_d.weight for p in model.generator_parameters())
     y = torch.eye(10)[torch.arange(6) % 10]
-    opt = lambda ps: torch.optim.Adam(ps, lr=1e-2)  # noqa: E731
+    opt = lambda ps: torch.optim.Adam(ps, lr=1e-2)
     adversarial_step(
         model.given(y),
         opt(model.discriminator_parameters()),

@@ -348,7 +348,7 @@ def test_cifar10_dx_biases_tied_or_untied_as_blocks_before_2016_06_03():
     assert shapes == [(32, 28, 28), (64, 13, 13), (128, 10, 10), (256, 4, 4), (512, 1, 1)]
     assert all(c.bias is None for c in _convs(untied.dx)) and all(c.bias is not None for c in _convs(tied.dx))
     extra = sum(c * h * w - c for c, h, w in shapes)  # 52,320
-    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    count = lambda m: sum(p.numel() for p in m.parameters())
     assert count(untied) - count(tied) == extra == 52_320
     for module in untied.dx:  # each untied bias sits right after its conv, before dropout and maxout
         if isinstance(module, UntiedBias):

@@ -49,7 +49,7 @@ def digits_run(tmp_path_factory):
             bn_batches=2,
             bn_batch_size=250,
         )
-        load = lambda split: load_split("digits", split, root="data")  # noqa: E731  (embedded: no files read)
+        load = lambda split: load_split("digits", split, root="data")  # embedded: no files read
         out = tmp_path_factory.mktemp("semisup")
         result = semisup_train.train_semisup(
             settings,

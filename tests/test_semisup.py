@@ -43,7 +43,7 @@ def test_unlabelled_loss_matches_improved_gans_formula():
     gen = torch.tensor([[-1.0, -2.0, 0.0], [3.0, 0.0, -1.0]])
     z_unl = [math.log(_sum_exp(r)) for r in LOGITS.tolist()]
     z_gen = [math.log(_sum_exp(r)) for r in gen.tolist()]
-    softplus = lambda v: math.log1p(math.exp(v))  # noqa: E731
+    softplus = lambda v: math.log1p(math.exp(v))
     expected = (
         -0.5 * np.mean(z_unl)
         + 0.5 * np.mean([softplus(v) for v in z_unl])
@@ -91,7 +91,7 @@ def _model():
 def test_k_logit_head_and_one_step_moves_what_it_should():
     model = _model()
     assert model.discriminate(torch.rand(4, 3, 32, 32), torch.randn(4, 256, 1, 1)).shape == (4, 10)
-    opt = lambda params: torch.optim.Adam(params, lr=1e-3)  # noqa: E731
+    opt = lambda params: torch.optim.Adam(params, lr=1e-3)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     x_lab, y_lab = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8), torch.arange(6) % 10
     x_unl = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
@@ -106,7 +106,7 @@ def test_k_logit_head_and_one_step_moves_what_it_should():
 
 def test_supervised_only_baseline_leaves_encoder_and_decoder_alone():
     model = _model()
-    opt = lambda params: torch.optim.Adam(params, lr=1e-3)  # noqa: E731
+    opt = lambda params: torch.optim.Adam(params, lr=1e-3)
     before = {
         k: v.clone()
         for k, v in model.state_dict().items()
@@ -240,7 +240,7 @@ def test_recomputed_statistics_go_to_a_copy_and_change_its_predictions_not_the_l
     running = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
     forward_for = lambda m: semisup_evaluate.training_shaped_forward(
         m, settings, train.images[:10], train.images, torch.device("cpu")
-    )  # noqa: E731
+    )
     copied = semisup_evaluate.with_recomputed_statistics(model, forward_for, settings.bn_batches)
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in running.items())
     assert any(not torch.equal(v, copied.state_dict()[k]) for k, v in running.items())
@@ -288,7 +288,7 @@ def test_semisup_table_reports_the_configured_statistics_and_the_columns_beside(
         errors = lambda e: {
             "test_error_sampled": e,
             "test_error_posterior_mean": e + 0.01,
-            "test_error_prior": e + 0.02,  # noqa: E731
+            "test_error_prior": e + 0.02,
             "train_error": e / 2,
         }
         return {
