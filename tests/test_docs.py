@@ -183,3 +183,10 @@ def test_ci_checks_every_output_the_quick_table_names(tmp_path, capsys):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("")
     assert ci.main(["outputs", str(tmp_path)]) == 0
+
+
+def test_ci_checks_style_and_lint_before_anything_runs():
+    run = (REPO / ".ci" / "run").read_text()
+    checks = ["ruff check .", "ruff format --check .", "snakefmt --check Snakefile workflow/", "snakemake --lint"]
+    assert all(check in run for check in checks)
+    assert max(run.index(check) for check in checks) < run.index("run_readme_command 1")
