@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from ali_bench import provenance
-from ali_bench.config import VerdictConfig
+from ali_bench import provenance, trained_with
+from ali_bench.config import VerdictConfig, as_dict, load_config
 from ali_bench.paper import SEMISUP, SVHN_ALI_L2SVM, TOY_MODES
 from ali_bench.verdict.comparisons import semisup_comparisons, svm_comparisons, toy_comparisons
 from ali_bench.verdict.decide import judge
@@ -65,6 +65,19 @@ def _verdicts(comparisons, measured_only=False):
 
 def _first(comparisons):
     return judge(comparisons[0], RULE)
+
+
+def _paper_scale_toy_record(hset, config="config/config.yaml", **training):
+    """The provenance a toy table gets from a run of ``config`` (the harness's paper scale by
+    default; config/toy-pacgan.yaml for PacGAN's released rows), ``training`` keys overridden."""
+    cfg = load_config(REPO / config)
+    toy = as_dict(cfg.toy)
+    toy["training"].update(training)
+    trained = trained_with.toy_training(toy, hset)
+    return {
+        "config": {"trained": {hset: trained}, "coverage": toy["coverage"]},
+        "batchnorm_statistics": cfg.batchnorm.statistics,
+    }
 
 
 # ---------------------------------------------------------------- statistics
@@ -198,18 +211,29 @@ def test_a_table_without_pacgan_columns_is_not_measured_with_what_to_rerun():
     assert judgement.verdict == "not measured" and "toy_evaluate" in judgement.reason
 
 
-def test_random_rows_are_judged_against_the_ali_paper_where_its_ranges_are_unknown():
-    trained = {**PACGAN_TRAINED, "training": {"batch_size": 100, "epochs": 200}}
-    comparisons = toy_comparisons(
-        pd.DataFrame([_toy_row(hset="random", ali_modes=(14.0, 5.0))]),
-        _toy_record(trained, statistics="recomputed", hset="random"),
-    )
+def test_random_rows_are_judged_against_the_ali_paper_with_the_harness_ranges_where_its_own_are_unpublished():
+    """The paper never published its random-search ranges or its scoring batch-norm statistics: both
+    are checked against the harness's paper-scale settings, and a run with other ranges is refused."""
+    record = _paper_scale_toy_record("random")
+    comparisons = toy_comparisons(pd.DataFrame([_toy_row(hset="random", ali_modes=(14.0, 5.0))]), record)
     assert [c.measured is not None for c in comparisons] == [True, False, False, False]
     assert comparisons[0].reported is TOY_MODES[("ali", "random")]
-    judgement = judge(comparisons[0], RULE)
-    assert judgement.verdict == "consistent"
-    unknown = [f.name for f in comparisons[0].fields if f.status == "unknown"]
-    assert unknown == ["hyperparameter ranges", "batch-norm statistics at scoring"]
+    assert judge(comparisons[0], RULE).verdict == "consistent"
+    by_harness = [f.name for f in comparisons[0].fields if f.by_harness]
+    assert by_harness == ["hyperparameter ranges", "batch-norm statistics at scoring"]
+    assert [f.name for f in comparisons[0].fields if f.status == "unknown"] == []
+    only_lr = dict(record["config"]["trained"]["random"], random_search=PACGAN_TRAINED["random_search"])
+    narrowed = _first(
+        toy_comparisons(
+            pd.DataFrame([_toy_row(hset="random", ali_modes=(14.0, 5.0))]),
+            {**record, "config": {**record["config"], "trained": {"random": only_lr}}},
+        )
+    )
+    assert narrowed.verdict == "not comparable"
+    assert narrowed.reason.startswith(
+        "hyperparameter ranges: ours lr 3e-05-0.0003 log, reference lr 3e-05-0.0003 log, beta1"
+    )
+    assert "(harness paper-scale default, reporter unpublished)" in narrowed.reason
 
 
 def _svm_row(dataset_dim=8960, labels=1000, test=26032, mean=19.3, std=0.5):
@@ -280,6 +304,104 @@ def test_semisup_uses_the_conservative_rule_and_quotes_gan_fm():
     assert [c.measured is not None for c in digits] == [True] + [False] * len(SEMISUP)
     assert digits[0].reported is SEMISUP[("svhn", 1000)][0]
     assert judge(digits[0], RULE).verdict == "not comparable"
+
+
+# ---------------------------------------------------------------- a short or narrow run is never a reproduction
+# Per judged table: the harness's paper-scale settings (config/config.yaml; config/toy-pacgan.yaml for
+# PacGAN's rows), as a run of them records its provenance, with planted numbers reach both
+# `consistent` and `differs`; the same run shortened to 1 epoch or narrowed to width 0.25 is
+# `not comparable`, whatever its numbers.
+
+PAPER = load_config(REPO / "config/config.yaml")
+
+
+def _verdict_of(comparisons):
+    return judge(comparisons[0], RULE)
+
+
+@pytest.mark.parametrize(
+    "hset, config, row",
+    [
+        ("random", "config/config.yaml", {"ali_modes": (13.4, 5.8)}),
+        ("released", "config/toy-pacgan.yaml", {"modes": (24.1, 0.4)}),
+    ],
+)
+def test_toy_paper_scale_is_judged_and_one_epoch_or_a_narrow_network_is_not_comparable(hset, config, row):
+    def verdict(record, **planted):
+        return _verdict_of(toy_comparisons(pd.DataFrame([_toy_row(hset=hset, **{**row, **planted})]), record))
+
+    paper = _paper_scale_toy_record(hset, config)
+    far = {"ali_modes": (5.0, 1.0)} if hset == "random" else {"modes": (12.0, 0.5)}
+    assert verdict(paper).verdict == "consistent" and verdict(paper, **far).verdict == "differs"
+    short = verdict(_paper_scale_toy_record(hset, config, epochs=1))
+    assert short.verdict == "not comparable" and "epochs: ours 1" in short.reason
+    narrow = _paper_scale_toy_record(hset, config)
+    narrow["config"]["trained"][hset]["network"]["encoder_hidden"] = [100, 100]  # a quarter of the 400 units
+    assert verdict(narrow).verdict == "not comparable" and "network: ours encoder 100-100" in verdict(narrow).reason
+
+
+def _svm_record(dataset, **run):
+    images = as_dict(PAPER.images)
+    return {"config": {"svm": as_dict(PAPER.svm), "images": {dataset: {**images[dataset], **run}}}}
+
+
+def test_svhn_svm_paper_scale_is_judged_and_one_epoch_or_width_025_is_not_comparable():
+    def verdict(record, mean=19.14):
+        return _verdict_of(svm_comparisons("svhn_table", pd.DataFrame([_svm_row(mean=mean)]), record, "svhn"))
+
+    assert verdict(_svm_record("svhn")).verdict == "consistent"
+    assert verdict(_svm_record("svhn"), mean=25.0).verdict == "differs"
+    short, narrow = verdict(_svm_record("svhn", epochs=1)), verdict(_svm_record("svhn", width=0.25))
+    assert short.verdict == "not comparable" and "training: ours 1 epochs of svhn extra" in short.reason
+    assert narrow.verdict == "not comparable" and "network width: ours 0.25" in narrow.reason
+
+
+def test_digits_svm_is_not_comparable_at_any_length():
+    for run in ({}, {"epochs": 1}, {"width": 0.25}):
+        table = pd.DataFrame([_svm_row(2432, 100, 250, mean=19.14)])
+        judgement = _verdict_of(svm_comparisons("digits_svm_table", table, _svm_record("digits", **run), "digits"))
+        assert judgement.verdict == "not comparable" and "dataset: ours digits, reported svhn" in judgement.reason
+
+
+@pytest.mark.parametrize("dataset, labels", [("svhn", 1000), ("cifar10", 4000)])
+def test_semisup_paper_scale_is_judged_and_one_epoch_or_width_025_is_not_comparable(dataset, labels):
+    """The paper never published its K+1 training length: the harness's own (900 epochs for SVHN,
+    1,200 for CIFAR-10) is the reference, so one epoch with the paper's number is not a reproduction."""
+    default = as_dict(PAPER.semisup)
+    reported = SEMISUP[(dataset, labels)][0]
+
+    def verdict(epochs=default[dataset]["epochs"], width=1.0, mean=reported.mean):
+        record = {"config": {"semisup": {**default, dataset: {**default[dataset], "width": width}}}}
+        row = {**_semisup_row(dataset, labels, seeds=5, mean=mean, std=0.5), "epochs": epochs}
+        return _verdict_of(semisup_comparisons(pd.DataFrame([row]), record))
+
+    assert verdict().verdict == "consistent" and verdict(mean=60.0).verdict == "differs"
+    short = verdict(epochs=1)
+    assert short.verdict == "not comparable"
+    assert short.reason == (
+        f"epochs: ours 1, reference {default[dataset]['epochs']:,} (harness paper-scale default, reporter unpublished)"
+    )
+    assert verdict(width=0.25).verdict == "not comparable"
+
+
+def test_the_verdict_csv_names_each_harness_reference(tmp_path):
+    default = as_dict(PAPER.semisup)
+    row = {**_semisup_row("svhn", 1000, seeds=5), "epochs": 1}
+    table = _write_table(tmp_path, "semisup_table.csv", [row], {"config": {"semisup": default}})
+    run_cli("verdict", "--tables", str(table), "--out", str(tmp_path / "verdict.csv"))
+    frame = pd.read_csv(tmp_path / "verdict.csv").set_index("row")
+    ali = frame.loc["ALI K+1, svhn 1,000 labels"]
+    assert ali["verdict"] == "not comparable"
+    assert ali["protocol_reference"] == "epochs 900 (reference: harness paper-scale default, reporter unpublished)"
+    assert "runs (training seeds)" in ali["protocol_unknown"]  # neither side has a value: named, never blocking
+
+
+def test_the_harness_paper_scale_is_config_yaml():
+    """The verdict's reference for unpublished fields is the schema defaults; the default config file
+    users read must state the same values."""
+    from ali_bench.verdict.comparisons import paper_scale
+
+    assert paper_scale() == as_dict(PAPER)
 
 
 # ---------------------------------------------------------------- the command

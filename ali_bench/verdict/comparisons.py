@@ -6,15 +6,22 @@ sidecar (what the run really used), and returns one ``Comparison`` per (row, rep
 The measured columns are the ones computed under the reporter's own protocol: PacGAN's 2,500-sample
 columns for PacGAN's numbers, the ALI paper's 10,000-sample count for the paper's; the SVM's ± over
 the 100 SVMs of one encoder, as the paper's; the K+1 ± over training seeds.
+
+Where the reporter left a setup field unpublished, the field is checked against the harness's own
+paper-scale setting (``paper_scale()``, the schema defaults that config/config.yaml spells out), built
+by the same functions that describe the measured run, so both sides are written alike.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from ali_bench import trained_with
+from ali_bench.config import as_dict, load_config
 from ali_bench.paper import (
     PACGAN_HIGH_QUALITY_PCT,
     PACGAN_REVERSE_KL,
@@ -63,15 +70,28 @@ def _summary(row: pd.Series, mean: str, spread: str, kind: str, n: str) -> Summa
     return Summary(float(row[mean]), None if value is None else float(value), kind, int(row[n]))
 
 
-def _setup_fields(reported: Reported, ours: dict[str, Any], runs: int, runs_are: str = "runs") -> tuple[Field, ...]:
-    """One field per key of the reporter's setup (ours from ``ours``), then the number of runs (named
-    ``runs_are``), the one field that does not block: the statistics account for it."""
+def _setup_fields(
+    reported: Reported, ours: dict[str, Any], runs: int, runs_are: str = "runs", harness: dict[str, Any] | None = None
+) -> tuple[Field, ...]:
+    """One field per key of the reporter's setup (ours from ``ours``; the harness's paper-scale value
+    from ``harness``, the reference where the reporter's is unpublished), then the number of runs
+    (named ``runs_are``), the one field that does not block: the statistics account for it."""
+    harness = harness or {}
     fields = [
-        Field(name, ours.get(name, NOT_RECORDED), theirs) for name, theirs in reported.setup.items() if name != "runs"
+        Field(name, ours.get(name, NOT_RECORDED), theirs, harness=harness.get(name))
+        for name, theirs in reported.setup.items()
+        if name != "runs"
     ]
     theirs_runs = reported.setup.get("runs", reported.n)
     fields.append(Field(runs_are, runs, UNPUBLISHED if theirs_runs is None else theirs_runs, blocking=False))
     return tuple(fields)
+
+
+@functools.cache
+def paper_scale() -> dict[str, Any]:
+    """The harness's paper-scale settings: the config every key at its default (config/config.yaml
+    states the same values with their sources; tests/test_verdict.py checks that they agree)."""
+    return as_dict(load_config({}))
 
 
 # ------------------------------------------------------------------------------------------------ toy
@@ -137,6 +157,13 @@ def toy_comparisons(table: pd.DataFrame, record: dict) -> list[Comparison]:
         setup = _toy_setup(
             _get(config, "trained", hset), _get(config, "coverage"), record.get("batchnorm_statistics"), hset
         )
+        default = paper_scale()
+        harness = _toy_setup(
+            trained_with.toy_training(default["toy"], hset),
+            default["toy"]["coverage"],
+            default["batchnorm"]["statistics"],
+            hset,
+        )
         name = f"{row['model']}, {hset} hyperparameters"
         if hset == "random" and (model, hset) in TOY_MODES:
             reported = TOY_MODES[(model, hset)]
@@ -149,7 +176,7 @@ def toy_comparisons(table: pd.DataFrame, record: dict) -> list[Comparison]:
                     "modes_mean",
                     _summary(row, "modes_mean", "modes_std", "std", "runs"),
                     reported,
-                    _setup_fields(reported, setup, int(row["runs"])),
+                    _setup_fields(reported, setup, int(row["runs"]), harness=harness),
                 )
             )
         elif hset == "released" and (model, hset) in TOY_MODES:
@@ -174,7 +201,7 @@ def toy_comparisons(table: pd.DataFrame, record: dict) -> list[Comparison]:
                         f"{column}_mean",
                         measured,
                         reported,
-                        _setup_fields(reported, setup, int(row["runs"])),
+                        _setup_fields(reported, setup, int(row["runs"]), harness=harness),
                         ""
                         if measured
                         else "the table has no PacGAN-protocol column (made by an older "
@@ -279,6 +306,8 @@ def semisup_comparisons(table: pd.DataFrame, record: dict) -> list[Comparison]:
             "network width": _get(semisup, dataset, "width"),
             "epochs": int(row["epochs"]),
         }
+        default = _get(paper_scale(), "semisup", dataset)
+        harness = {"epochs": _get(default, "epochs"), "network width": _get(default, "width")}
         name = f"ALI K+1, {dataset} {labels:,} labels"
         out.append(
             Comparison(
@@ -289,7 +318,7 @@ def semisup_comparisons(table: pd.DataFrame, record: dict) -> list[Comparison]:
                 "test_error_mean_pct",
                 _summary(row, "test_error_mean_pct", "test_error_std_pct", "std", "seeds"),
                 ali,
-                _setup_fields(ali, setup, int(row["seeds"]), "runs (training seeds)"),
+                _setup_fields(ali, setup, int(row["seeds"]), "runs (training seeds)", harness),
             )
         )
         if dataset not in STAND_IN_FOR:

@@ -12,7 +12,7 @@ from ali_bench.config import VerdictConfig
 from ali_bench.paper import SPREADS
 from ali_bench.verdict.comparisons import Comparison
 from ali_bench.verdict.decide import VERDICTS, Judgement
-from ali_bench.verdict.protocol import differences, unknowns
+from ali_bench.verdict.protocol import differences, harness_references, unknowns
 
 NAN = float("nan")
 
@@ -41,6 +41,7 @@ def verdict_frame(judged: list[tuple[Comparison, Judgement]]) -> pd.DataFrame:
                 "reported_source": r.source,
                 "protocol_differences": "; ".join(differences(c.fields)),
                 "protocol_unknown": "; ".join(unknowns(c.fields)),
+                "protocol_reference": "; ".join(harness_references(c.fields)),
                 "difference": j.difference,
                 "test": j.test,
                 "p_value": j.p_value,
@@ -65,6 +66,7 @@ def verdict_frame(judged: list[tuple[Comparison, Judgement]]) -> pd.DataFrame:
         "reported_source",
         "protocol_differences",
         "protocol_unknown",
+        "protocol_reference",
         "difference",
         "test",
         "p_value",
@@ -123,8 +125,11 @@ def verdict_markdown(frame: pd.DataFrame, thresholds: VerdictConfig, tables: lis
         "1. **not measured**: the harness quotes the number but trains nothing that measures it.",
         "2. **not comparable**: our setup differs from the reporter's in a field that changes what is measured "
         "(data or stand-in, network width, training length, hyperparameters, samples scored, labels, evaluation); "
-        "every such difference is listed. A field the reporter never published is listed as unknown in "
-        "`verdict.csv` (`protocol_unknown`), never counted as a match.",
+        "every such difference is listed. A field the reporter never published is checked against the "
+        "harness's own paper-scale setting (the default config) instead, and `verdict.csv` names it in "
+        "`protocol_reference` (reference: harness paper-scale default, reporter unpublished), so a shortened "
+        "or narrowed run never reads as a reproduction; a field with neither is listed as unknown "
+        "(`protocol_unknown`), never counted as a match.",
         f"3. **too few runs**: fewer than {thresholds.min_runs} measured runs (config key `verdict.min_runs`).",
         f"4. **differs** or **consistent**: a two-sided test at level {thresholds.alpha:g} (config key `verdict.alpha`). "
         "Both sides are turned into (mean, sample std, n). Where the reporter gives its n and what its ± is, "
