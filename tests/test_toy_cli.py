@@ -11,7 +11,7 @@ import torch
 from ali_bench import provenance
 from ali_bench.toy.table import toy_table
 
-from conftest import TINY_TOY, run_cli, straight_and_resumed_runs
+from conftest import REPO, TINY_TOY, run_cli, straight_and_resumed_runs
 
 
 def _write_config(path, **toy_overrides):
@@ -148,6 +148,7 @@ def test_evaluate_table_and_figure_steps_write_outputs_with_provenance(tmp_path)
 
     coverage = pd.read_csv(tmp_path / "coverage.csv")
     assert len(coverage) == 8  # 2 sets x 2 models x 2 seeds
+    _recount_with_the_docs_lines(tmp_path, coverage)
     assert set(coverage.columns) >= {
         "model",
         "seed",
@@ -216,3 +217,33 @@ def test_a_released_only_config_trains_with_the_config_json_the_workflow_passes(
     assert (tmp_path / "models.pt").exists()
     with pytest.raises(Exception, match="toy_inference.select_from"):  # where both sections are given, still checked
         load_config({**raw, "toy_inference": {"select_from": "random"}})
+
+
+def _recount_with_the_docs_lines(folder, coverage):
+    """docs/toy-coverage.md's numpy lines, run on each kept sample stream, give coverage.csv's numbers;
+    each file holds every run with the seed of its z draw."""
+    import re
+
+    from ali_bench.seeding import seed_for
+    from ali_bench.toy.runs import EVALUATION, PACGAN_EVALUATION
+
+    text = (REPO / "docs/toy-coverage.md").read_text()
+    block = re.search(r"## Recounting a column from the samples\n.*?```python\n(.*?)```", text, re.S).group(1)
+    names = [f"{r.model}-{r.hyperparameter_set}-seed{r.seed}" for r in coverage.itertuples()]
+    for stream, file, prefix in ((EVALUATION, "samples.npz", ""), (PACGAN_EVALUATION, "pacgan_samples.npz", "pacgan_")):
+        with np.load(folder / file) as archive:
+            assert sorted(n for n in archive.files if not n.endswith(".z_seed")) == sorted(names)
+        for name, (_, run) in zip(names, coverage.iterrows(), strict=True):
+            code = block.replace('"results/toy/pacgan_samples.npz"', repr(str(folder / file)))
+            code = code.replace('"ali-released-seed0', f'"{name}')
+            counted = {}
+            exec(code, counted)
+            assert counted["z_seed"] == seed_for(int(run["seed"]), stream)
+            if prefix:
+                assert counted["pacgan_modes"] == run["pacgan_modes"]
+                assert counted["pacgan_high_quality_share"] == pytest.approx(run["pacgan_high_quality_share"])
+                assert counted["pacgan_reverse_kl"] == pytest.approx(run["pacgan_reverse_kl"])
+            else:
+                assert counted["modes"] == run["modes"]
+                assert counted["pacgan_modes"] == run["modes_high_quality"]  # the same rule on the paper's stream
+                assert counted["pacgan_high_quality_share"] == pytest.approx(run["high_quality_share"])

@@ -59,14 +59,14 @@ def cmd_toy_evaluate(args: argparse.Namespace) -> None:
     from ali_bench.config import as_dict, config_hash
     from ali_bench.data.mixture import GridMixture
     from ali_bench.tables import write_csv
-    from ali_bench.toy.evaluate import coverage_rows, generate
+    from ali_bench.toy.evaluate import coverage_rows, generate, sample_archive, stream_seeds
     from ali_bench.toy.runs import PACGAN_EVALUATION
     from ali_bench.toy.train import load_models
 
     cfg = config_from(args)
     started = time.perf_counter()
     mixture = GridMixture.from_config(cfg.toy.mixture)
-    rows, all_samples, trainings = [], {}, []
+    rows, all_samples, all_pacgan, seeds, pacgan_seeds, trainings = [], {}, {}, {}, {}, []
     trained_config = {}  # what each models file says its runs were trained with (checked against this config)
     for path in args.models:
         payload, models = load_models(path, cfg.batchnorm.statistics, toy=cfg.toy, bn=cfg.batchnorm)
@@ -79,6 +79,9 @@ def cmd_toy_evaluate(args: argparse.Namespace) -> None:
         )
         rows += coverage_rows(payload, samples, pacgan, mixture, cfg.toy.coverage.high_quality_stds)
         all_samples.update(samples)
+        all_pacgan.update(pacgan)
+        seeds.update(stream_seeds(payload))
+        pacgan_seeds.update(stream_seeds(payload, PACGAN_EVALUATION))
         trainings.append(
             {
                 "models": str(path),
@@ -90,8 +93,11 @@ def cmd_toy_evaluate(args: argparse.Namespace) -> None:
         )
     coverage = pd.DataFrame(rows)
     write_csv(coverage, args.out_coverage)
+    # every scored stream is kept, with the seed of each run's draw (docs/toy-coverage.md: recounting a column)
     with atomic_path(args.out_samples) as tmp:
-        np.savez_compressed(tmp, **all_samples)
+        np.savez_compressed(tmp, **sample_archive(all_samples, seeds))
+    with atomic_path(args.out_pacgan_samples or args.out_samples.with_name("pacgan_samples.npz")) as tmp:
+        np.savez_compressed(tmp, **sample_archive(all_pacgan, pacgan_seeds))
     evaluation_s = time.perf_counter() - started
     config = {"trained": trained_config, "coverage": as_dict(cfg.toy.coverage)}
     provenance.write(
@@ -152,11 +158,12 @@ def cmd_toy_figure(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from ali_bench.data.mixture import GridMixture
+    from ali_bench.toy.evaluate import archive_samples
     from ali_bench.toy.figures import toy_samples
 
     cfg = config_from(args)
     with np.load(args.samples) as archive:
-        samples = {name: archive[name] for name in archive.files}
+        samples = archive_samples(archive)
     toy_samples(pd.read_csv(args.coverage), samples, GridMixture.from_config(cfg.toy.mixture), args.out)
 
 
@@ -177,7 +184,10 @@ def register(sub) -> None:
     add_config(p)
     p.add_argument("--models", type=Path, nargs="+", required=True)
     p.add_argument("--out-coverage", type=Path, required=True)
-    p.add_argument("--out-samples", type=Path, required=True)
+    p.add_argument("--out-samples", type=Path, required=True, help="the ALI paper's samples per run (.npz)")
+    p.add_argument(
+        "--out-pacgan-samples", type=Path, help="PacGAN's samples per run (.npz; default: pacgan_samples.npz beside)"
+    )
     p.set_defaults(func=cmd_toy_evaluate)
 
     p = sub.add_parser("toy-table", help="aggregate coverage per model, beside the reported numbers")

@@ -9,7 +9,7 @@ import torch
 
 from ali_bench.data.mixture import GridMixture
 from ali_bench.nets.toy import ToyGAN
-from ali_bench.seeding import generator_for
+from ali_bench.seeding import generator_for, seed_for
 from ali_bench.toy.metrics import mode_coverage
 from ali_bench.toy.runs import EVALUATION
 
@@ -31,6 +31,23 @@ def generate(
         x = model.decoder(z.to(device=parameter.device, dtype=parameter.dtype)).float().cpu().numpy()  # (M, n, 2)
         samples.update({name: x[i] for i, name in enumerate(names)})
     return samples
+
+
+def stream_seeds(payload: dict, stream: int = EVALUATION) -> dict[str, int]:
+    """The seed of each run's z draw in ``stream``, as ``generate`` draws it: ``torch.randn(n, latent_dim,
+    generator=torch.Generator().manual_seed(seed))`` redraws that run's z exactly."""
+    return {run["run"]: seed_for(run["seed"], stream) for run in payload["runs"]}
+
+
+def sample_archive(samples: dict[str, np.ndarray], seeds: dict[str, int]) -> dict[str, np.ndarray]:
+    """What a samples file holds: each run's samples (n, 2) under its name, and the seed of its z draw
+    under ``<name>.z_seed``, so anyone can recount a column from the file, or redraw it."""
+    return {**samples, **{f"{name}.z_seed": np.int64(seeds[name]) for name in samples}}
+
+
+def archive_samples(archive) -> dict[str, np.ndarray]:
+    """The runs' samples of a samples file (``sample_archive``), without the seeds."""
+    return {name: archive[name] for name in archive.files if not name.endswith(".z_seed")}
 
 
 def coverage_rows(

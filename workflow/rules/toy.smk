@@ -47,7 +47,8 @@ rule toy_train:
 
 
 rule toy_evaluate:
-    """10,000 samples from every run's p(x); mode coverage per run."""
+    """10,000 samples from every run's p(x), and PacGAN's 2,500 from a stream of their own; mode
+    coverage per run. Both sample streams are kept, with each run's seed."""
     input:
         code("toy/evaluate.py", "toy/metrics.py", "toy/train.py", "batchnorm.py"),
         models=expand(result("toy/{hparams}/models.pt"), hparams=config["toy"]["hyperparameter_sets"]),
@@ -57,6 +58,7 @@ rule toy_evaluate:
             result("toy/coverage.provenance.json"), caption="../report/provenance.rst", category="Provenance"
         ),
         samples=result("toy/samples.npz"),
+        pacgan_samples=result("toy/pacgan_samples.npz"),
     log:
         result("logs/toy_evaluate.log"),
     benchmark:
@@ -67,7 +69,8 @@ rule toy_evaluate:
         config=config_json("toy", "batchnorm"),
     shell:
         "python -m ali_bench toy-evaluate --config-json {params.config:q} --models {input.models}"
-        " --out-coverage {output.coverage} --out-samples {output.samples} > {log} 2>&1"
+        " --out-coverage {output.coverage} --out-samples {output.samples}"
+        " --out-pacgan-samples {output.pacgan_samples} > {log} 2>&1"
 
 
 rule toy_table:
