@@ -40,6 +40,7 @@ LONGEST_FIRST = (
 # Folders git ignores that belong to the user of this checkout: a finished quick run, data, logs,
 # Snakemake's state. The suite must leave them as it found them, as it must every file git shows.
 USER_FOLDERS = ("results", "data", "logs", ".snakemake")
+_CHECKOUT = pytest.StashKey[dict]()  # the controller's state of the checkout at the start
 
 
 def checkout_state(root: Path) -> dict[str, tuple[int, int]] | None:
@@ -89,9 +90,6 @@ def pytest_sessionfinish(session):
         else:
             print(message, file=sys.stderr)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-_CHECKOUT = pytest.StashKey[dict]()
 
 
 def pytest_collection_modifyitems(items):

@@ -66,7 +66,7 @@ def cmd_toy_evaluate(args: argparse.Namespace) -> None:
     cfg = config_from(args)
     started = time.perf_counter()
     mixture = GridMixture.from_config(cfg.toy.mixture)
-    rows, all_samples, all_pacgan, seeds, pacgan_seeds, trainings = [], {}, {}, {}, {}, []
+    rows, paper_archive, pacgan_archive, trainings = [], {}, {}, []  # archives: samples and seeds per run
     trained_config = {}  # what each models file says its runs were trained with (checked against this config)
     for path in args.models:
         payload, models = load_models(path, cfg.batchnorm.statistics, toy=cfg.toy, bn=cfg.batchnorm)
@@ -78,10 +78,8 @@ def cmd_toy_evaluate(args: argparse.Namespace) -> None:
             models, payload, cfg.toy.coverage.pacgan_n_samples, cfg.toy.network.latent_dim, PACGAN_EVALUATION
         )
         rows += coverage_rows(payload, samples, pacgan, mixture, cfg.toy.coverage.high_quality_stds)
-        all_samples.update(samples)
-        all_pacgan.update(pacgan)
-        seeds.update(stream_seeds(payload))
-        pacgan_seeds.update(stream_seeds(payload, PACGAN_EVALUATION))
+        paper_archive.update(sample_archive(samples, stream_seeds(payload)))
+        pacgan_archive.update(sample_archive(pacgan, stream_seeds(payload, PACGAN_EVALUATION)))
         trainings.append(
             {
                 "models": str(path),
@@ -95,9 +93,9 @@ def cmd_toy_evaluate(args: argparse.Namespace) -> None:
     write_csv(coverage, args.out_coverage)
     # every scored stream is kept, with the seed of each run's draw (docs/toy-coverage.md: recounting a column)
     with atomic_path(args.out_samples) as tmp:
-        np.savez_compressed(tmp, **sample_archive(all_samples, seeds))
+        np.savez_compressed(tmp, **paper_archive)
     with atomic_path(args.out_pacgan_samples or args.out_samples.with_name("pacgan_samples.npz")) as tmp:
-        np.savez_compressed(tmp, **sample_archive(all_pacgan, pacgan_seeds))
+        np.savez_compressed(tmp, **pacgan_archive)
     evaluation_s = time.perf_counter() - started
     config = {"trained": trained_config, "coverage": as_dict(cfg.toy.coverage)}
     provenance.write(
