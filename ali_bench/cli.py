@@ -17,7 +17,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ali_bench import plan
+from ali_bench import plan, quick_summary
 from ali_bench.atomic import WriteFailed
 from ali_bench.checkpoint import CheckpointError
 from ali_bench.command_line import add_config, config_from
@@ -53,6 +53,7 @@ STAGE_COMMANDS = (
     svm_cli,
     semisup_cli,
     verdict_cli,
+    quick_summary,
     plan,
 )  # --help's order
 

@@ -208,4 +208,4 @@ def test_a_paper_scale_toy_set_under_device_auto_on_a_cpu_is_refused(tmp_path):
     )
     assert "'device: cpu'" in lines[0] and not (tmp_path / "m.pt").exists()
     steps, hours = cost.toy_training_hours(load_config(REPO / "config" / "quick.yaml").toy, 2)
-    assert steps == 8000 and hours < 0.1  # the quick toy set: seconds, never refused
+    assert steps == 16000 and hours < 0.1  # the quick toy set: minutes, never refused

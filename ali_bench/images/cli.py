@@ -130,6 +130,7 @@ def cmd_image_figures(args: argparse.Namespace) -> None:
         metrics = {
             "dataset": dataset,
             "epochs": payload["epochs"],
+            "steps": payload["epochs"] * payload["steps_per_epoch"],
             "batchnorm_statistics": cfg.batchnorm.statistics,
             **figures.reconstruction_metrics(model, valid, seed, train),
         }
