@@ -33,6 +33,7 @@ rule image_train:
         result("logs/image_train_{dataset}.log"),
     benchmark:
         result("benchmarks/image_train_{dataset}.tsv")
+    priority: 10  # the longest chain (features, SVMs, tables hang on it): started first when cores are few
     conda:
         ENV
     threads: train_threads(8)
