@@ -66,7 +66,7 @@ def toy_row(folder: Path) -> Row:
     steps = int(ali["epochs"]) * (config["mixture"]["n_train"] // config["training"]["batch_size"])
     share = float(ali["pacgan_high_quality_pct_mean"])
     shows = (
-        "ALI's samples gather on the modes (PacGAN's rule: within 3 std of one)"
+        "ALI's samples gather on the modes (PacGAN's rule: within 3 std of one); the rest still trail between them"
         if share >= 40
         else "samples lie on curves through the modes, not yet gathered on them"
     )
