@@ -88,6 +88,10 @@ def _command_line_hint(error, origins: dict | None = None) -> str:
     key = ".".join(str(part) for part in error.absolute_path)
     file, text = (origins or {}).get(key, (None, None))
     if file is not None and text == error.instance:
+        if "number" not in expected:  # an integer key: a float spelling would be refused in turn
+            return (
+                f" (config file '{file}': YAML reads {text} as a string, not a number: write it as {int(float(text))})"
+            )
         return (
             f" (config file '{file}': YAML reads {text} as a string, since a YAML float needs a dot and a signed "
             f"exponent: write it as {yaml_float(text)} or {float(text)!r})"

@@ -216,6 +216,18 @@ def test_a_number_yaml_keeps_a_string_is_explained_for_a_file(tmp_path):
     assert "'toy.released.lr'" in workflow and f"config file '{path}'" in workflow and "3.0e-4 or 0.0003" in workflow
 
 
+def test_an_integer_yaml_keeps_a_string_is_told_the_integer_spelling(tmp_path):
+    """``epochs: 1e3`` once got "write it as 1.0e+3", which the integer key then refused in turn."""
+    path = tmp_path / "sci.yaml"
+    path.write_text(f"results_dir: {tmp_path / 'out'}\ntoy:\n  training:\n    epochs: 1e3\n")
+    result = run_cli("show-config", "--config", str(path), check=False)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "'toy.training.epochs'" in result.stderr and "write it as 1000)" in result.stderr
+    assert "1.0e+3" not in result.stderr
+    path.write_text(f"results_dir: {tmp_path / 'out'}\ntoy:\n  training:\n    epochs: 1000\n")
+    assert run_cli("show-config", "--config", str(path)).returncode == 0  # the advice, followed, is accepted
+
+
 def test_a_number_the_command_line_keeps_a_string_keeps_the_configfile_advice(tmp_path):
     result = snakemake(
         "--dry-run",
