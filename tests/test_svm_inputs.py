@@ -81,6 +81,19 @@ def test_feature_dimensions_that_differ_between_splits_are_refused(tmp_path):
     assert "have 8 dimensions but test features" in line and "have 6" in line
 
 
+@pytest.mark.parametrize("damage", ["empty", "truncated", "empty labels"])
+def test_an_empty_or_truncated_npy_is_refused_naming_the_file(tmp_path, damage):
+    """An interrupted copy leaves such files; numpy's own error was a traceback."""
+    _write(tmp_path)
+    name = "test_labels.npy" if damage == "empty labels" else "test.npy"
+    path = tmp_path / name
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"")
+    line = _one_line_refusal(_svm(tmp_path))
+    assert f"'{path}' cannot be read as a .npy array" in line
+    assert not (tmp_path / "s.json").exists()
+
+
 def test_consistent_files_pass_the_check(tmp_path):
     _write(tmp_path)
     assert _svm(tmp_path).returncode == 0 and json.loads((tmp_path / "s.json").read_text())["feature_dim"] == 8

@@ -70,7 +70,13 @@ def check_feature_files(splits: dict[str, tuple[str | Path, str | Path]], chunk:
     """
     dims: dict[str, tuple[str, int]] = {}
     for name, (features_path, labels_path) in splits.items():
-        features = np.load(features_path, mmap_mode="r")
+        try:
+            features = np.load(features_path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, EOFError) as error:  # empty: EOFError; truncated: ValueError from mmap
+            raise FeatureFileError(
+                f"{name} features '{features_path}' cannot be read as a .npy array ({error}): "
+                "rerun the features job that wrote it"
+            ) from None
         n_labels = len(check_labels(name, labels_path))
         if features.ndim != 2:
             raise FeatureFileError(
@@ -107,7 +113,7 @@ def check_labels(name: str, path: str | Path) -> np.ndarray:
     N labels of pairs, and an empty file divides by zero; each gives an error rate, not an error."""
     try:
         labels = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, EOFError) as error:
         raise FeatureFileError(f"{name} labels '{path}' cannot be read as a .npy array ({error})") from None
     if labels.ndim != 1:
         raise FeatureFileError(
