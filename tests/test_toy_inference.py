@@ -192,3 +192,26 @@ def test_trained_methods_store_recomputed_statistics_and_the_frozen_decoder_carr
         for statistics in ("running", "recomputed")
     }
     assert not torch.allclose(decoders["running"], decoders["recomputed"])  # the choice is a real one
+
+
+def test_a_selection_naming_a_run_the_models_file_lacks_is_one_line(tmp_path, tiny_config):
+    """A selection.json left from another training (another seeds list) was a ValueError traceback."""
+    from ali_bench.checkpoint import CheckpointError
+    from ali_bench.toy.train import train_toy
+    from ali_bench.toy_inference.train import load_run
+
+    toy, bn = tiny_config.toy, tiny_config.batchnorm
+    train_toy(
+        toy,
+        "random",
+        tmp_path / "m.pt",
+        tmp_path / "l.csv",
+        tmp_path / "c.pt",
+        torch.device("cpu"),
+        "cpu",
+        bn,
+        progress=False,
+    )
+    for missing in ("gan-random-seed99", "wgan-random-seed0"):
+        with pytest.raises(CheckpointError, match=rf"holds no run '{missing}' \(it holds ali-random-seed0"):
+            load_run(tmp_path / "m.pt", missing, toy, bn)

@@ -29,7 +29,14 @@ def load_run(models_path: str | Path, run_name: str, toy: ToyConfig, bn: BatchNo
     than ``toy`` and ``bn`` is refused."""
     payload, batched = load_models(models_path, bn.statistics, toy=toy, bn=bn)
     kind = run_name.split("-")[0]
-    index = payload["model_runs"][kind].index(run_name)
+    runs = payload["model_runs"].get(kind, [])
+    if run_name not in runs:  # a selection.json from another training (another seeds list, another set)
+        held = ", ".join(name for names in payload["model_runs"].values() for name in names)
+        raise checkpoint.CheckpointError(
+            f"'{models_path}' holds no run {run_name!r} (it holds {held}): the run selection names a run of "
+            "another training; rerun toy-select on this training's coverage (results/toy/inference/selection.json)"
+        )
+    index = runs.index(run_name)
     model = TOY_MODELS[kind](batched[kind].net)
     model.load_state_dict(unstack_state_dict(batched[kind].state_dict(), index))
     return payload, model.float().eval()
