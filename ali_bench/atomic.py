@@ -35,7 +35,8 @@ _UMASK_LOCK = threading.Lock()
 
 STALE_AFTER_SECONDS = 24 * 3600  # a temporary this old is no write in flight (a checkpoint saves in minutes at most)
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
-NO_PERMISSION = (errno.EACCES, errno.EPERM, errno.EROFS)
+NO_PERMISSION = (errno.EACCES, errno.EPERM)
+READ_ONLY_FILE_SYSTEM = (errno.EROFS,)  # no chmod helps: the mount itself is read-only
 NEARLY_FULL_BYTES = 1 << 20  # a writer's RuntimeError with less free than this is taken for a full disk
 
 
@@ -133,6 +134,11 @@ def write_failure(path: Path, error: BaseException) -> WriteFailed | None:
         return WriteFailed(
             f"cannot write '{path}': no space left on device (the disk of '{folder}'); free space there "
             "or set results_dir to a disk with room, then rerun"
+        )
+    if code in READ_ONLY_FILE_SYSTEM:
+        return WriteFailed(
+            f"cannot write '{path}': the file system of '{folder}' is mounted read-only; set results_dir to a "
+            "folder on a writable disk (or remount it read-write), then rerun"
         )
     if code in NO_PERMISSION:
         return WriteFailed(

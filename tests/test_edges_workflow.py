@@ -302,6 +302,20 @@ def test_a_read_only_folder_is_one_line_naming_the_output(tmp_path, monkeypatch)
     )
 
 
+def test_a_read_only_file_system_is_not_told_to_chmod(tmp_path, monkeypatch):
+    """EROFS was told "make it writable (chmod u+w)", which no chmod on a read-only mount can do."""
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", read_only)
+    with pytest.raises(WriteFailed) as failed:
+        atomic.write_text(tmp_path / "table.csv", "x")
+    message = str(failed.value)
+    assert f"'{tmp_path / 'table.csv'}'" in message and "mounted read-only" in message
+    assert "chmod" not in message and "\n" not in message
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a 0o555 folder")
 def test_a_chmod_read_only_results_folder_is_one_line(tmp_path):
     folder = tmp_path / "results"
