@@ -94,6 +94,17 @@ def test_an_empty_or_truncated_npy_is_refused_naming_the_file(tmp_path, damage):
     assert not (tmp_path / "s.json").exists()
 
 
+def test_a_stray_training_label_is_blamed_on_the_labels_not_the_config(tmp_path):
+    """One training label of class 42 was reported as too few examples for svm.labels_per_class."""
+    _write(tmp_path)
+    labels = np.load(tmp_path / "train_labels.npy")
+    labels[3] = 42
+    np.save(tmp_path / "train_labels.npy", labels)
+    line = _one_line_refusal(_svm(tmp_path))
+    assert f"training labels '{tmp_path / 'train_labels.npy'}' hold class 42 (1 example)" in line
+    assert "never hold" in line and "labels_per_class" not in line
+
+
 def test_consistent_files_pass_the_check(tmp_path):
     _write(tmp_path)
     assert _svm(tmp_path).returncode == 0 and json.loads((tmp_path / "s.json").read_text())["feature_dim"] == 8

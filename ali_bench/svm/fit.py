@@ -152,6 +152,14 @@ def check_classes(
                 f"{name} labels '{path}' hold class {int(unknown[0])}, of which the training pool "
                 f"'{pool_path}' has no example; expected the pool's classes {classes.tolist()}"
             )
+    for name, (rows, path) in others.items():  # a stray training label would be blamed on the config below
+        absent = np.setdiff1d(classes, np.unique(rows.labels))
+        if len(absent):
+            n = int(counts[np.searchsorted(classes, absent[0])])
+            raise FeatureFileError(
+                f"training labels '{pool_path}' hold class {int(absent[0])} ({n:,} example{'s' if n != 1 else ''}), "
+                f"which the {name} labels '{path}' never hold; expected the same classes in every split"
+            )
     if sampling == "balanced" and counts.min() < per_class:
         smallest = int(np.argmin(counts))
         raise ConfigError(
