@@ -273,6 +273,11 @@ class Config:
                 f"config key 'results_dir': {self.results_dir!r} would write results into the filesystem root; "
                 "expected a folder such as 'results'"
             )
+        if any(c.isspace() for c in self.results_dir):  # the rules' shell commands split paths at whitespace
+            raise ConfigError(
+                f"config key 'results_dir': {self.results_dir!r} contains whitespace, which the workflow's shell "
+                "commands would split into two arguments; expected a folder path without spaces"
+            )
         if self.svm.digits_labels_per_class > DIGITS_TRAIN_MIN_CLASS:
             raise ConfigError(
                 f"config key 'svm.digits_labels_per_class': {self.svm.digits_labels_per_class} is more labels per class "

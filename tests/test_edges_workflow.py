@@ -216,6 +216,17 @@ def test_a_number_yaml_keeps_a_string_is_explained_for_a_file(tmp_path):
     assert "'toy.released.lr'" in workflow and f"config file '{path}'" in workflow and "3.0e-4 or 0.0003" in workflow
 
 
+def test_a_results_dir_with_a_space_is_refused_at_start(tmp_path):
+    """It once split the rules' shell commands, and the real error landed in a stray file outside it."""
+    path = tmp_path / "spaced.yaml"
+    path.write_text(f"results_dir: {tmp_path / 'my results'}\n")
+    line = _one_line_error(
+        snakemake("--dry-run", "--cores", "1", "--configfile", str(path), "--directory", str(tmp_path), check=False)
+    )
+    assert "config key 'results_dir'" in line and "contains whitespace" in line
+    assert not (tmp_path / "my results").exists() and not (tmp_path / "my").exists()
+
+
 def test_an_integer_yaml_keeps_a_string_is_told_the_integer_spelling(tmp_path):
     """``epochs: 1e3`` once got "write it as 1.0e+3", which the integer key then refused in turn."""
     path = tmp_path / "sci.yaml"
