@@ -226,6 +226,17 @@ def test_semisup_table_refuses_two_files_of_the_same_run(tmp_path, capsys):
     )
 
 
+def test_semisup_table_refuses_a_run_copied_under_another_seed(tmp_path, capsys):
+    """A result copied with only its seed changed was counted as a second seed ("seeds 2, std 0.0")."""
+    record = {**_semisup_result(0), "labelled_indices": [3, 14, 15]}
+    run0 = _write_json(tmp_path / "digits_100labels_seed0_ali.json", record)
+    fake = _write_json(tmp_path / "digits_100labels_seed1_ali.json", {**record, "seed": 1})
+    _refused(capsys, _semisup_argv(tmp_path, run0, fake), f"'{run0}' and '{fake}' are the same run under two seed")
+    assert not (tmp_path / "semisup_table.csv").exists()
+    other = _write_json(tmp_path / "digits_100labels_seed1_ali.json", {**record, "seed": 1, "labelled_indices": [9]})
+    assert main(_semisup_argv(tmp_path, run0, other)) == 0  # another subset: another run
+
+
 @pytest.mark.parametrize(
     "edit, says",
     [

@@ -4,6 +4,7 @@ scipy, and a reported number or a protocol field flipped flips the verdict."""
 import dataclasses
 import json
 import math
+import shutil
 
 import pandas as pd
 import pytest
@@ -450,6 +451,21 @@ def test_verdict_command_refuses_an_unknown_table_in_one_line(tmp_path):
     result = run_cli("verdict", "--tables", str(path), "--out", str(tmp_path / "v.csv"), check=False)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "toy_inference_table.csv" in result.stderr and "expected one of" in result.stderr
+
+
+@pytest.mark.parametrize("twice", ["same path", "a copy"])
+def test_verdict_command_refuses_a_table_kind_given_twice(tmp_path, twice):
+    """The same table twice once exited 0 with every row doubled."""
+    table = REPO / "results/reference/cpu/toy_table.csv"
+    other = table
+    if twice == "a copy":
+        other = tmp_path / "copy" / "toy_table.csv"
+        other.parent.mkdir()
+        shutil.copy2(table, other)
+        shutil.copy2(provenance.sidecar_path(table), provenance.sidecar_path(other))
+    result = run_cli("verdict", "--tables", str(table), str(other), "--out", str(tmp_path / "v.csv"), check=False)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "names two toy_table.csv" in result.stderr and not (tmp_path / "v.csv").exists()
 
 
 def test_committed_reference_verdict_is_rebuilt_from_the_committed_tables(tmp_path):

@@ -65,7 +65,7 @@ def cmd_semisup_table(args: argparse.Namespace) -> None:
     from ali_bench import provenance
     from ali_bench.config import as_dict, config_hash
     from ali_bench.semisup.settings import check_result
-    from ali_bench.semisup.table import result_spec, semisup_table
+    from ali_bench.semisup.table import check_distinct_runs, result_spec, semisup_table
     from ali_bench.table_inputs import check_json, read_json
     from ali_bench.tables import write_csv, write_markdown
 
@@ -74,6 +74,7 @@ def cmd_semisup_table(args: argparse.Namespace) -> None:
     for path, result in zip(args.results, results, strict=True):
         check_result(path, result, cfg)
     check_json(results, args.results, result_spec(cfg.batchnorm.statistics))
+    check_distinct_runs(args.results)
     table = semisup_table(results, cfg.batchnorm.statistics)
     write_csv(table, args.out)
     write_markdown(

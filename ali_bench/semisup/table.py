@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pandas as pd
 
 from ali_bench.paper import SEMISUP
-from ali_bench.table_inputs import Column, Spec
+from ali_bench.table_inputs import Column, Spec, TableInputError
 from ali_bench.trained_with import SEMISUP_DATASETS
 
 MODELS = ("ALI K+1", "supervised-only")
@@ -44,6 +47,27 @@ def result_spec(statistics: str, identity_only: bool = False) -> Spec:
         key=("dataset", "n_labels", "seed", "model"),
         rebuild="rule semisup_run",
     )
+
+
+def check_distinct_runs(paths: list[Path]) -> None:
+    """Refuse a result file that repeats another under a new seed label (a copy with its ``seed`` edited).
+
+    Two trainings of different seeds draw different labelled subsets, so two files whose contents
+    agree in everything but ``seed`` (labelled indices, every error, the wall time) are one run counted
+    twice: it would narrow the std and add a seed that was never trained. Files without recorded
+    labelled indices (written by hand) are not compared."""
+    seen: dict[str, Path] = {}
+    for path in paths:
+        record = json.loads(Path(path).read_text())
+        if "labelled_indices" not in record:
+            continue
+        fingerprint = json.dumps({k: v for k, v in record.items() if k != "seed"}, sort_keys=True)
+        if fingerprint in seen:
+            raise TableInputError(
+                f"semi-supervised result files '{seen[fingerprint]}' and '{path}' are the same run under two seed "
+                "labels (identical labelled indices, errors and wall time); pass each trained run once"
+            )
+        seen[fingerprint] = Path(path)
 
 
 def semisup_table(results: list[dict], statistics: str) -> pd.DataFrame:

@@ -36,8 +36,15 @@ def cmd_verdict(args: argparse.Namespace) -> None:
     cfg = config_from(args)
     thresholds = cfg.verdict
     judged, inputs, upstream = [], [], []
+    seen: dict[str, Path] = {}
     for path in args.tables:
         kind = table_kind(path)
+        if kind in seen:  # the same table twice (or two runs' tables of one kind) would judge each number twice
+            raise ConfigError(
+                f"--tables names two {kind}.csv ('{seen[kind]}' and '{path}'); the verdict judges each reported "
+                "number once: give one table of each kind"
+            )
+        seen[kind] = path
         if not path.is_file():
             raise FileNotFoundError(f"table '{path}' does not exist; build it first (snakemake {path})")
         record = provenance.read(path)
