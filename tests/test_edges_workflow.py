@@ -120,6 +120,22 @@ def test_snakemake_refuses_a_results_folder_another_run_holds(tmp_path):
     assert not (tmp_path / MODELS).exists() and not (tmp_path / "res/logs/toy_train_released.log").exists()
 
 
+def test_a_run_refused_by_the_lock_leaves_the_holders_settings_stamps(tmp_path):
+    """The refused run once replaced the first run's stamp before the lock refused it, and the first
+    run's next invocation then said "Nothing to be done" over tables trained with the other settings."""
+    stamps = tmp_path / "res" / ".trained_with" / "toy_train" / "hparams=released"
+    stamps.mkdir(parents=True)
+    (stamps / "0123456789abcdef.json").write_text("{}")  # the holder's settings
+    holder = results_lock.hold(tmp_path / "res", "/elsewhere/checkout")
+    try:
+        config = _write_config(tmp_path, released={"lr": 1e-3})
+        result = snakemake(MODELS, "--cores", "1", "--configfile", config, "--directory", str(tmp_path), check=False)
+    finally:
+        holder.close()
+    assert result.returncode != 0 and "is in use by another Snakemake run" in result.stdout + result.stderr
+    assert sorted(p.name for p in stamps.iterdir()) == ["0123456789abcdef.json"]
+
+
 def _dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()

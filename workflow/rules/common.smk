@@ -50,8 +50,9 @@ RESULTS = config["results_dir"].rstrip("/")
 
 
 # One Snakemake run per results folder (ali_bench/results_lock.py): Snakemake's own lock is per
-# working directory, so two checkouts writing one results_dir would both train. Taken in the onstart
-# hook (the Snakefile), before any job runs, and held until this process exits. Dry runs skip it
+# working directory, so two checkouts writing one results_dir would both train. Taken before the first
+# write into the folder: a training's settings stamp (trained_with_stamp, while the DAG is built), else
+# the onstart hook (the Snakefile), before any job runs; held until this process exits. Dry runs skip it
 # (Snakemake runs no onstart hook then, and a dry run writes nothing); jobs Snakemake submits run
 # with --no-hooks and never take it; so does a run with --no-hooks, which opts out of it.
 _RESULTS_LOCK = []
@@ -242,10 +243,14 @@ def trained_with_stamp(rule_name, settings):
             return [path]
         if workflow.executor_plugin is None or workflow.dryrun:
             path = os.path.join(str(workflow.snakemake_tmp_dir), where, name)
-        elif os.path.isdir(os.path.dirname(path)):
-            for other in os.listdir(os.path.dirname(path)):  # the stamps of other settings
-                if other.endswith(".json") and not other.startswith("."):
-                    os.remove(os.path.join(os.path.dirname(path), other))
+        else:
+            # the lock before the first write into the folder (the onstart hook comes later): a run
+            # refused because another holds the folder must not have replaced that run's stamps
+            hold_results_lock()
+            if os.path.isdir(os.path.dirname(path)):
+                for other in os.listdir(os.path.dirname(path)):  # the stamps of other settings
+                    if other.endswith(".json") and not other.startswith("."):
+                        os.remove(os.path.join(os.path.dirname(path), other))
         write_text(path, text)
         return [path]
 
