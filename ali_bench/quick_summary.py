@@ -36,19 +36,24 @@ def _pct(share: float) -> str:
     return f"{100 * share:.1f} %"
 
 
-def _read_csv(folder: Path, name: str) -> list[dict]:
+def _existing(folder: Path, name: str) -> Path:
     path = folder / name
     if not path.is_file():
         raise ConfigError(f"'{path}' is missing: quick-summary reads a finished run of the embedded targets")
-    with path.open(newline="") as f:
+    return path
+
+
+def _read_csv(folder: Path, name: str) -> list[dict]:
+    with _existing(folder, name).open(newline="") as f:
         return list(csv.DictReader(f))
 
 
 def _read_json(folder: Path, name: str) -> dict:
-    path = folder / name
-    if not path.is_file():
-        raise ConfigError(f"'{path}' is missing: quick-summary reads a finished run of the embedded targets")
-    return json.loads(path.read_text())
+    return json.loads(_existing(folder, name).read_text())
+
+
+def _seeds(count: str) -> str:
+    return f"{count} seed{'s' if count != '1' else ''}"
 
 
 def _one(rows: list[dict], where: str, **match: str) -> dict:
@@ -70,9 +75,8 @@ def toy_row(folder: Path) -> Row:
         if share >= 40
         else "samples lie on curves through the modes, not yet gathered on them"
     )
-    seeds = f"{ali['runs']} seed{'s' if ali['runs'] != '1' else ''}"
     return Row(
-        f"toy, released set ({steps:,} steps, {seeds}): `toy_table.csv`, `figures/toy_samples.png`",
+        f"toy, released set ({steps:,} steps, {_seeds(ali['runs'])}): `toy_table.csv`, `figures/toy_samples.png`",
         f"high-quality samples: ALI {share:.1f} % ({float(ali['pacgan_modes_mean']):.0f} modes), "
         f"GAN {float(gan['pacgan_high_quality_pct_mean']):.1f} % ({float(gan['pacgan_modes_mean']):.0f} modes)",
         shows,
@@ -131,9 +135,8 @@ def semisup_row(folder: Path) -> Row:
     ali = _one(table, "semisup_table.csv", model="ALI K+1")
     supervised = _one(table, "semisup_table.csv", model="supervised-only")
     gain = float(ali["test_error_mean_pct"]) < float(supervised["test_error_mean_pct"])
-    seeds = f"{ali['seeds']} seed{'s' if ali['seeds'] != '1' else ''}"
     return Row(
-        f"semi-supervised ({int(ali['steps']):,} steps, {seeds}): `semisup_table.csv`",
+        f"semi-supervised ({int(ali['steps']):,} steps, {_seeds(ali['seeds'])}): `semisup_table.csv`",
         f"K+1 ALI {float(ali['test_error_mean_pct']):.1f} %, supervised-only "
         f"{float(supervised['test_error_mean_pct']):.1f} % test error",
         "K+1 ALI below supervised-only at this length"
