@@ -213,7 +213,7 @@ class SemisupConfig:
     ema_warmup: bool  # decay_t = min(ema_decay, (1 + t)/(10 + t)): the average moves in a short run
     unlabelled_weight: float  # improved-GAN's --unlabeled_weight on the unlabelled loss
     d_batchnorm: str  # joint | separate | weightnorm: how D's batch norm sees the three groups of pairs
-    supervised_baseline: tuple[str, ...]
+    models: tuple[str, ...]  # names of semisup/models.py, each trained per (dataset, labels, seed)
     digits: SemisupRunConfig
     svhn: SemisupRunConfig
     cifar10: SemisupRunConfig

@@ -42,6 +42,13 @@ def _with_defaults(validator_class):
 _DefaultingValidator = _with_defaults(Draft7Validator)
 
 
+# keys that earlier versions accepted: what replaced each, so that an old config is told what to write
+REPLACED = {
+    "semisup.supervised_baseline": "list the models to train in 'semisup.models' instead "
+    "(ali, supervised; every dataset gets each listed model)",
+}
+
+
 def load_schema() -> dict:
     with open(SCHEMA_PATH) as handle:
         return yaml.safe_load(handle)
@@ -53,6 +60,8 @@ def _describe(error, origins: dict | None = None) -> str:
         allowed = sorted(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(allowed))
         where = f"{path}." if path else ""
+        if f"{where}{unknown[0]}" in REPLACED:
+            return f"config key '{where}{unknown[0]}' is gone: {REPLACED[where + unknown[0]]}"
         return (
             f"config key '{where}{unknown[0]}' is not allowed; "
             f"allowed keys{' under ' + repr(path) if path else ''}: {', '.join(allowed)}"

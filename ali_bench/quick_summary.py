@@ -132,14 +132,14 @@ def svm_row(folder: Path) -> Row:
 
 def semisup_row(folder: Path) -> Row:
     table = _read_csv(folder, "semisup_table.csv")
-    ali = _one(table, "semisup_table.csv", model="ALI K+1")
-    supervised = _one(table, "semisup_table.csv", model="supervised-only")
+    ali = _one(table, "semisup_table.csv", model="ali")
+    supervised = _one(table, "semisup_table.csv", model="supervised")
     gain = float(ali["test_error_mean_pct"]) < float(supervised["test_error_mean_pct"])
     return Row(
         f"semi-supervised ({int(ali['steps']):,} steps, {_seeds(ali['seeds'])}): `semisup_table.csv`",
-        f"K+1 ALI {float(ali['test_error_mean_pct']):.1f} %, supervised-only "
+        f"rows `ali` (K+1 ALI) {float(ali['test_error_mean_pct']):.1f} %, `supervised` (labels alone) "
         f"{float(supervised['test_error_mean_pct']):.1f} % test error",
-        "K+1 ALI below supervised-only at this length"
+        "K+1 ALI below the supervised baseline at this length"
         if gain
         else "no semi-supervised gain on digits at this length ([docs/semi-supervised.md](docs/semi-supervised.md))",
     )

@@ -32,7 +32,7 @@ INFERENCE_EVALUATION_ONLY = ("methods", "mmd_samples", "mmd_bandwidth")
 IMAGES_EVALUATION_ONLY = ("figures", "data_root", "download", "verify_checksums", "datasets")
 IMAGE_RUN_EVALUATION_ONLY = ("valid_split",)
 CONDITIONAL_EVALUATION_ONLY = ("figure_seed", "datasets")
-SEMISUP_PER_RUN = ("datasets", "seeds", "supervised_baseline")  # a run's own dataset and seed are its wildcards
+SEMISUP_PER_RUN = ("datasets", "seeds", "models")  # a run's own dataset, seed and model are its wildcards
 
 
 class ModelMismatch(ConfigError):

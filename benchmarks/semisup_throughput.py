@@ -89,7 +89,7 @@ def main() -> None:
         cfg.ema_decay,
         run.width,
         config.images.variant,
-        False,
+        "ali",
         d_batchnorm=cfg.d_batchnorm,
         ema_warmup=cfg.ema_warmup,
         unlabelled_weight=cfg.unlabelled_weight,

@@ -169,7 +169,7 @@ def test_a_provenance_sidecar_that_is_not_json_is_one_line(tmp_path, capsys):
 
 
 def _semisup_result(seed=0, error=0.1) -> dict:
-    settings = settings_for(load_config({}), "digits", 100, seed, False).__dict__
+    settings = settings_for(load_config({}), "digits", 100, seed, "ali").__dict__
     errors = {
         "test_error_sampled": error,
         "test_error_posterior_mean": error,
@@ -178,7 +178,6 @@ def _semisup_result(seed=0, error=0.1) -> dict:
     }
     return {
         **settings,
-        "model": "ALI K+1",
         "steps_per_epoch": 12,
         "steps": 12 * settings["epochs"],
         "wall_time_s": 3.0,
@@ -221,7 +220,7 @@ def test_semisup_table_refuses_two_files_of_the_same_run(tmp_path, capsys):
     _refused(
         capsys,
         _semisup_argv(tmp_path, run0, copy),
-        f"'{run0}' and '{copy}' both hold run dataset digits, n_labels 100, seed 0, model ALI K+1",
+        f"'{run0}' and '{copy}' both hold run dataset digits, n_labels 100, seed 0, model ali",
         "pass only one",
     )
 
@@ -242,7 +241,7 @@ def test_semisup_table_refuses_a_run_copied_under_another_seed(tmp_path, capsys)
     [
         (
             lambda r: r["evaluations"]["averaged"]["recomputed"].update(test_error_sampled=1.7),
-            "column 'evaluations.averaged.recomputed.test_error_sampled' (run dataset digits, n_labels 100, seed 0, model ALI K+1): "
+            "column 'evaluations.averaged.recomputed.test_error_sampled' (run dataset digits, n_labels 100, seed 0, model ali): "
             "1.7 is out of range; expected a number >= 0 and <= 1",
         ),
         (lambda r: r["evaluations"].pop("live"), "has no key 'evaluations.live.recomputed.test_error_sampled'"),

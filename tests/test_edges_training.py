@@ -314,7 +314,7 @@ def test_a_semisup_batch_larger_than_its_split_is_refused_before_training(tmp_pa
 
     cfg = load_config({"device": "cpu", "semisup": {"batch_size": 5000, "digits": {"epochs": 1, "width": 0.125}}})
     train = load_split("digits", "train", "unused")
-    settings = settings_for(cfg, "digits", 100, 0, False)
+    settings = settings_for(cfg, "digits", 100, 0, "ali")
     with pytest.raises(ConfigError, match=rf"'semisup.batch_size' is 5000, more than the {len(train)} images"):
         train_semisup(
             settings,

@@ -115,7 +115,7 @@ def test_the_k_plus_1_step_and_its_average_read_nothing_on_the_host(options):
     Python number (a host read) on every step."""
     torch.manual_seed(0)
     model = ImageALI(image_architecture("svhn", width=0.125), n_classes=10).train()
-    settings = semisup_settings.SemisupSettings("digits", 10, 0, 1, 4, 3e-4, 0.5, 0.0, 0.9999, 0.125, "code", False)
+    settings = semisup_settings.SemisupSettings("digits", 10, 0, 1, 4, 3e-4, 0.5, 0.0, 0.9999, 0.125, "code", "ali")
     opt_d, opt_g = semisup_train.make_optimisers(model, settings, torch.device("cpu"), use_graph=False)
     _untraced(opt_d, opt_g)
     average = semisup_average.DiscriminatorAverage(model, 0.9999, warmup=True)

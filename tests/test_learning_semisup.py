@@ -44,7 +44,7 @@ def digits_run(tmp_path_factory):
             0.9999,
             0.25,
             "code",
-            False,
+            "ali",
             d_batchnorm="weightnorm",
             bn_batches=2,
             bn_batch_size=250,

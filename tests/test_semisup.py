@@ -192,7 +192,7 @@ def test_weightnorm_conv_is_g_times_unit_direction_and_its_init_normalises_the_b
 
 def _settings(**changes):
     base = semisup_settings.SemisupSettings(
-        "svhn", 10, 0, 1, 4, 1e-3, 0.5, 1 / 3, 0.9, 0.125, "code", False, bn_batches=2, bn_batch_size=8
+        "svhn", 10, 0, 1, 4, 1e-3, 0.5, 1 / 3, 0.9, 0.125, "code", "ali", bn_batches=2, bn_batch_size=8
     )
     return semisup_settings.SemisupSettings(**{**base.__dict__, **changes})
 
@@ -294,7 +294,7 @@ def test_semisup_table_reports_the_configured_statistics_and_the_columns_beside(
         return {
             "dataset": "digits",
             "n_labels": 100,
-            "model": "ALI K+1",
+            "model": "ali",
             "seed": seed,
             "epochs": 12,
             "steps": 144,
@@ -366,7 +366,7 @@ def test_the_graphable_k_plus_1_step_is_the_old_loop_bit_for_bit_on_the_cpu():
     old_monitors, old_shadow = _old_loop(old_model, steps, lrs, 0.9999, True, batches)
 
     model = _model()
-    settings = semisup_settings.SemisupSettings("digits", 10, 0, 1, 4, 3e-4, 0.5, 0.0, 0.9999, 0.125, "code", False)
+    settings = semisup_settings.SemisupSettings("digits", 10, 0, 1, 4, 3e-4, 0.5, 0.0, 0.9999, 0.125, "code", "ali")
     opt_d, opt_g = semisup_train.make_optimisers(model, settings, torch.device("cpu"), use_graph=False)
     average = semisup_average.DiscriminatorAverage(model, 0.9999, warmup=True)
     runner = StepRunner(partial(semisup_train.semisup_train_step, model, opt_d, opt_g, average), use_graph=False)
@@ -408,7 +408,7 @@ def test_graphed_and_eager_k_plus_1_steps_agree_on_gpu():
     results = []
     for graphs in (False, True):
         model = _model().to(device)
-        settings = semisup_settings.SemisupSettings("digits", 10, 0, 1, 8, 3e-4, 0.5, 0.0, 0.9999, 0.125, "code", False)
+        settings = semisup_settings.SemisupSettings("digits", 10, 0, 1, 8, 3e-4, 0.5, 0.0, 0.9999, 0.125, "code", "ali")
         opt_d, opt_g = semisup_train.make_optimisers(model, settings, device, use_graph=graphs)
         average = semisup_average.DiscriminatorAverage(model, 0.9999, warmup=True)
         runner = StepRunner(partial(semisup_train.semisup_train_step, model, opt_d, opt_g, average), use_graph=graphs)

@@ -295,7 +295,7 @@ def test_semisup_table_refuses_a_run_from_another_configuration(tmp_path):
     from ali_bench.semisup.settings import check_result, settings_for
 
     cfg = load_config({})
-    result = {**settings_for(cfg, "digits", 100, 0, False).__dict__, "model": "ALI K+1"}
+    result = settings_for(cfg, "digits", 100, 0, "ali").__dict__
     check_result("run.json", result, cfg)
     for key, value, name in (
         ("epochs", 1, "semisup.digits.epochs"),

@@ -283,7 +283,7 @@ def _semisup_row(dataset, labels, seeds=10, mean=19.5, std=0.3):
     return {
         "dataset": dataset,
         "labels": labels,
-        "model": "ALI K+1",
+        "model": "ali",
         "seeds": seeds,
         "epochs": 1200,
         "test_error_mean_pct": mean,

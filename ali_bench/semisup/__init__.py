@@ -23,11 +23,12 @@ marked as a reconstruction in config/config.yaml:
   and the averaged ones, see ``ali_bench/batchnorm.py``); the running averages are evaluated too,
   and the result file records both, with the K+1 error for three latent codes at test (ẑ sampled
   from q(z|x), the posterior mean, prior noise), and the error on the labelled training set.
-- The supervised-only baseline trains the same discriminator on the labelled pairs alone (the
+- The ``supervised`` model, the baseline, trains the same discriminator on the labelled pairs alone (the
   cross-entropy term), its encoder left at initialisation.
 
 The stage (``workflow/rules/semisup.smk``), module by module:
 
+- ``models.py``: the models (``ali``, ``supervised``), each under one name from the config to the table row;
 - ``settings.py``: one run's settings as the config gives them; the balanced labelled subset;
 - ``model.py``: the K+1 losses on D's logits, improved-GAN's weight-normalised D, one training step;
 - ``average.py``: the moving average of D's weights that the test error evaluates;

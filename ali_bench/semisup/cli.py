@@ -20,6 +20,7 @@ from ali_bench.command_line import (
     positive_int,
     training_device,
 )
+from ali_bench.semisup.models import MODELS, NAMES
 from ali_bench.trained_with import SEMISUP_DATASETS
 
 
@@ -30,7 +31,7 @@ def cmd_semisup_train(args: argparse.Namespace) -> None:
 
     cfg = config_from(args)
     run = cfg.semisup.run(args.dataset)
-    settings = settings_for(cfg, args.dataset, args.labels, args.seed, args.supervised_only)
+    settings = settings_for(cfg, args.dataset, args.labels, args.seed, args.model)
     load = partial(load_split, args.dataset, **data_location(cfg, args))
     unlabelled = load(run.unlabelled_split)
     labelled = unlabelled if run.labelled_split == run.unlabelled_split else load(run.labelled_split)
@@ -90,9 +91,10 @@ def cmd_semisup_table(args: argparse.Namespace) -> None:
             f"Batch-norm statistics: {cfg.batchnorm.statistics} (bn_statistics; the other kind in test_error_*_bn_mean_pct). "
             "train_error: the labelled training set, evaluated like the test; no_average: the live weights; "
             "posterior_mean / prior_z: mu(x) or z ~ N(0, I) in place of the sampled z-hat beside x (what the encoder adds).",
-            "supervised-only rows: the same discriminator trained on the labelled examples alone (computed here).",
-            "paper_* columns are the ALI paper's Tables 1-2, never computed here; GAN-FM = Salimans et al. with feature matching.",
-            "Every run's labelled indices are in its result file, <dataset>_<labels>labels_seed<seed>_<ali|supervised>.json "
+            *(f"model {name}: {MODELS[name].description}." for name in sorted({r["model"] for r in results})),
+            "paper_* columns are the ALI paper's Tables 1-2 (beside the ali rows), never computed here; "
+            "GAN-FM = Salimans et al. with feature matching.",
+            f"Every run's labelled indices are in its result file, <dataset>_<labels>labels_seed<seed>_<{'|'.join(NAMES)}>.json "
             f"in {', '.join(sorted({str(Path(p).parent) for p in args.results}))} (the inputs in the provenance sidecar).",
         ],
     )
@@ -116,7 +118,7 @@ def cmd_semisup_table(args: argparse.Namespace) -> None:
 
 def register(sub) -> None:
     """Add the semi-supervised stage's subcommands to ``sub``."""
-    p = sub.add_parser("semisup-train", help="one K+1-class semi-supervised run (dataset, labels, seed), evaluated")
+    p = sub.add_parser("semisup-train", help="one semi-supervised run (dataset, labels, seed, model), evaluated")
     add_config(p)
     add_data_options(p)
     add_data_manifests(p)
@@ -125,7 +127,13 @@ def register(sub) -> None:
         "--labels", type=positive_int, required=True, help="labelled examples, a multiple of the class count"
     )
     p.add_argument("--seed", type=non_negative_int, required=True)
-    p.add_argument("--supervised-only", action="store_true", help="the baseline: D on the labelled examples alone")
+    p.add_argument(
+        "--model",
+        choices=NAMES,
+        default="ali",
+        help="which model (config key semisup.models; the name its result and table row carry): "
+        + "; ".join(f"{name}: {record.description}" for name, record in MODELS.items()),
+    )
     p.add_argument("--out", type=Path, required=True, help="result (.json), with the labelled indices")
     p.add_argument("--log", type=Path, required=True)
     add_training_options(p)

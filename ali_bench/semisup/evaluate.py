@@ -27,7 +27,7 @@ def training_shaped_forward(
     from their own seeded stream. The encoder sees labelled and unlabelled images together, as in
     training. D sees the three groups as one batch (``joint``), the real pairs only (``separate``:
     in training each real group is normalised by real pairs' statistics, and test pairs are real),
-    or the labelled pairs alone (supervised-only). The decoder runs where it ran in training.
+    or the labelled pairs alone (the supervised model). The decoder runs where it ran in training.
     """
     size = settings.bn_batch_size
     latent = model.arch.latent_dim

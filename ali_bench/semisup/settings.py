@@ -14,6 +14,7 @@ import numpy as np
 from ali_bench import trained_with
 from ali_bench.config import Config
 from ali_bench.seeding import seed_for
+from ali_bench.semisup.models import semisup_model
 
 # the stage's random streams (ali_bench/seeding.py): each draw has its own, so a change to one leaves the others
 LABELS, ORDER, LABELLED_ORDER, INIT, NOISE, EVAL, BN_PASSES, WN_INIT = 30, 31, 32, 33, 34, 35, 36, 37
@@ -45,21 +46,27 @@ class SemisupSettings:
     ema_decay: float
     width: float
     variant: str
-    supervised_only: bool
+    model: str  # a name of semisup/models.py: its one spelling, from the config to the table row
     d_batchnorm: str = "weightnorm"  # see D_BATCHNORM and config/config.yaml
     ema_warmup: bool = True  # decay_t = min(ema_decay, (1 + t)/(10 + t)); False: the plain decay (improved-GAN)
     unlabelled_weight: float = 1.0  # improved-GAN's --unlabeled_weight on loss_unl
     bn_batches: int = 10  # batch-norm statistics recomputed from this many training-shaped batches
     bn_batch_size: int = 500  # of this many labelled, unlabelled and generated pairs each
 
+    @property
+    def supervised_only(self) -> bool:
+        """Whether D sees the labelled pairs alone (the model learns nothing from unlabelled images)."""
+        return not semisup_model(self.model).learns_from_unlabelled
+
     def __post_init__(self) -> None:
+        semisup_model(self.model)  # an unknown name fails here, in one line
         if self.d_batchnorm not in D_BATCHNORM:
             raise ValueError(
                 f"config key 'semisup.d_batchnorm': {self.d_batchnorm!r}; expected one of {', '.join(D_BATCHNORM)}"
             )
 
 
-def settings_for(cfg: Config, dataset: str, labels: int, seed: int, supervised_only: bool) -> SemisupSettings:
+def settings_for(cfg: Config, dataset: str, labels: int, seed: int, model: str) -> SemisupSettings:
     """The settings of one run (dataset, labels, seed, model) as the config gives them."""
     run, semisup = cfg.semisup.run(dataset), cfg.semisup
     return SemisupSettings(
@@ -74,7 +81,7 @@ def settings_for(cfg: Config, dataset: str, labels: int, seed: int, supervised_o
         ema_decay=semisup.ema_decay,
         width=run.width,
         variant=cfg.images.variant,
-        supervised_only=supervised_only,
+        model=model,
         d_batchnorm=semisup.d_batchnorm,
         ema_warmup=semisup.ema_warmup,
         unlabelled_weight=semisup.unlabelled_weight,
@@ -86,9 +93,12 @@ def settings_for(cfg: Config, dataset: str, labels: int, seed: int, supervised_o
 def check_result(path: str | Path, result: dict, cfg: Config) -> None:
     """Refuse a run's result whose settings are not those the config gives that run (one line, the
     first differing setting): a table never mixes in a run from another configuration."""
-    asked = settings_for(
-        cfg, result["dataset"], result["n_labels"], result["seed"], result["model"] == "supervised-only"
-    )
+    if result["model"] not in cfg.semisup.models:
+        raise trained_with.ModelMismatch(
+            f"'{path}' is a run of model {result['model']!r}, which config key 'semisup.models' "
+            f"({', '.join(cfg.semisup.models)}) does not list: add it there or leave the file out"
+        )
+    asked = settings_for(cfg, result["dataset"], result["n_labels"], result["seed"], result["model"])
     trained_with.check(path, _as_config_keys(result), _as_config_keys(asked.__dict__))
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 
 from ali_bench.paper import SEMISUP
+from ali_bench.semisup.models import MODELS, NAMES
 from ali_bench.table_inputs import Column, Spec, TableInputError
 from ali_bench.trained_with import SEMISUP_DATASETS
 
-MODELS = ("ALI K+1", "supervised-only")
 ERRORS = ("test_error_sampled", "test_error_posterior_mean", "test_error_prior", "train_error")
 
 # A run's identity: read first, so that the config check (semisup/settings.py) can name the run.
@@ -19,7 +19,7 @@ RUN_KEY = (
     Column("dataset", "string", choices=SEMISUP_DATASETS),
     Column("n_labels", "integer", low=1),
     Column("seed", "integer", low=0),
-    Column("model", "string", choices=MODELS),
+    Column("model", "string", choices=NAMES),
 )
 
 
@@ -99,7 +99,7 @@ def semisup_table(results: list[dict], statistics: str) -> pd.DataFrame:
         errors = pct(runs, "averaged", statistics, "test_error_sampled")
         std = errors.std(ddof=1) if len(runs) > 1 else float("nan")
         first = runs["run"].iloc[0]
-        reported = SEMISUP.get((dataset, int(labels))) if model == "ALI K+1" else None
+        reported = SEMISUP.get((dataset, int(labels))) if MODELS[model].judged_against_paper else None
         rows.append(
             {
                 "dataset": dataset,

@@ -105,7 +105,7 @@ def train_semisup(
     cuda_graphs: bool = True,
     checkpoint_seconds: float = 0.0,
 ) -> dict:
-    """Train one (dataset, labels, seed) run, resumably; evaluate it; write its result and log.
+    """Train one (dataset, labels, seed, model) run, resumably; evaluate it; write its result and log.
     ``record``: more keys for the result file (the CLI's data manifests). ``cuda_graphs``: on a GPU,
     replay the step (``semisup_train_step``) as a captured graph."""
     n_classes = int(labelled_pool.labels.max()) + 1
@@ -196,7 +196,6 @@ def train_semisup(
     # the length is left out: growing it continues the training while the learning rates of the epochs
     # done are those of the longer run (same_schedule; ali_bench/resumable.py)
     fingerprint = config_hash({**length_free(settings.__dict__), "n": len(data)})
-    kind = "supervised-only" if settings.supervised_only else "ALI K+1"
     rows, wall = run_epochs(
         run_epoch,
         epochs=settings.epochs,
@@ -205,7 +204,7 @@ def train_semisup(
         fingerprint=fingerprint,
         get_state=get_state,
         set_state=set_state,
-        desc=f"{kind} {settings.dataset} {settings.n_labels} labels seed {settings.seed}",
+        desc=f"{settings.model} {settings.dataset} {settings.n_labels} labels seed {settings.seed}",
         progress=progress,
         on_rows=partial(write_log, log_path, columns=("epoch", "lr", *MONITORS, "wall_time_s")),
         checkpoint_seconds=checkpoint_seconds,
@@ -215,7 +214,6 @@ def train_semisup(
     evaluations = evaluate_all(model, average, settings, test, x_lab, y_lab, data, device)
     result = {
         **settings.__dict__,
-        "model": kind,
         "evaluations": evaluations,
         "average_weight_on_first_half": weight_on_first_half(
             settings.ema_decay, steps * settings.epochs, settings.ema_warmup

@@ -19,6 +19,7 @@ from ali_bench.atomic import write_text  # noqa: E402
 from ali_bench.config import load_config, number_strings, read_config_file  # noqa: E402
 from ali_bench.config_schema import ConfigError, validate  # noqa: E402
 from ali_bench import results_lock, trained_with  # noqa: E402
+from ali_bench.semisup.models import NAMES as SEMISUP_MODELS  # noqa: E402
 from ali_bench.verdict import JUDGED_TABLES  # noqa: E402
 
 
@@ -386,17 +387,16 @@ def semisup_table_config_json():
 
 
 def semisup_results():
-    """Every run the semi-supervised table needs: ALI K+1 per (dataset, labels, seed), and baselines."""
+    """Every run the semi-supervised table needs: each model of ``semisup.models`` per (dataset, labels, seed)."""
     semisup = config["semisup"]
     runs = []
     for dataset in semisup["datasets"]:
-        models = ["ali"] + (["supervised"] if dataset in semisup["supervised_baseline"] else [])
         runs += expand(
             result("semisup/{dataset}_{labels}labels_seed{seed}_{model}.json"),
             dataset=dataset,
             labels=semisup[dataset]["labels"],
             seed=semisup["seeds"],
-            model=models,
+            model=semisup["models"],
         )
     return runs
 

@@ -1,10 +1,11 @@
 # K+1-class semi-supervised ALI (paper Tables 1-2): one job per (dataset, labels, seed, model), so a
-# single seed reruns alone, locally or on a cluster; then the table over seeds.
+# single seed reruns alone, locally or on a cluster; then the table over seeds. The models and their
+# one spelling (config, wildcard, file name, table row): ali_bench/semisup/models.py.
 
 
 wildcard_constraints:
     labels=r"\d+",
-    model="ali|supervised",
+    model="|".join(SEMISUP_MODELS),
 
 
 # Seconds-long steps run where Snakemake runs (a cluster's login node), never queued as jobs.
@@ -17,6 +18,7 @@ rule semisup_run:
     input:
         code(
             "semisup/settings.py",
+            "semisup/models.py",
             "semisup/model.py",
             "semisup/average.py",
             "semisup/evaluate.py",
@@ -44,10 +46,9 @@ rule semisup_run:
         mem_mb=lambda wildcards: 4000 if wildcards.dataset == "digits" else 32000,
     params:
         config=semisup_config_json,
-        baseline=lambda wildcards: "--supervised-only" if wildcards.model == "supervised" else "",
     shell:
         "python -m ali_bench semisup-train --config-json {params.config:q} --dataset {wildcards.dataset}"
-        " --labels {wildcards.labels} --seed {wildcards.seed} {params.baseline} --threads {threads} --data-manifest {input.data}"
+        " --labels {wildcards.labels} --seed {wildcards.seed} --model {wildcards.model} --threads {threads} --data-manifest {input.data}"
         " --out {output.result} --log {output.log} > {log} 2>&1"
 
 
@@ -55,7 +56,7 @@ rule semisup_table:
     """Test error over seeds per (dataset, labels), the paper's Tables 1-2 beside; baselines where configured.
     The runs record evaluations with both batch-norm statistics; ``batchnorm.statistics`` picks the headline here."""
     input:
-        code("semisup/table.py", "tables.py", "table_inputs.py", "paper.py"),
+        code("semisup/table.py", "semisup/models.py", "tables.py", "table_inputs.py", "paper.py"),
         results=semisup_results(),
     output:
         table=report(result("semisup_table.csv"), caption="../report/semisup_table.rst", category="Semi-supervised"),
