@@ -59,11 +59,11 @@ def _describe(error, origins: dict | None = None) -> str:
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(allowed))
-        where = f"{path}." if path else ""
-        if f"{where}{unknown[0]}" in REPLACED:
-            return f"config key '{where}{unknown[0]}' is gone: {REPLACED[where + unknown[0]]}"
+        key = f"{path}.{unknown[0]}" if path else unknown[0]
+        if key in REPLACED:
+            return f"config key '{key}' is gone: {REPLACED[key]}"
         return (
-            f"config key '{where}{unknown[0]}' is not allowed; "
+            f"config key '{key}' is not allowed; "
             f"allowed keys{' under ' + repr(path) if path else ''}: {', '.join(allowed)}"
         )
     return f"config key '{path or '<root>'}': {error.message}{_command_line_hint(error, origins)}"

@@ -88,7 +88,7 @@ def test_a_run_of_a_model_the_config_does_not_list_is_refused():
         check_result("run.json", result, cfg)
 
 
-def test_the_removed_baseline_key_says_what_replaced_it(tmp_path):
+def test_the_removed_baseline_key_says_what_replaced_it():
     with pytest.raises(
         ConfigError,
         match=r"config key 'semisup\.supervised_baseline' is gone: list the models to "

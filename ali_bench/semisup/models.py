@@ -4,7 +4,8 @@ A model's name is its config entry (``semisup.models``), its ``semisup-train --m
 workflow's ``{model}`` wildcard and file names, its result file's ``model`` field and its row in
 ``semisup_table.csv``: one spelling from the config to the table, so that a reader can go from a
 table row to the file and the command that made it without a translation table. Adding a model is
-one module (its training step) and one entry here.
+one module (its networks, step and evaluation), one entry here, and its branch where ``train.py``
+builds and steps the model (today's two share ``model.py``'s step, told apart by ``supervised_only``).
 """
 
 from __future__ import annotations
