@@ -128,17 +128,6 @@ def training_device(cfg: Config, args: argparse.Namespace):
     return device
 
 
-def data_provenance(args: argparse.Namespace) -> dict:
-    """The data manifests (prepare-data) a training was given, for its provenance."""
-    from ali_bench.data.prepare import provenance_record
-
-    return {
-        "data": provenance_record(args.data_manifest)
-        if args.data_manifest
-        else "not recorded (no --data-manifest; the workflow passes the prepare_data manifests)"
-    }
-
-
 def boolean(text: str) -> bool:
     """An argparse type: true or false (any case), as YAML and Python print them."""
     value = {"true": True, "false": False}.get(text.strip().lower())

@@ -7,6 +7,10 @@ know, so a CLI run by hand gets the same checks as one run by the workflow.
 
 Here: the dataclasses, their cross-key checks, ``load_config``, ``as_dict`` and ``config_hash``.
 Validation with defaults and the conversion of a mapping into the dataclasses: ``config_schema.py``.
+
+Why one file over 300 lines: the cross-key checks read several sections at once (results_dir with
+the toy's, the SVM's labels with the digits split, semisup's labels with the datasets), so the
+sections' dataclasses and the checks across them are read together.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 import yaml
 
 from ali_bench.config_schema import ConfigError, build, validate
+from ali_bench.data.registry import accepted_by
 
 DIGITS_TRAIN_MIN_CLASS = 120  # the rarest digit in the embedded digits' train split (checked by a test)
 
@@ -199,6 +204,7 @@ class SemisupRunConfig:
     unlabelled_split: str
     labelled_split: str
     test_split: str
+    gan_fm_nets: str  # improved-gan-conv | improved-gan-mlp | ali: gan-fm's networks for this dataset
 
 
 @dataclass(frozen=True)
@@ -283,7 +289,7 @@ class Config:
                 f"config key 'svm.digits_labels_per_class': {self.svm.digits_labels_per_class} is more labels per class "
                 f"than the digits train split has (its rarest digit has {DIGITS_TRAIN_MIN_CLASS} examples)"
             )
-        for dataset in ("digits", "svhn", "cifar10"):
+        for dataset in accepted_by("semisup"):
             for n in self.semisup.run(dataset).labels:
                 if n % 10:
                     raise ConfigError(

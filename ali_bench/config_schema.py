@@ -45,7 +45,7 @@ _DefaultingValidator = _with_defaults(Draft7Validator)
 # keys that earlier versions accepted: what replaced each, so that an old config is told what to write
 REPLACED = {
     "semisup.supervised_baseline": "list the models to train in 'semisup.models' instead "
-    "(ali, supervised; every dataset gets each listed model)",
+    "(ali, supervised, gan-fm; every dataset gets each listed model)",
 }
 
 

@@ -142,6 +142,74 @@ def semisup_training_cost(
     return dataclasses.replace(image, images_per_step=2 * batch)
 
 
+def semisup_run_cost(
+    dataset: str, images_cfg, unlabelled_examples: int, *, epochs: int, batch: int, width: float, gan_fm_nets: str = ""
+) -> TrainingCost:
+    """One semi-supervised run's cost: a gan-fm run's (``gan_fm_nets``, its networks) or, with ``""``,
+    a K+1 run's (the supervised baseline is priced as one)."""
+    shape = dict(epochs=epochs, batch=batch, width=width)
+    if gan_fm_nets:
+        return gan_fm_training_cost(dataset, images_cfg, unlabelled_examples, nets=gan_fm_nets, **shape)
+    return semisup_training_cost(dataset, images_cfg, unlabelled_examples, **shape)
+
+
+def gan_fm_training_cost(
+    dataset: str,
+    images_cfg,
+    unlabelled_examples: int,
+    *,
+    epochs: int,
+    batch: int,
+    width: float,
+    nets: str = "improved-gan-conv",
+    counted_batch: int = 2,
+) -> TrainingCost:
+    """GAN-FM's cost, counted on a throwaway model over the passes of one improved-GAN step: D forward
+    and backward on a labelled, an unlabelled and a generated batch (D's update), then D's features
+    of a second unlabelled batch and of G's samples, backward through G (G's update); ``counted_batch``
+    images per group, FLOPs per image of the labelled batch (the step takes ``batch`` of each)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ali_bench.nets.improved_gan import gan_fm_networks
+
+    activations = [0]
+
+    def count(module, _inputs, output) -> None:
+        if isinstance(output, torch.Tensor) and not list(module.children()):  # leaves only: no double counting
+            activations[0] += output.numel() * output.element_size()
+
+    cpu = torch.device("cpu")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        images = torch.randint(0, 256, (counted_batch, 3, 32, 32), dtype=torch.uint8)
+        model = gan_fm_networks(nets, dataset, images_cfg.variant, width, 10, images).train()
+        d, g = model.discriminator, model.generator
+        x = model.inputs(images)
+        hooks = [m.register_forward_hook(count) for m in model.modules()]
+        try:
+            with FlopCounterMode(display=False) as flops:
+                with torch.no_grad():
+                    generated = g(g.noise(counted_batch, cpu))
+                for group in (x, x, generated):  # D's update
+                    d(group)[0].sum().backward()
+                real = d.features(x).detach()
+                (d.features(g(g.noise(counted_batch, cpu))) - real).abs().mean().backward()  # G's update
+        finally:
+            for hook in hooks:
+                hook.remove()
+    steps = epochs * (unlabelled_examples // batch)  # the trainer drops the last partial batch
+    return TrainingCost(
+        steps=steps,
+        batch=batch,
+        images_per_step=batch,
+        flops_per_image=flops.get_total_flops() / counted_batch,
+        parameters=sum(p.numel() for p in model.parameters()),
+        activation_bytes=activations[0] * batch // counted_batch,
+        data_bytes=unlabelled_examples * 3 * 32**2,
+    )
+
+
 def human_hours(hours: float) -> str:
     if hours < 1 / 60:
         return f"{hours * 3600:.0f} s"

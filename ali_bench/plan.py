@@ -21,7 +21,7 @@ from ali_bench import cost
 from ali_bench.config import ConfigError
 
 # Examples per training split, without reading the data (it may not be downloaded yet): the
-# published sizes (data/checksums.py), the digits split (data/images.py), ImageNet's for Tiny ImageNet.
+# published sizes (data/checksums.py), the digits split (data/digits.py), ImageNet's for Tiny ImageNet.
 TINY_IMAGENET_SIZES = {("tiny_imagenet", "train"): 1_281_167, ("tiny_imagenet", "valid"): 50_000}
 MODELLED = ("image-train", "semisup-train")
 
@@ -88,22 +88,26 @@ def job_cost(job: Job) -> tuple[cost.TrainingCost, str] | None:
             run.epochs,
             cfg.semisup.batch_size,
             run.width,
+            run.gan_fm_nets if _option(argv, "--model") == "gan-fm" else "",
         )
     return _priced(*key), cfg.device
 
 
 @functools.cache
 def _priced(
-    command: str, dataset: str, images_cfg, examples: int, epochs: int, batch: int, width: float
+    command: str, dataset: str, images_cfg, examples: int, epochs: int, batch: int, width: float, gan_fm_nets: str = ""
 ) -> cost.TrainingCost:
-    """One cost per distinct setting: a plan of 100 seeds counts the FLOPs once (the config is frozen, hashable)."""
-    price = cost.image_training_cost if command == "image-train" else cost.semisup_training_cost
-    return price(dataset, images_cfg, examples, epochs=epochs, batch=batch, width=width)
+    """One cost per distinct setting: a plan of 100 seeds counts the FLOPs once (the config is frozen, hashable).
+    ``gan_fm_nets``: a GAN-FM run's networks ("" for the other models, priced as a K+1 run)."""
+    shape = dict(epochs=epochs, batch=batch, width=width)
+    if command == "image-train":
+        return cost.image_training_cost(dataset, images_cfg, examples, **shape)
+    return cost.semisup_run_cost(dataset, images_cfg, examples, gan_fm_nets=gan_fm_nets, **shape)
 
 
 def _examples(dataset: str, split: str) -> int:
     from ali_bench.data.checksums import PUBLISHED_SIZES
-    from ali_bench.data.images import DIGITS_BOUNDS
+    from ali_bench.data.digits import BOUNDS as DIGITS_BOUNDS
 
     digits = {("digits", name): stop - start for name, (start, stop) in DIGITS_BOUNDS.items()}
     return {**PUBLISHED_SIZES, **digits, **TINY_IMAGENET_SIZES}[(dataset, split)]

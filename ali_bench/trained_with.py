@@ -20,10 +20,11 @@ from __future__ import annotations
 from typing import Any
 
 from ali_bench.config import ConfigError
+from ali_bench.data.registry import accepted_by
 
-IMAGE_DATASETS = ("digits", "svhn", "cifar10", "celeba", "tiny_imagenet")
-SEMISUP_DATASETS = ("digits", "svhn", "cifar10")
-CONDITIONAL_DATASETS = ("digits", "celeba")
+IMAGE_DATASETS = accepted_by("images")
+SEMISUP_DATASETS = accepted_by("semisup")
+CONDITIONAL_DATASETS = accepted_by("conditional")
 
 # Keys no training reads. Where the data lives reaches training jobs through the environment
 # (ALI_BENCH_DATA_ROOT, ALI_BENCH_DOWNLOAD; workflow/rules/common.smk), so moving the data never retrains.
@@ -84,11 +85,12 @@ def conditional_training(conditional: dict, dataset: str) -> dict:
     return view
 
 
-def semisup_training(semisup: dict, dataset: str) -> dict:
+def semisup_training(semisup: dict, dataset: str, model: str) -> dict:
     """One semi-supervised run's settings: the shared ones and its dataset's block, without the lists
-    of seeds, datasets and label counts (each run's are its own wildcards)."""
+    of seeds, datasets, models and label counts (each run's are its own wildcards); gan-fm's networks
+    only for a gan-fm run, so that switching them retrains no other model."""
     view = {key: value for key, value in semisup.items() if key not in (*SEMISUP_DATASETS, *SEMISUP_PER_RUN)}
-    view[dataset] = _without(semisup[dataset], ("labels",))
+    view[dataset] = _without(semisup[dataset], ("labels",) if model == "gan-fm" else ("labels", "gan_fm_nets"))
     return view
 
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ali_bench.conditional import figures as cf
-from ali_bench.data.images import CELEBA_ATTRIBUTES
+from ali_bench.data.celeba import ATTRIBUTES as CELEBA_ATTRIBUTES
 from ali_bench.nets import image_architecture
 from ali_bench.nets.conditional import ConditionalALI, condition_vectors
 from ali_bench.training import adversarial_step

@@ -13,7 +13,7 @@ import pytest
 import torchvision
 from scipy.io import savemat
 
-from ali_bench.data import checksums, images, prepare
+from ali_bench.data import cache64, checksums, images, prepare
 from ali_bench.data.images import DatasetCorrupt, DatasetMissing, load_split
 
 from conftest import run_cli, write_celeba_folder
@@ -99,7 +99,7 @@ def test_cache_converted_in_several_processes_is_the_one_converted_in_one(tmp_pa
     for name in ("list_attr_celeba.txt", "list_eval_partition.txt"):
         monkeypatch.setitem(checksums.KNOWN_MD5, f"celeba/{name}", _md5(tmp_path / "celeba" / name))
     monkeypatch.setitem(checksums.PUBLISHED_SIZES, ("celeba", "train"), 7)
-    monkeypatch.setattr(images, "CONVERT_CHUNK", 2)  # 7 training images: 4 chunks over 3 processes
+    monkeypatch.setattr(cache64, "CONVERT_CHUNK", 2)  # 7 training images: 4 chunks over 3 processes
     one = prepare.prepare_split("celeba", "train", tmp_path, download=False, workers=1)
     cache = images.cache_path("celeba", "train", tmp_path)
     first = np.load(cache)["images"]

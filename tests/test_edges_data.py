@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from scipy.io import savemat
 
-from ali_bench.data import checksums, images, prepare
+from ali_bench.data import checksums, cifar10, images, prepare
 from ali_bench.data.errors import ChecksumMismatch, DatasetCorrupt, DatasetMissing
 from ali_bench.data.images import load_split
 
@@ -170,9 +170,7 @@ def test_a_missing_file_says_where_to_get_it_in_prepare_data_too(tmp_path):
         check=False,
     )
     assert result.returncode == 2, result.stderr
-    _one_line(
-        result.stderr.strip(), "cifar-10-batches-py/test_batch' is missing", images.CIFAR_URL, "images.download: true"
-    )
+    _one_line(result.stderr.strip(), "cifar-10-batches-py/test_batch' is missing", cifar10.URL, "images.download: true")
 
 
 def test_every_page_a_message_names_exists():

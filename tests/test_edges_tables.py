@@ -469,7 +469,7 @@ def test_semisup_notes_name_the_result_files_that_were_read(tmp_path):
     run0 = _write_json(folder / "digits_100labels_seed0_ali.json", _semisup_result(0))
     assert main(_semisup_argv(tmp_path, run0)) == 0
     notes = (tmp_path / "semisup_table.md").read_text()
-    assert f"<dataset>_<labels>labels_seed<seed>_<ali|supervised>.json in {folder}" in notes
+    assert f"<dataset>_<labels>labels_seed<seed>_<ali|supervised|gan-fm>.json in {folder}" in notes
 
 
 def test_verdict_protocol_names_the_high_quality_radius_that_ran(tmp_path):

@@ -9,7 +9,8 @@ from PIL import Image
 from scipy.io import savemat
 
 from ali_bench.data import images
-from ali_bench.data.images import DatasetMissing, celeba_64, load_split
+from ali_bench.data.celeba import to_64 as celeba_64
+from ali_bench.data.images import DatasetMissing, load_split
 
 from conftest import write_celeba_folder
 

@@ -8,6 +8,7 @@ import torch
 
 from ali_bench.nets import image_architecture
 from ali_bench.nets.image import ImageALI
+from ali_bench.nets.weight_norm import WeightNormConv2d
 from ali_bench.semisup import (
     average as semisup_average,
 )
@@ -178,7 +179,7 @@ def test_discriminator_average_with_warm_up_follows_the_weights_early():
 
 def test_weightnorm_conv_is_g_times_unit_direction_and_its_init_normalises_the_batch():
     torch.manual_seed(0)
-    layer = semisup_model.WeightNormConv2d(torch.nn.Conv2d(3, 5, 3, bias=False), init_scale=0.1, train_scale=True)
+    layer = WeightNormConv2d(torch.nn.Conv2d(3, 5, 3, bias=False), init_scale=0.1, train_scale=True)
     norms = layer.weight().flatten(1).norm(dim=1)
     torch.testing.assert_close(norms, torch.ones(5), atol=1e-4, rtol=0)
     x = torch.randn(64, 3, 8, 8) * 4 + 2
@@ -211,7 +212,7 @@ def test_weightnorm_option_removes_ds_batch_norm_and_keeps_the_k_logit_head():
     d = torch.nn.ModuleList([model.dx, model.dz, model.joint])
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.encoder.modules())  # the encoder keeps its own
-    layers = [m for m in d.modules() if isinstance(m, semisup_model.WeightNormConv2d)]
+    layers = [m for m in d.modules() if isinstance(m, WeightNormConv2d)]
     assert len(layers) == 10 and [isinstance(m.scale, torch.nn.Parameter) for m in layers] == [False] * 9 + [True]
     assert model.discriminate(torch.rand(3, 3, 32, 32), torch.randn(3, 256, 1, 1)).shape == (3, 10)
     with pytest.raises(ValueError, match="semisup.d_batchnorm"):

@@ -10,17 +10,18 @@ from ali_bench.semisup.models import MODELS, NAMES
 from ali_bench.semisup.settings import SemisupSettings, check_result, settings_for
 from ali_bench.semisup.table import semisup_table
 from ali_bench.trained_with import ModelMismatch
-from ali_bench.verdict.comparisons import SEMISUP_JUDGED_MODEL
+from ali_bench.verdict.comparisons import SEMISUP_JUDGED
 
 from conftest import REPO, run_cli
 
 
 def test_the_config_and_the_verdict_name_the_registrys_models():
-    """The schema's choices for semisup.models, its default, and the model the verdict judges against
-    the paper are the registry's (the verdict reads tables only, so it holds the name as a constant)."""
+    """The schema's choices for semisup.models, its default, and the models the verdict judges against
+    the paper's two numbers are the registry's (the verdict reads tables only, so it holds the name as a constant)."""
     models = load_schema()["properties"]["semisup"]["properties"]["models"]
     assert tuple(models["items"]["enum"]) == NAMES and tuple(models["default"]) == NAMES
-    assert [name for name, m in MODELS.items() if m.judged_against_paper] == [SEMISUP_JUDGED_MODEL]
+    paper_numbers = {name: m.paper_number for name, m in MODELS.items() if m.paper_number}
+    assert paper_numbers == {name: ("ali", "gan_fm")[index] for name, index in SEMISUP_JUDGED.items()}
     assert load_config({}).semisup.models == NAMES
 
 
@@ -71,7 +72,9 @@ def test_the_result_and_the_table_row_carry_the_models_name():
 
 
 def test_an_unknown_model_is_refused_in_one_line():
-    with pytest.raises(ValueError, match=r"unknown semi-supervised model 'gan'; expected one of ali, supervised"):
+    with pytest.raises(
+        ValueError, match=r"unknown semi-supervised model 'gan'; expected one of ali, supervised, gan-fm"
+    ):
         settings_for(load_config({}), "digits", 100, 0, "gan")
     with pytest.raises(ValueError, match=r"unknown semi-supervised model 'ALI K\+1'"):
         SemisupSettings("digits", 10, 0, 1, 4, 3e-4, 0.5, 0.0, 0.9999, 0.125, "code", "ALI K+1")
@@ -102,3 +105,14 @@ def test_the_workflow_spells_each_model_as_the_registry_does():
     rules = (REPO / "workflow/rules/semisup.smk").read_text()
     assert "--model {wildcards.model}" in rules and 'model="|".join(SEMISUP_MODELS)' in rules
     assert all(name.replace("-", "").isalnum() and name == name.lower() for name in NAMES)
+
+
+def test_the_schema_offers_gan_fm_exactly_the_networks_the_code_builds():
+    """Each semi-supervised dataset's ``gan_fm_nets`` enum is the nets module's list: no choice the
+    schema accepts fails later in the job, and none the code builds is unreachable from a config."""
+    from ali_bench.nets.improved_gan import GAN_FM_NETS
+    from ali_bench.trained_with import SEMISUP_DATASETS
+
+    semisup = load_schema()["properties"]["semisup"]["properties"]
+    for dataset in SEMISUP_DATASETS:
+        assert semisup[dataset]["properties"]["gan_fm_nets"]["enum"] == list(GAN_FM_NETS), dataset

@@ -191,7 +191,11 @@ def test_tiny_real_run_of_the_toy_dag(tiny_run):
     assert svm_table["test_error_mean_pct"].between(0, 100).all() and (svm_table["n_svms"] == 5).all()
     assert (svm_table["labels_per_svm"] == 100).all()
     semi = pd.read_csv(tmp_path / "res/semisup_table.csv")
-    assert list(semi["model"]) == ["ali", "supervised"] and (semi["labels"] == 100).all() and (semi["seeds"] == 2).all()
+    assert (
+        list(semi["model"]) == ["ali", "supervised", "gan-fm"]
+        and (semi["labels"] == 100).all()
+        and (semi["seeds"] == 2).all()
+    )
     assert semi["test_error_mean_pct"].between(0, 100).all()
     assert semi.loc[0, "test_error_3std_pct"] == pytest.approx(3 * semi.loc[0, "test_error_std_pct"])
     run = json.loads((tmp_path / "res/semisup/digits_100labels_seed0_ali.json").read_text())
@@ -202,9 +206,9 @@ def test_tiny_real_run_of_the_toy_dag(tiny_run):
     verdict = pd.read_csv(tmp_path / "res/verdict.csv")
     assert set(verdict["table"]) == {"toy_table", "digits_svm_table", "semisup_table"}
     measured = verdict[verdict["verdict"] != "not measured"]
-    assert len(measured) == 2 + 6 + 2 + 1 and set(measured["verdict"]) == {
+    assert len(measured) == 2 + 6 + 2 + 2 and set(measured["verdict"]) == {
         "not comparable"
-    }  # toy random, released; SVM; K+1
+    }  # toy random, released; SVM; K+1 ALI and GAN-FM
     assert measured["reason"].str.contains("epochs|width").all()
     assert (tmp_path / "res/verdict.md").read_text().startswith("# Verdict")
     # the HTML report, with every table and figure and its caption
@@ -368,10 +372,10 @@ def test_a_training_change_retrains_and_a_new_seed_trains_alone(tiny_run):
     assert plan.count("rule toy_train:") == 2 and "rule image_train:" not in plan  # both toy sets, nothing else
     plan = _scheduled(*tiny_run, {"semisup": {"seeds": [0, 1, 2]}})
     assert (
-        plan.count("rule semisup_run:") == 2
+        plan.count("rule semisup_run:") == 3
         and "seed2_ali.json" in plan
         and "seed0_ali.json" not in plan.split("rule semisup_table:")[0]
-    )  # only seed 2's two runs, then the table
+    )  # only seed 2's three runs (ali, supervised, gan-fm), then the table
 
 
 def test_snakemake_lint_is_clean(tmp_path):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from ali_bench.data.images import CELEBA_ATTRIBUTES
+from ali_bench.data.celeba import ATTRIBUTES as CELEBA_ATTRIBUTES
 from ali_bench.nets.conditional import ConditionalALI
 from ali_bench.seeding import generator_for
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ali_bench.data.images import CELEBA_ATTRIBUTES, ImageSplit
+from ali_bench.data.celeba import ATTRIBUTES as CELEBA_ATTRIBUTES
+from ali_bench.data.images import ImageSplit
 from ali_bench.images.figures import CLASSIFIER_IMAGES, classifier_pixels, fit_label_judge
 from ali_bench.nets.conditional import ConditionalALI
 from ali_bench.seeding import generator_for

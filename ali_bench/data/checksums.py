@@ -21,38 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from ali_bench.data.errors import ChecksumMismatch, DatasetMissing
+from ali_bench.data.registry import DATASETS
 
 VERIFY_KEY = "images.verify_checksums"
 
-KNOWN_MD5 = {
-    "svhn/train_32x32.mat": "e26dedcc434d2e4c54c9b2d4a06d8373",
-    "svhn/test_32x32.mat": "eb5a983be6a315427106f1b164d9cef3",
-    "svhn/extra_32x32.mat": "a93ce644f1a588dc4d68dda5feec44a7",
-    "cifar-10-batches-py/data_batch_1": "c99cafc152244af753f735de768cd75f",
-    "cifar-10-batches-py/data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
-    "cifar-10-batches-py/data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
-    "cifar-10-batches-py/data_batch_4": "634d18415352ddfa80567beed471001a",
-    "cifar-10-batches-py/data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
-    "cifar-10-batches-py/test_batch": "40351d587109b95175f43aff81a1287e",
-    "celeba/list_attr_celeba.txt": "75e246fa4810816ffd6ee81facbd244c",
-    "celeba/list_eval_partition.txt": "d32c9cbf5e040fd4025c592c306e6668",
-}
-
-# Examples per split of the published files (SVHN's and CIFAR-10's pages; CelebA's partition list:
-# 0, 1, 2 = train, valid, test). CIFAR-10's train/valid are the released code's [0, 45000) and
-# [45000, 50000) of the training batches. A split of another size was read wrongly.
-PUBLISHED_SIZES = {
-    ("svhn", "train"): 73_257,
-    ("svhn", "extra"): 531_131,
-    ("svhn", "test"): 26_032,
-    ("cifar10", "train"): 45_000,
-    ("cifar10", "valid"): 5_000,
-    ("cifar10", "test"): 10_000,
-    ("cifar10", "train_all"): 50_000,
-    ("celeba", "train"): 162_770,
-    ("celeba", "valid"): 19_867,
-    ("celeba", "test"): 19_962,
-}
+# the published MD5s and split sizes, from the dataset records (ali_bench/data/registry.py)
+KNOWN_MD5 = {path: digest for record in DATASETS.values() for path, digest in record.md5.items()}
+# A split of another size than published was read wrongly. CelebA's are its partition list's 0, 1, 2.
+PUBLISHED_SIZES = {(record.name, split): n for record in DATASETS.values() for split, n in record.sizes.items()}
 
 
 def cifar10_files(split: str) -> list[str]:

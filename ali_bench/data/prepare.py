@@ -92,6 +92,13 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def data_provenance(manifests: list[str | Path] | None) -> dict[str, Any]:
+    """The data manifests (``--data-manifest``) a training was given, for its provenance."""
+    if not manifests:
+        return {"data": "not recorded (no --data-manifest; the workflow passes the prepare_data manifests)"}
+    return {"data": provenance_record(manifests)}
+
+
 def provenance_record(paths: list[str | Path]) -> list[dict[str, Any]]:
     """What a training's provenance says about its data: each split's manifest, less where it lived
     (a path on one machine says nothing about the bytes)."""

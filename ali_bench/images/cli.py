@@ -15,13 +15,12 @@ from ali_bench.command_line import (
     checkpoint_seconds,
     config_from,
     data_location,
-    data_provenance,
     environment,
     non_negative_int,
     training_device,
 )
 from ali_bench.config import Config, ConfigError
-from ali_bench.trained_with import IMAGE_DATASETS
+from ali_bench.trained_with import CONDITIONAL_DATASETS, IMAGE_DATASETS
 
 SAMPLE_GRID_VARIABLE = "ALI_BENCH_SAMPLE_GRID_EVERY"
 
@@ -37,6 +36,7 @@ def _sample_grid_every(cfg: Config, args: argparse.Namespace) -> int:
 
 def cmd_image_train(args: argparse.Namespace) -> None:
     from ali_bench.data.images import load_split
+    from ali_bench.data.prepare import data_provenance
     from ali_bench.device import device_name
     from ali_bench.images.train import train_images
 
@@ -46,8 +46,10 @@ def cmd_image_train(args: argparse.Namespace) -> None:
     if args.conditional:
         from ali_bench.images.train import Conditioning
 
-        if args.dataset not in ("digits", "celeba"):
-            raise ConfigError(f"no conditional model for {args.dataset!r}; expected digits or celeba")
+        if args.dataset not in CONDITIONAL_DATASETS:
+            raise ConfigError(
+                f"no conditional model for {args.dataset!r}; expected {' or '.join(CONDITIONAL_DATASETS)}"
+            )
         conditioning = Conditioning(cfg.conditional.run(args.dataset), cfg.conditional.embedding)
     run = conditioning.run if conditioning else cfg.images.run(args.dataset)
     train = load_split(args.dataset, run.train_split, **data_location(cfg, args))
@@ -91,7 +93,7 @@ def cmd_image_train(args: argparse.Namespace) -> None:
             epochs=payload["epochs"],
             steps_per_epoch=payload["steps_per_epoch"],
             train_images=len(train),
-            **data_provenance(args),
+            **data_provenance(args.data_manifest),
         ),
     )
 

@@ -15,6 +15,10 @@ in the models file beside the running averages; ``load_model`` picks one of the 
 Every epoch ends with an atomic checkpoint (models, both optimisers, RNG states, log); a rerun
 resumes from it. The epoch's data order is a function of (seed, epoch), and the RNG states restore
 the noise and dropout streams, so a resumed run ends with an uninterrupted run's parameters.
+
+Why one file over 300 lines: the unconditional and the conditional model share this loop, its
+step, its checkpoint and resume, and the final batch-norm recomputation; split, each piece would
+need the others' state passed back and forth.
 """
 
 from __future__ import annotations

@@ -11,13 +11,16 @@ def architecture_options(dataset: str, images_cfg) -> dict:
 
 
 def image_architecture(dataset: str, variant: str = "code", width: float = 1.0, **options):
-    """The paper architecture that trains on ``dataset`` (digits uses SVHN's), scaled by ``width``.
+    """The paper architecture that trains on ``dataset`` (its record's ``architecture``: digits uses
+    SVHN's), scaled by ``width``.
 
     ``options``: the dataset's own architecture switches (CIFAR-10: ``dx_biases``).
     """
-    from ali_bench.nets import celeba, cifar10, svhn, tiny_imagenet
+    import importlib
 
-    tables = {"svhn": svhn, "digits": svhn, "cifar10": cifar10, "celeba": celeba, "tiny_imagenet": tiny_imagenet}
-    if dataset not in tables:
-        raise ValueError(f"no architecture for dataset {dataset!r}; expected one of {', '.join(tables)}")
-    return tables[dataset].architecture(variant, **options).scaled(width)
+    from ali_bench.data.registry import DATASETS
+
+    if dataset not in DATASETS:
+        raise ValueError(f"no architecture for dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+    module = importlib.import_module(f"ali_bench.nets.{DATASETS[dataset].architecture}")
+    return module.architecture(variant, **options).scaled(width)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ali_bench.data.registry import DATASETS, accepted_by
 from ali_bench.nets.image import (
     INIT_STD,
     Architecture,
@@ -32,7 +33,8 @@ from ali_bench.nets.image import (
 )
 
 EMBEDDING = 256  # NEMB in the released code
-CONDITION_SIZES = {"celeba": 40, "digits": 10}
+# y's size per dataset: CelebA's 40 attributes, a class as a one-hot (ali_bench/data/registry.py)
+CONDITION_SIZES = {name: DATASETS[name].n_labels for name in accepted_by("conditional")}
 EMBEDDINGS = ("frozen", "trained", "separate")
 
 

@@ -15,7 +15,6 @@ from ali_bench.command_line import (
     checkpoint_seconds,
     config_from,
     data_location,
-    data_provenance,
     non_negative_int,
     positive_int,
     training_device,
@@ -26,6 +25,7 @@ from ali_bench.trained_with import SEMISUP_DATASETS
 
 def cmd_semisup_train(args: argparse.Namespace) -> None:
     from ali_bench.data.images import load_split
+    from ali_bench.data.prepare import data_provenance
     from ali_bench.semisup.settings import settings_for
     from ali_bench.semisup.train import train_semisup
 
@@ -38,14 +38,17 @@ def cmd_semisup_train(args: argparse.Namespace) -> None:
     device = training_device(cfg, args)
     from ali_bench import cost
 
-    cost.refuse_unasked_cpu(
-        f"semisup-train --dataset {args.dataset}",
-        lambda: cost.semisup_training_cost(
-            args.dataset, cfg.images, len(unlabelled), epochs=run.epochs, batch=cfg.semisup.batch_size, width=run.width
-        ),
-        cfg.device,
-        device.type,
+    price = partial(
+        cost.semisup_run_cost,
+        args.dataset,
+        cfg.images,
+        len(unlabelled),
+        epochs=run.epochs,
+        batch=cfg.semisup.batch_size,
+        width=run.width,
+        gan_fm_nets=settings.gan_fm_nets,
     )
+    cost.refuse_unasked_cpu(f"semisup-train --dataset {args.dataset}", price, cfg.device, device.type)
     train_semisup(
         settings,
         unlabelled,
@@ -56,7 +59,7 @@ def cmd_semisup_train(args: argparse.Namespace) -> None:
         args.out.with_name(args.out.stem + ".checkpoint.pt"),
         device,
         progress=not args.no_progress,
-        record=data_provenance(args),
+        record=data_provenance(args.data_manifest),
         cuda_graphs=cfg.cuda_graphs,
         checkpoint_seconds=checkpoint_seconds(cfg),
     )
@@ -92,8 +95,11 @@ def cmd_semisup_table(args: argparse.Namespace) -> None:
             "train_error: the labelled training set, evaluated like the test; no_average: the live weights; "
             "posterior_mean / prior_z: mu(x) or z ~ N(0, I) in place of the sampled z-hat beside x (what the encoder adds).",
             *(f"model {name}: {MODELS[name].description}." for name in sorted({r["model"] for r in results})),
-            "paper_* columns are the ALI paper's Tables 1-2 (beside the ali rows), never computed here; "
-            "GAN-FM = Salimans et al. with feature matching.",
+            "paper_* columns are the ALI paper's Tables 1-2 (beside the ali and gan-fm rows), never computed here; "
+            "paper_gan_fm_* is its quote of Salimans et al. (GAN with feature matching). gan-fm's D sees x alone, "
+            "so its posterior-mean and prior-z columns are empty (its networks: "
+            + ", ".join(f"semisup.{d}.gan_fm_nets = {cfg.semisup.run(d).gan_fm_nets}" for d in cfg.semisup.datasets)
+            + ").",
             f"Every run's labelled indices are in its result file, <dataset>_<labels>labels_seed<seed>_<{'|'.join(NAMES)}>.json "
             f"in {', '.join(sorted({str(Path(p).parent) for p in args.results}))} (the inputs in the provenance sidecar).",
         ],

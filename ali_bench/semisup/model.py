@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ali_bench.data.images import ImageSplit
 from ali_bench.nets import image_architecture
 from ali_bench.nets.image import ImageALI
+from ali_bench.nets.weight_norm import WeightNormConv2d, weight_normalised
 from ali_bench.objectives import generator_loss
 from ali_bench.seeding import generator_for, seed_for
 from ali_bench.semisup.settings import INIT, WN_INIT, SemisupSettings
 
 MONITORS = ("loss_d", "loss_lab", "loss_unl", "loss_g", "train_error")
-WEIGHTNORM_STD = 0.05  # improved-GAN's W = Normal(0.05) for the direction vectors
 
 
 # --------------------------------------------------------------------------------------------------
@@ -42,64 +41,7 @@ def encoder_decoder_loss(logits_unl: torch.Tensor, logits_gen: torch.Tensor) -> 
 
 
 # --------------------------------------------------------------------------------------------------
-# weight normalisation for D (improved-GAN's nn.weight_norm), built from the image ALI's own D
-
-
-class WeightNormConv2d(nn.Module):
-    """A conv whose weight is g · v / ‖v‖ per output channel, plus a bias (Salimans & Kingma 2016).
-
-    Why: improved-GAN's K+1 discriminator had no batch norm, so each pair's logits depend on that
-    pair alone (with batch norm, labelled, unlabelled and generated pairs shape each other's
-    logits). ``initialise`` switches on improved-GAN's data-dependent initialisation for one
-    forward pass: g and b are set so that this batch's pre-activations have mean 0 and standard
-    deviation ``init_scale`` per channel. As improved-GAN (``train_g``), only the output layer
-    trains its g; elsewhere g stays at its data-dependent value (a buffer), and v and b train.
-    """
-
-    def __init__(self, conv: nn.Conv2d, init_scale: float, train_scale: bool):
-        super().__init__()
-        self.stride, self.padding = conv.stride, conv.padding
-        self.direction = nn.Parameter(torch.empty_like(conv.weight).normal_(0.0, WEIGHTNORM_STD))
-        if train_scale:
-            self.scale = nn.Parameter(torch.ones(conv.out_channels))
-        else:
-            self.register_buffer("scale", torch.ones(conv.out_channels))
-        self.bias = nn.Parameter(torch.zeros(conv.out_channels))
-        self.init_scale = init_scale
-        self.initialise = False
-
-    def weight(self) -> torch.Tensor:
-        norm = self.direction.pow(2).sum(dim=(1, 2, 3), keepdim=True).add(1e-6).sqrt()
-        return self.direction * (self.scale.view(-1, 1, 1, 1) / norm)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.initialise:
-            with torch.no_grad():
-                out = F.conv2d(x, self.weight(), None, self.stride, self.padding)
-                mean = out.mean(dim=(0, 2, 3))
-                inv_std = self.init_scale / (out - mean.view(1, -1, 1, 1)).pow(2).mean(dim=(0, 2, 3)).sqrt()
-                self.scale.mul_(inv_std)
-                self.bias.copy_(-mean * inv_std)
-        return F.conv2d(x, self.weight(), self.bias, self.stride, self.padding)
-
-
-def weight_normalised(stack: nn.Sequential, last_init_scale: float | None) -> nn.Sequential:
-    """``stack`` with batch norm removed (an Identity keeps layer indices) and every conv weight-normalised.
-
-    ``last_init_scale``: the stack's last conv is D's output layer: its data-dependent init scale
-    (improved-GAN: 0.1 for the output layer, 1 elsewhere) and a trained g; None: no output layer here.
-    """
-    convs = [i for i, m in enumerate(stack) if isinstance(m, nn.Conv2d)]
-    modules: list[nn.Module] = []
-    for i, module in enumerate(stack):
-        if isinstance(module, nn.BatchNorm2d):
-            modules.append(nn.Identity())
-        elif isinstance(module, nn.Conv2d):
-            output_layer = i == convs[-1] and last_init_scale is not None
-            modules.append(WeightNormConv2d(module, last_init_scale if output_layer else 1.0, train_scale=output_layer))
-        else:
-            modules.append(module)
-    return nn.Sequential(*modules)
+# improved-GAN's weight-normalised D (the layers: ali_bench/nets/weight_norm.py)
 
 
 def use_weightnorm_discriminator(model: ImageALI) -> None:

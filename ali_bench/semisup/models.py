@@ -4,8 +4,8 @@ A model's name is its config entry (``semisup.models``), its ``semisup-train --m
 workflow's ``{model}`` wildcard and file names, its result file's ``model`` field and its row in
 ``semisup_table.csv``: one spelling from the config to the table, so that a reader can go from a
 table row to the file and the command that made it without a translation table. Adding a model is
-one module (its networks, step and evaluation), one entry here, and its branch where ``train.py``
-builds and steps the model (today's two share ``model.py``'s step, told apart by ``supervised_only``).
+one module (its networks, step and evaluation, as ``feature_matching.py``), one entry here, and its
+branch where ``train.py`` builds and steps the model.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ class SemisupModel:
     name: str  # the one spelling: config, --model, wildcard, file name, result, table row
     description: str  # one line for the table's notes and --help
     learns_from_unlabelled: bool  # False: D sees the labelled pairs alone (the supervised baseline)
-    judged_against_paper: bool  # the paper's Tables 1-2 report this model: its numbers sit beside the row
+    paper_number: str | None  # which of the paper's Tables 1-2 numbers judges it: "ali", "gan_fm", or none
+    encoder: bool  # D sees (x, z) with z from an encoder: the posterior-mean and prior-z evaluations exist
 
 
 MODELS = {
@@ -29,14 +30,24 @@ MODELS = {
             "K+1-class ALI: D on (x, z) pairs with K class logits, the encoder and decoder trained against it "
             "(a reconstruction, docs/semi-supervised.md)",
             learns_from_unlabelled=True,
-            judged_against_paper=True,
+            paper_number="ali",
+            encoder=True,
         ),
         SemisupModel(
             "supervised",
             "the same discriminator trained on the labelled pairs alone, its encoder left at initialisation "
             "(the baseline that any semi-supervised gain is measured against)",
             learns_from_unlabelled=False,
-            judged_against_paper=False,
+            paper_number=None,
+            encoder=True,
+        ),
+        SemisupModel(
+            "gan-fm",
+            "improved-GAN's GAN with feature matching (Salimans et al. 2016), the paper's quoted baseline, trained "
+            "here: D on x alone, G trained to match D's features (semisup.<dataset>.gan_fm_nets; semisup/feature_matching.py)",
+            learns_from_unlabelled=True,
+            paper_number="gan_fm",
+            encoder=False,
         ),
     )
 }

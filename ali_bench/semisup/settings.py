@@ -17,7 +17,7 @@ from ali_bench.seeding import seed_for
 from ali_bench.semisup.models import semisup_model
 
 # the stage's random streams (ali_bench/seeding.py): each draw has its own, so a change to one leaves the others
-LABELS, ORDER, LABELLED_ORDER, INIT, NOISE, EVAL, BN_PASSES, WN_INIT = 30, 31, 32, 33, 34, 35, 36, 37
+LABELS, ORDER, LABELLED_ORDER, INIT, NOISE, EVAL, BN_PASSES, WN_INIT, SECOND_ORDER = 30, 31, 32, 33, 34, 35, 36, 37, 38
 D_BATCHNORM = ("joint", "separate", "weightnorm")
 
 
@@ -52,6 +52,7 @@ class SemisupSettings:
     unlabelled_weight: float = 1.0  # improved-GAN's --unlabeled_weight on loss_unl
     bn_batches: int = 10  # batch-norm statistics recomputed from this many training-shaped batches
     bn_batch_size: int = 500  # of this many labelled, unlabelled and generated pairs each
+    gan_fm_nets: str = ""  # gan-fm's networks (semisup.<dataset>.gan_fm_nets); "" for the other models
 
     @property
     def supervised_only(self) -> bool:
@@ -87,6 +88,7 @@ def settings_for(cfg: Config, dataset: str, labels: int, seed: int, model: str) 
         unlabelled_weight=semisup.unlabelled_weight,
         bn_batches=cfg.batchnorm.batches,
         bn_batch_size=cfg.batchnorm.batch_size,
+        gan_fm_nets=run.gan_fm_nets if model == "gan-fm" else "",
     )
 
 
@@ -118,7 +120,11 @@ def _as_config_keys(settings: dict) -> dict:
     """A run's settings laid out as the config names them, so that a mismatch names the key to edit."""
     dataset = settings["dataset"]
     semisup = {key: settings.get(key) for key in SHARED_SETTINGS}
-    semisup[dataset] = {"epochs": settings.get("epochs"), "width": settings.get("width")}
+    semisup[dataset] = {
+        "epochs": settings.get("epochs"),
+        "width": settings.get("width"),
+        "gan_fm_nets": settings.get("gan_fm_nets"),
+    }
     return {
         "semisup": semisup,
         "images": {"variant": settings.get("variant")},

@@ -12,7 +12,8 @@ from ali_bench.semisup.models import MODELS, NAMES
 from ali_bench.table_inputs import Column, Spec, TableInputError
 from ali_bench.trained_with import SEMISUP_DATASETS
 
-ERRORS = ("test_error_sampled", "test_error_posterior_mean", "test_error_prior", "train_error")
+ERRORS = ("test_error_sampled", "train_error")
+LATENT_ERRORS = ("test_error_posterior_mean", "test_error_prior")  # models with an encoder only (not gan-fm)
 
 # A run's identity: read first, so that the config check (semisup/settings.py) can name the run.
 RUN_KEY = (
@@ -28,6 +29,9 @@ def result_spec(statistics: str, identity_only: bool = False) -> Spec:
     file per (dataset, labels, seed, model), and every error the table reads, as fractions in 0-1."""
     other = "running" if statistics == "recomputed" else "recomputed"
     errors = [Column(f"evaluations.averaged.{statistics}.{key}", low=0, high=1) for key in ERRORS]
+    errors += [
+        Column(f"evaluations.averaged.{statistics}.{key}", low=0, high=1, required=False) for key in LATENT_ERRORS
+    ]
     errors += [
         Column(f"evaluations.averaged.{other}.test_error_sampled", low=0, high=1),
         Column(f"evaluations.live.{statistics}.test_error_sampled", low=0, high=1),
@@ -84,7 +88,10 @@ def semisup_table(results: list[dict], statistics: str) -> pd.DataFrame:
     other = "running" if statistics == "recomputed" else "recomputed"
 
     def pct(runs: pd.DataFrame, weights: str, stats: str, key: str) -> pd.Series:
-        return pd.Series([100 * run["evaluations"][weights][stats][key] for run in runs["run"]], dtype=float)
+        """In percent; NaN for an evaluation a model does not have (gan-fm's D sees no z)."""
+        return pd.Series(
+            [100 * run["evaluations"][weights][stats].get(key, float("nan")) for run in runs["run"]], dtype=float
+        )
 
     frame = pd.DataFrame(
         {
@@ -99,7 +106,7 @@ def semisup_table(results: list[dict], statistics: str) -> pd.DataFrame:
         errors = pct(runs, "averaged", statistics, "test_error_sampled")
         std = errors.std(ddof=1) if len(runs) > 1 else float("nan")
         first = runs["run"].iloc[0]
-        reported = SEMISUP.get((dataset, int(labels))) if MODELS[model].judged_against_paper else None
+        reported = SEMISUP.get((dataset, int(labels))) if MODELS[model].paper_number else None
         rows.append(
             {
                 "dataset": dataset,
@@ -108,7 +115,8 @@ def semisup_table(results: list[dict], statistics: str) -> pd.DataFrame:
                 "seeds": len(runs),
                 "epochs": int(first["epochs"]),
                 "steps": int(first.get("steps", first["epochs"] * first["steps_per_epoch"])),
-                "d_batchnorm": first.get("d_batchnorm", "joint"),
+                # gan-fm's D is weight-normalised whatever semisup.d_batchnorm says (improved-GAN's D has no batch norm)
+                "d_batchnorm": "weightnorm" if not MODELS[model].encoder else first.get("d_batchnorm", "joint"),
                 "bn_statistics": statistics,
                 "test_error_mean_pct": errors.mean(),
                 "test_error_std_pct": std,

@@ -1,9 +1,12 @@
-"""One (dataset, labels, seed) run of K+1-class semi-supervised ALI, resumable, evaluated at the end.
+"""One (dataset, labels, seed, model) semi-supervised run, resumable, evaluated at the end.
 
-Adam(3e-4, β1 0.5) for D and for the encoder and decoder, updated simultaneously from one forward
-pass (``model.semisup_step``); the learning rate decays linearly to 0 over the last third of
-training; D's weights are averaged as training goes (``average.py``) and evaluated at the end
-(``evaluate.py``). On a GPU the step is replayed as a CUDA graph.
+ali and supervised: Adam(3e-4, β1 0.5) for D and for the encoder and decoder, updated
+simultaneously from one forward pass (``model.semisup_step``). gan-fm: improved-GAN's D update, then
+its generator's feature-matching update (``feature_matching.gan_fm_step``) on a second unlabelled
+batch. For all three the learning rate decays linearly to 0 over the last third of training; D's
+weights are averaged as training goes (``average.py``) and evaluated at the end (``evaluate.py``,
+``feature_matching.evaluate_all``). On a GPU the ali and supervised step is replayed as a CUDA
+graph; the gan-fm step runs eagerly.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from ali_bench.device import device_name
 from ali_bench.nets.image import ImageALI
 from ali_bench.resumable import length_free, run_epochs, write_log
 from ali_bench.seeding import generator_for, seed_for
+from ali_bench.semisup import feature_matching
 from ali_bench.semisup.average import DiscriminatorAverage, warn_if_average_cannot_move, weight_on_first_half
 from ali_bench.semisup.evaluate import evaluate_all
 from ali_bench.semisup.model import MONITORS, build, semisup_step
-from ali_bench.semisup.settings import LABELLED_ORDER, NOISE, ORDER, SemisupSettings, balanced_labels
+from ali_bench.semisup.settings import LABELLED_ORDER, NOISE, ORDER, SECOND_ORDER, SemisupSettings, balanced_labels
 from ali_bench.training import divergence, not_finite
 
 
@@ -62,6 +66,24 @@ def semisup_train_step(
     Python number. ``options``: semisup_step's switches.
     """
     monitors = semisup_step(model, opt_d, opt_g, x_lab, y_lab, x_unl, **options)
+    average.update(model)
+    return monitors
+
+
+def gan_fm_train_step(
+    model: feature_matching.FeatureMatchingGAN,
+    opt_d,
+    opt_g,
+    average: DiscriminatorAverage,
+    x_lab: torch.Tensor,
+    y_lab: torch.Tensor,
+    x_unl: torch.Tensor,
+    x_unl2: torch.Tensor,
+    unlabelled_weight: float = 1.0,
+) -> torch.Tensor:
+    """GAN-FM's training step: ``gan_fm_step`` and the update of D's average (improved-GAN updates its
+    average with D's update, before the generator's)."""
+    monitors = feature_matching.gan_fm_step(model, opt_d, opt_g, x_lab, y_lab, x_unl, x_unl2, unlabelled_weight)
     average.update(model)
     return monitors
 
@@ -117,8 +139,15 @@ def train_semisup(
             f"of {settings.dataset}'s semisup.{settings.dataset}.unlabelled_split: lower the batch size"
         )
     chosen = balanced_labels(labelled_pool.labels.numpy(), settings.n_labels // n_classes, settings.seed)
-    model = build(settings, n_classes, unlabelled).to(device)
-    opt_d, opt_g = make_optimisers(model, settings, device, use_graph=cuda_graphs and device.type == "cuda")
+    gan_fm = settings.model == "gan-fm"
+    use_graph = cuda_graphs and device.type == "cuda" and not gan_fm
+    if gan_fm:
+        model = feature_matching.build_gan_fm(settings, n_classes, labelled_pool.images[chosen], unlabelled.images).to(
+            device
+        )
+    else:
+        model = build(settings, n_classes, unlabelled).to(device)
+    opt_d, opt_g = make_optimisers(model, settings, device, use_graph=use_graph)
     average = DiscriminatorAverage(model, settings.ema_decay, settings.ema_warmup)
     x_lab = labelled_pool.images[chosen].to(device)
     y_lab = labelled_pool.labels[chosen].to(device)
@@ -126,8 +155,10 @@ def train_semisup(
     batch = settings.batch_size
     steps = len(data) // batch
     warn_if_average_cannot_move(settings.ema_decay, steps * settings.epochs, settings.ema_warmup)
-    step_fn = StepRunner(
-        partial(
+    if gan_fm:
+        step = partial(gan_fm_train_step, model, opt_d, opt_g, average, unlabelled_weight=settings.unlabelled_weight)
+    else:
+        step = partial(
             semisup_train_step,
             model,
             opt_d,
@@ -136,15 +167,20 @@ def train_semisup(
             supervised_only=settings.supervised_only,
             separate=settings.d_batchnorm == "separate",
             unlabelled_weight=settings.unlabelled_weight,
-        ),
-        use_graph=cuda_graphs and device.type == "cuda",
-    )
+        )
+    step_fn = StepRunner(step, use_graph=use_graph)
     torch.manual_seed(seed_for(settings.seed, NOISE))
 
     def run_epoch(epoch: int) -> tuple[list[dict], dict]:
         factor = lr_factor(epoch, settings.epochs, settings.decay_fraction)
         set_learning_rate((opt_d, opt_g), settings.lr * factor)
         order = torch.randperm(len(data), generator=generator_for(settings.seed, ORDER, epoch)).to(device)
+        # gan-fm's generator update takes a second unlabelled batch, from its own permutation (improved-GAN's trainx_unl2)
+        second = (
+            torch.randperm(len(data), generator=generator_for(settings.seed, SECOND_ORDER, epoch)).to(device)
+            if gan_fm
+            else None
+        )
         labelled_order = torch.cat(
             [
                 torch.randperm(len(x_lab), generator=generator_for(settings.seed, LABELLED_ORDER, epoch, k))
@@ -154,7 +190,11 @@ def train_semisup(
         total = torch.zeros(len(MONITORS), device=device)
         for step in tqdm(range(steps), desc=f"epoch {epoch + 1}", leave=False, disable=not progress, mininterval=2):
             pick = labelled_order[step * batch : (step + 1) * batch]
-            total += step_fn(x_lab[pick], y_lab[pick], data[order[step * batch : (step + 1) * batch]])
+            unl = data[order[step * batch : (step + 1) * batch]]
+            if gan_fm:
+                total += step_fn(x_lab[pick], y_lab[pick], unl, data[second[step * batch : (step + 1) * batch]])
+            else:
+                total += step_fn(x_lab[pick], y_lab[pick], unl)
         means = dict(zip(MONITORS, (total / steps).tolist(), strict=True))
         if not_finite(means):
             raise divergence(
@@ -211,7 +251,10 @@ def train_semisup(
         length_key=f"semisup.{settings.dataset}.epochs",
         same_schedule=partial(same_schedule, epochs=settings.epochs, decay_fraction=settings.decay_fraction),
     )
-    evaluations = evaluate_all(model, average, settings, test, x_lab, y_lab, data, device)
+    if gan_fm:
+        evaluations = feature_matching.evaluate_all(model, average, test, x_lab, y_lab, device)
+    else:
+        evaluations = evaluate_all(model, average, settings, test, x_lab, y_lab, data, device)
     result = {
         **settings.__dict__,
         "evaluations": evaluations,

@@ -13,6 +13,9 @@ Speed and memory: the feature matrices are memory-mapped .npy files, never loade
 in worker processes that each map the files themselves (only row indices cross the process
 boundary); scoring multiplies one chunk of rows at a time by the stacked weights of every SVM, so
 the test matrix is read once for all 100 SVMs.
+
+Why one file over 300 lines: the protocol (pools, C search, the 100 SVMs) and its memory-mapped,
+parallel execution are one procedure, read top to bottom against the released script.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from ali_bench.atomic import write_text  # noqa: E402
 from ali_bench.config import load_config, number_strings, read_config_file  # noqa: E402
 from ali_bench.config_schema import ConfigError, validate  # noqa: E402
 from ali_bench import results_lock, trained_with  # noqa: E402
+from ali_bench.data.registry import accepted_by, all_splits, wildcard, with_files  # noqa: E402
 from ali_bench.semisup.models import NAMES as SEMISUP_MODELS  # noqa: E402
 from ali_bench.verdict import JUDGED_TABLES  # noqa: E402
 
@@ -329,7 +330,9 @@ def conditional_config_json(wildcards):
     """The conditional model's settings for one dataset, the shared images settings it reads, and the
     whole batchnorm section (the figure job)."""
     conditional = {
-        key: value for key, value in config["conditional"].items() if key not in ("digits", "celeba", "datasets")
+        key: value
+        for key, value in config["conditional"].items()
+        if key not in (*accepted_by("conditional"), "datasets")
     }
     conditional[wildcards.cdataset] = config["conditional"][wildcards.cdataset]
     return _json(
@@ -360,14 +363,15 @@ def conditional_train_config_json(wildcards):
 
 def semisup_config_json(wildcards):
     """What one semi-supervised run reads (trained_with.semisup_training): not the lists of seeds,
-    datasets and label counts, so adding a seed runs only the new one.
+    datasets and label counts, so adding a seed runs only the new one; gan-fm's networks only for a
+    gan-fm run.
 
     Of ``batchnorm`` only how statistics are recomputed: the run evaluates with both kinds, and
     the table picks one (``batchnorm.statistics``), so switching never retrains."""
     return _json(
         {
             **_run_switches(),
-            "semisup": trained_with.semisup_training(config["semisup"], wildcards.dataset),
+            "semisup": trained_with.semisup_training(config["semisup"], wildcards.dataset, wildcards.model),
             "images": {"variant": config["images"]["variant"]},
             "batchnorm": _batchnorm("train"),
         }

@@ -2,7 +2,7 @@
 
 
 wildcard_constraints:
-    cdataset="digits|celeba",
+    cdataset=wildcard(accepted_by("conditional")),
 
 
 rule conditional_train:

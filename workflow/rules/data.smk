@@ -23,8 +23,8 @@ rule prepare_data:
     benchmark:
         result("benchmarks/prepare_data_{dataset}_{split}.tsv")
     wildcard_constraints:
-        dataset="svhn|cifar10|celeba|tiny_imagenet",
-        split="train|valid|test|extra|train_all",
+        dataset=wildcard(with_files()),
+        split=wildcard(all_splits()),
     conda:
         ENV
     threads: 4

@@ -16,7 +16,7 @@ IMAGE_CODE = code(
 
 
 wildcard_constraints:
-    dataset="digits|svhn|cifar10|celeba|tiny_imagenet",
+    dataset=wildcard(accepted_by("images")),
 
 
 rule image_train:
