@@ -28,6 +28,7 @@ from ali_bench.config_schema import ConfigError, build, validate
 from ali_bench.data.registry import accepted_by
 
 DIGITS_TRAIN_MIN_CLASS = 120  # the rarest digit in the embedded digits' train split (checked by a test)
+FASHION_TRAIN_MIN_CLASS = 5473  # the rarest class in Fashion-MNIST's train split (checked by a test where installed)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -162,7 +163,9 @@ class ImageFiguresConfig:
 class ImagesConfig:
     datasets: tuple[str, ...]
     data_root: str
-    download: bool | str  # auto (SVHN, CIFAR-10) | true (also CelebA) | false; ali_bench/data/images.py wants_download
+    download: (
+        bool | str
+    )  # auto (SVHN, CIFAR-10, Fashion-MNIST) | true (also CelebA) | false; ali_bench/data/images.py wants_download
     verify_checksums: bool  # official files must be the published ones (ali_bench/data/checksums.py)
     variant: str
     cifar10_dx_biases: str  # tied | untied (Blocks' default before 2016-06-03)
@@ -175,6 +178,7 @@ class ImagesConfig:
     svhn: ImageRunConfig
     cifar10: ImageRunConfig
     celeba: ImageRunConfig
+    fashion_mnist: ImageRunConfig
     tiny_imagenet: ImageRunConfig
 
     def run(self, dataset: str) -> ImageRunConfig:
@@ -223,6 +227,7 @@ class SemisupConfig:
     digits: SemisupRunConfig
     svhn: SemisupRunConfig
     cifar10: SemisupRunConfig
+    fashion_mnist: SemisupRunConfig
 
     def run(self, dataset: str) -> SemisupRunConfig:
         return getattr(self, dataset)
@@ -235,6 +240,7 @@ class ConditionalConfig:
     figure_seed: int
     digits: ImageRunConfig
     celeba: ImageRunConfig
+    fashion_mnist: ImageRunConfig
 
     def run(self, dataset: str) -> ImageRunConfig:
         return getattr(self, dataset)
@@ -295,7 +301,11 @@ class Config:
                     raise ConfigError(
                         f"config key 'semisup.{dataset}.labels': {n} does not split evenly over 10 classes"
                     )
-        for dataset, most in (("digits", 10 * DIGITS_TRAIN_MIN_CLASS), ("cifar10", 50_000)):
+        for dataset, most in (
+            ("digits", 10 * DIGITS_TRAIN_MIN_CLASS),
+            ("cifar10", 50_000),
+            ("fashion_mnist", 10 * FASHION_TRAIN_MIN_CLASS),
+        ):
             too_many = [n for n in self.semisup.run(dataset).labels if n > most]
             if too_many:
                 raise ConfigError(

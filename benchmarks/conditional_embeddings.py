@@ -23,7 +23,7 @@ def measure(mode: str, steps: list[int], width: float, lr: float, batch: int, se
     import torch
 
     from ali_bench import batchnorm
-    from ali_bench.conditional.metrics import digits_conditioning
+    from ali_bench.conditional.metrics import class_conditioning
     from ali_bench.config import load_config
     from ali_bench.data.images import load_split
     from ali_bench.images.train import EPOCH_ORDER, Conditioning, make_trainer, recomputed_statistics
@@ -54,7 +54,7 @@ def measure(mode: str, steps: list[int], width: float, lr: float, batch: int, se
                 model = copy.deepcopy(trainer.model)
                 stats = recomputed_statistics(model, data, conditions, cfg.batchnorm, cfg.images.seed, False)
                 model.load_state_dict(batchnorm.with_statistics(model.state_dict(), stats, "recomputed"))
-                metrics = digits_conditioning(model.eval(), train, valid, seed)
+                metrics = class_conditioning(model.eval(), train, valid, seed)
                 rows.append(
                     {
                         "embedding": mode,

@@ -65,7 +65,7 @@ def test_changing_y_with_z_fixed_changes_the_decoded_image():
     equal if y were ignored)."""
     torch.manual_seed(0)
     model = ConditionalALI(image_architecture("digits", width=0.25), 10).eval()
-    assert cf.digits_grid(model, seed=0, rows=2).shape == (20, 3, 32, 32)
+    assert cf.class_grid(model, seed=0, rows=2).shape == (20, 3, 32, 32)
     z = torch.randn(1, 256, 1, 1).expand(10, -1, -1, -1)
     with torch.no_grad():
         h = torch.cat([z, model.embedding(torch.eye(10))], dim=1)
@@ -266,14 +266,14 @@ class _Decoder(nn.Module):
 
 
 def test_conditioning_metrics_tell_a_model_that_follows_y_from_one_that_ignores_it():
-    from ali_bench.conditional.metrics import digits_conditioning
+    from ali_bench.conditional.metrics import class_conditioning
     from ali_bench.data.images import load_split
 
     train, valid = load_split("digits", "train", "data"), load_split("digits", "valid", "data")
     x = train.images.float() / 255.0
     means = torch.stack([x[train.labels == k].mean(0) for k in range(10)])
-    follows = digits_conditioning(_Decoder(means, True), train, valid, seed=0, n_z=20)
-    ignores = digits_conditioning(_Decoder(means, False), train, valid, seed=0, n_z=20)
+    follows = class_conditioning(_Decoder(means, True), train, valid, seed=0, n_z=20)
+    ignores = class_conditioning(_Decoder(means, False), train, valid, seed=0, n_z=20)
     assert follows["label_agreement"] > 0.9 and follows["conditions_to_z_ratio"] > 10
     assert ignores["label_agreement"] == pytest.approx(0.1) and ignores["conditions_to_z_ratio"] < 1e-6
     assert follows["judge_accuracy_on_real_images"] > 0.8

@@ -32,7 +32,9 @@ def _md5(path) -> str:
 
 
 def test_known_checksums_are_torchvisions():
-    """The published MD5s we check are the ones torchvision's downloaders check, file for file."""
+    """The published MD5s we check are the ones torchvision's downloaders check, file for file.
+    Fashion-MNIST's are of its decompressed files, which torchvision does not list (its .gz MD5s
+    cannot be used: Debian recompressed the files; tests/test_fashion_mnist.py)."""
     expected = {f"svhn/{name}": md5 for _, name, md5 in torchvision.datasets.SVHN.split_list.values()}
     expected |= {
         f"cifar-10-batches-py/{name}": md5
@@ -43,7 +45,7 @@ def test_known_checksums_are_torchvisions():
         for _, md5, name in torchvision.datasets.CelebA.file_list
         if name in ("list_attr_celeba.txt", "list_eval_partition.txt")
     }
-    assert checksums.KNOWN_MD5 == expected
+    assert {path: md5 for path, md5 in checksums.KNOWN_MD5.items() if not path.startswith("FashionMNIST/")} == expected
 
 
 def test_a_file_that_is_not_the_published_one_is_refused_in_one_line(tmp_path):

@@ -31,7 +31,9 @@ def test_the_schema_lists_and_blocks_each_stages_datasets_as_the_registry_does(s
     section = SCHEMA[stage]["properties"]
     names = list(accepted_by(stage))
     assert section["datasets"]["items"]["enum"] == names, f"schema {stage}.datasets enum"
-    assert section["datasets"]["default"] == names, f"schema {stage}.datasets default"
+    # the default: the paper's datasets (and the embedded digits); Fashion-MNIST is opted into
+    default = section["datasets"]["default"]
+    assert default == [name for name in names if name != "fashion_mnist"], f"schema {stage}.datasets default"
     blocks = [key for key in section if key in DATASETS]
     assert blocks == names, f"schema {stage}: one block per dataset the registry gives the stage"
 
@@ -43,13 +45,14 @@ def test_the_typed_config_has_one_field_per_dataset_of_the_stage(stage):
 
 
 def test_the_stage_lists_the_split_table_caches_and_downloads_derive_from_the_records():
-    assert trained_with.IMAGE_DATASETS == ("digits", "svhn", "cifar10", "celeba", "tiny_imagenet")
-    assert trained_with.SEMISUP_DATASETS == ("digits", "svhn", "cifar10")
-    assert trained_with.CONDITIONAL_DATASETS == ("digits", "celeba")
+    assert trained_with.IMAGE_DATASETS == ("digits", "svhn", "cifar10", "celeba", "fashion_mnist", "tiny_imagenet")
+    assert trained_with.SEMISUP_DATASETS == ("digits", "svhn", "cifar10", "fashion_mnist")
+    assert trained_with.CONDITIONAL_DATASETS == ("digits", "celeba", "fashion_mnist")
     assert accepted_by("svm") == ("digits", "svhn")  # the datasets with an L2-SVM table
     assert images.SPLITS == {name: record.splits for name, record in DATASETS.items()}
-    assert images.CACHED == ("celeba", "tiny_imagenet") and images.AUTO_DOWNLOAD == ("svhn", "cifar10")
-    assert registry.with_files() == ("svhn", "cifar10", "celeba", "tiny_imagenet")
+    assert images.CACHED == ("celeba", "tiny_imagenet")
+    assert images.AUTO_DOWNLOAD == ("svhn", "cifar10", "fashion_mnist")
+    assert registry.with_files() == ("svhn", "cifar10", "celeba", "fashion_mnist", "tiny_imagenet")
     assert registry.all_splits() == ("train", "valid", "test", "extra", "train_all")
 
 
@@ -68,6 +71,7 @@ def test_each_record_names_a_reader_an_architecture_of_its_image_size_and_its_la
     assert {name: conditional.condition_size(name) for name in accepted_by("conditional")} == {
         "digits": 10,
         "celeba": 40,
+        "fashion_mnist": 10,
     }
 
 

@@ -1,6 +1,6 @@
 """The quick run's conditional digits model conditions: a seeded CPU training through the real code
 path (``train_images --conditional``, BN statistics recomputed, ``load_model``,
-``digits_conditioning``) at exactly ``config/quick.yaml``'s settings, whose class-conditioned samples
+``class_conditioning``) at exactly ``config/quick.yaml``'s settings, whose class-conditioned samples
 a judge trained on the real digits reads as their class at least 80 % of the time (chance 10 %).
 
 What it guards: that y reaches the samples through the embeddings and that the first command's
@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from ali_bench.conditional.metrics import digits_conditioning
+from ali_bench.conditional.metrics import class_conditioning
 from ali_bench.config import load_config
 from ali_bench.data.images import load_split
 from ali_bench.images import train as image_train
@@ -52,7 +52,7 @@ def train_and_measure(tmp_path) -> dict:
         bn=cfg.batchnorm,
     )
     _, model = image_train.load_model(tmp_path / "m.pt", statistics="recomputed", conditional=True)
-    return digits_conditioning(model, train, valid, cfg.conditional.figure_seed)
+    return class_conditioning(model, train, valid, cfg.conditional.figure_seed)
 
 
 def test_the_quick_runs_conditional_samples_show_their_class(tmp_path, one_thread):

@@ -17,6 +17,7 @@ def cmd_conditional_figure(args: argparse.Namespace) -> None:
     from ali_bench.conditional import figures as cf
     from ali_bench.conditional import metrics as cm
     from ali_bench.data.images import load_split
+    from ali_bench.data.registry import DATASETS
     from ali_bench.figures import labelled_grid
     from ali_bench.images.train import check_trained_with, load_model
 
@@ -31,8 +32,10 @@ def cmd_conditional_figure(args: argparse.Namespace) -> None:
             load_split(dataset, run.train_split, **location),
             load_split(dataset, run.valid_split, **location),
         )
-        conditioning = cm.digits_conditioning if dataset == "digits" else cm.celeba_conditioning
-        measured = conditioning(model, train, valid, seed)
+        if DATASETS[dataset].labels == "classes":
+            measured = cm.class_conditioning(model, train, valid, seed, dataset=dataset)
+        else:
+            measured = cm.celeba_conditioning(model, train, valid, seed)
         write_text(
             args.out_metrics,
             json.dumps(
@@ -69,11 +72,11 @@ def cmd_conditional_figure(args: argparse.Namespace) -> None:
     else:
         rows = 8
         labelled_grid(
-            cf.digits_grid(model, seed, rows),
+            cf.class_grid(model, seed, rows),
             [f"z{i + 1}" for i in range(rows)],
             [str(d) for d in range(10)],
             args.out,
-            f"Conditional digits: one z per row, the class across ({after}){agreement}",
+            f"Conditional {dataset}: one z per row, the class across ({after}){agreement}",
         )
 
 

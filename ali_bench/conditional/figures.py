@@ -64,9 +64,9 @@ def celeba_grid(model: ConditionalALI, seed: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def digits_grid(model: ConditionalALI, seed: int, rows: int = 8) -> torch.Tensor:
-    """(rows · 10, 3, 32, 32): one z per row, decoded with each of the ten classes."""
+def class_grid(model: ConditionalALI, seed: int, rows: int = 8, classes: int = 10) -> torch.Tensor:
+    """(rows · classes, 3, H, W): one z per row, decoded with each class (digits, Fashion-MNIST)."""
     model.eval()
     z = torch.randn(rows, model.arch.latent_dim, 1, 1, generator=generator_for(seed, FIGURE_Z))
-    y = torch.eye(10).repeat(rows, 1)
-    return model.decode_given(z.repeat_interleave(10, dim=0), y)
+    y = torch.eye(classes).repeat(rows, 1)
+    return model.decode_given(z.repeat_interleave(classes, dim=0), y)

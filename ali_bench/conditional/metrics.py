@@ -2,7 +2,7 @@
 
 A grid of samples x(z_i, y_j): Z latent draws (fixed by the seed) each decoded under C conditions.
 - ``label_agreement``: the share of samples a judge trained on the real data reads as their
-  condition. Digits: the 10 classes, judged by the label judge of ``ali_bench/images/figures.py``
+  condition. Digits and Fashion-MNIST: the 10 classes, judged by the label judge of ``ali_bench/images/figures.py``
   (chance 10 %). CelebA: one logistic regression per attribute on 16×16 area-averaged images, fit on
   CelebA's own training labels; the conditions are the attribute vectors of real validation images,
   and agreement is reported per attribute and on average (chance: each attribute's base rate).
@@ -50,7 +50,10 @@ def variation(grid: torch.Tensor) -> dict:
     }
 
 
-def digits_conditioning(model: ConditionalALI, train: ImageSplit, valid: ImageSplit, seed: int, n_z: int = 100) -> dict:
+def class_conditioning(
+    model: ConditionalALI, train: ImageSplit, valid: ImageSplit, seed: int, n_z: int = 100, dataset: str = "digits"
+) -> dict:
+    """Agreement of class-conditioned samples (digits, Fashion-MNIST) with the label judge."""
     judge = fit_label_judge(train, seed)
     grid = sample_grid(model, torch.eye(10), n_z, seed)  # (n_z, 10, 3, 32, 32)
     predicted = judge.predict(classifier_pixels(grid.flatten(0, 1)).numpy()).reshape(n_z, 10)
@@ -59,7 +62,7 @@ def digits_conditioning(model: ConditionalALI, train: ImageSplit, valid: ImageSp
         (judge.predict(classifier_pixels(valid.images.float() / 255.0).numpy()) == valid.labels.numpy()).mean()
     )
     return {
-        "dataset": "digits",
+        "dataset": dataset,
         "samples": int(grid.shape[0] * grid.shape[1]),
         "z_draws": n_z,
         "conditions": 10,

@@ -16,7 +16,9 @@ Tiny ImageNet (built by the user from ImageNet) have no official files.
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -31,20 +33,11 @@ KNOWN_MD5 = {path: digest for record in DATASETS.values() for path, digest in re
 PUBLISHED_SIZES = {(record.name, split): n for record in DATASETS.values() for split, n in record.sizes.items()}
 
 
-def cifar10_files(split: str) -> list[str]:
-    """The batch files a CIFAR-10 split reads."""
-    return ["test_batch"] if split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
-
-
 def split_files(dataset: str, split: str) -> list[str]:
-    """The official files (relative to the data root) that ``split`` is read from."""
-    if dataset == "svhn":
-        return [f"svhn/{split}_32x32.mat"]
-    if dataset == "cifar10":
-        return [f"cifar-10-batches-py/{name}" for name in cifar10_files(split)]
-    if dataset == "celeba":
-        return ["celeba/list_attr_celeba.txt", "celeba/list_eval_partition.txt"]
-    return []
+    """The official files (relative to the data root) that ``split`` is read from: its reader's
+    ``files(split)``; none for a dataset without official files (digits, Tiny ImageNet)."""
+    module = importlib.import_module(f"ali_bench.data.{DATASETS[dataset].reader}")
+    return list(module.files(split)) if hasattr(module, "files") else []
 
 
 def md5(path: Path) -> str:
@@ -59,19 +52,46 @@ def _md5(path: str, size: int, mtime_ns: int) -> str:
         return hashlib.file_digest(handle, "md5").hexdigest()
 
 
-def check_file(root: Path, relative: str, verify: bool, missing_fix: str) -> dict[str, Any]:
+def content_md5(path: Path) -> str:
+    """The MD5 of what ``path`` holds: a gzipped file's decompressed bytes (Fashion-MNIST's IDX files
+    are published gzipped, but Debian's package recompressed them: other .gz bytes, the same data)."""
+    if path.suffix != ".gz":
+        return md5(path)
+    stat = path.stat()
+    return _gunzip_md5(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _gunzip_md5(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.md5()
+    try:
+        with gzip.open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except (OSError, EOFError) as error:  # not gzip, or cut short
+        raise ChecksumMismatch(f"dataset file '{path}' cannot be decompressed ({error}): it is damaged; delete it and "
+                               "get it again") from None
+    return digest.hexdigest()
+
+
+def check_file(root: Path, relative: str, verify: bool, missing_fix: str, path: Path | None = None) -> dict[str, Any]:
     """One official file's size and MD5; refused in one line when it is missing or, with ``verify``,
-    not the published file."""
-    path = root / relative
+    not the published file. ``path``: where it was found, when not at ``root / relative`` (a system
+    package's folder, a gzipped copy); its published MD5 is still looked up by ``relative``."""
+    path = root / relative if path is None else path
     if not path.is_file():
         raise DatasetMissing(f"dataset file '{path}' is missing: {missing_fix}")
-    digest, expected = md5(path), KNOWN_MD5.get(relative)
+    digest, expected = content_md5(path), KNOWN_MD5.get(relative)
     if verify and expected is not None and digest != expected:
-        raise ChecksumMismatch(f"dataset file '{path}' has MD5 {digest}, but the published file has {expected}: it is "
+        of = "decompressed contents have" if path.suffix == ".gz" else "has"
+        raise ChecksumMismatch(f"dataset file '{path}' {of} MD5 {digest}, but the published file has {expected}: it is "
                                f"damaged or another version; delete it and download it again (or, to use it as it "
                                f"is, set config key '{VERIFY_KEY}: false')")
-    return {"path": relative, "bytes": path.stat().st_size, "md5": digest,
-            "checked_against_published_md5": verify and expected is not None}
+    record = {"path": relative if path == root / relative else str(path), "bytes": path.stat().st_size,
+              "md5": digest, "checked_against_published_md5": verify and expected is not None}
+    if path.suffix == ".gz":
+        record["md5_of"] = "decompressed contents"
+    return record
 
 
 def check_size(dataset: str, split: str, examples: int, verify: bool) -> None:

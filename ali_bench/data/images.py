@@ -72,7 +72,9 @@ def load_split(dataset: str, split: str, root: str | Path, download: bool | str 
 
 def check_official_files(dataset: str, split: str, root: Path, verify: bool) -> list[dict]:
     """Each official file ``split`` reads, checked (``checksums.check_file``): its manifest records."""
-    return [checksums.check_file(root, relative, verify, reader(dataset).missing_fix(relative, root))
+    module = reader(dataset)
+    locate = getattr(module, "locate", lambda relative, root: None)  # a reader that looks in more than one place
+    return [checksums.check_file(root, relative, verify, module.missing_fix(relative, root), locate(relative, root))
             for relative in checksums.split_files(dataset, split)]
 
 

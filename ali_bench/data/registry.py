@@ -128,6 +128,29 @@ DATASETS = {
             sizes={"train": 162_770, "valid": 19_867, "test": 19_962},  # the partition list's 0, 1, 2
         ),
         Dataset(
+            "fashion_mnist",
+            splits=("train", "valid", "test", "train_all"),
+            reader="fashion_mnist",
+            image_size=32,  # 28×28 zero-padded: the SVHN architecture's input (docs/paper-vs-code.md)
+            channels=3,
+            architecture="svhn",
+            stages=("images", "semisup", "conditional"),  # the L2-SVM table: not yet (svm.smk names its two)
+            labels="classes",
+            n_labels=10,
+            download="auto",
+            source="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            # of the decompressed IDX files (Debian's package recompressed the published .gz files)
+            md5={
+                "FashionMNIST/raw/train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+                "FashionMNIST/raw/train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+                "FashionMNIST/raw/t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+                "FashionMNIST/raw/t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
+            },
+            # train / valid: [0, 55000) and [55000, 60000) of the training file
+            sizes={"train": 55_000, "valid": 5_000, "test": 10_000, "train_all": 60_000},
+            system_package="/usr/share/datasets/fashion-mnist",  # Debian's dataset-fashion-mnist
+        ),
+        Dataset(
             "tiny_imagenet",
             splits=("train", "valid", "test"),
             reader="tiny_imagenet",

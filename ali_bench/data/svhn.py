@@ -13,6 +13,10 @@ from ali_bench.data.registry import DATASETS
 URL = DATASETS["svhn"].source
 
 
+def files(split: str) -> list[str]:
+    return [f"svhn/{split}_32x32.mat"]
+
+
 def missing_fix(relative: str, root: Path) -> str:
     return f"download {URL}{Path(relative).name} into '{root / 'svhn'}/', {SWITCH}"
 

@@ -20,6 +20,7 @@ from ali_bench.command_line import (
     training_device,
 )
 from ali_bench.config import Config, ConfigError
+from ali_bench.data.registry import DATASETS
 from ali_bench.trained_with import CONDITIONAL_DATASETS, IMAGE_DATASETS
 
 SAMPLE_GRID_VARIABLE = "ALI_BENCH_SAMPLE_GRID_EVERY"
@@ -128,7 +129,8 @@ def cmd_image_figures(args: argparse.Namespace) -> None:
     if args.out_metrics:
         from ali_bench.atomic import write_text
 
-        train = load_split(dataset, "train", **location) if dataset == "digits" else None
+        # class-labelled data: the label judge of reconstructions is fit on its training split
+        train = load_split(dataset, "train", **location) if DATASETS[dataset].labels == "classes" else None
         metrics = {
             "dataset": dataset,
             "epochs": payload["epochs"],

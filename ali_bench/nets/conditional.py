@@ -45,9 +45,9 @@ def condition_size(dataset: str) -> int:
 
 
 def condition_vectors(dataset: str, labels: torch.Tensor) -> torch.Tensor:
-    """y as the model sees it: CelebA's 40 attributes in {0, 1}; a digit's class as a 10-way one-hot."""
-    if dataset == "digits":
-        return torch.nn.functional.one_hot(labels.long(), 10).float()
+    """y as the model sees it: CelebA's 40 attributes in {0, 1}; a class (digits, Fashion-MNIST) as a one-hot."""
+    if DATASETS[dataset].labels == "classes":
+        return torch.nn.functional.one_hot(labels.long(), condition_size(dataset)).float()
     if labels.ndim != 2 or labels.shape[1] != condition_size(dataset):
         raise ValueError(f"{dataset} conditions must be (N, {condition_size(dataset)}), got {tuple(labels.shape)}")
     return labels.float()

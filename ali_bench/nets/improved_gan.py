@@ -23,6 +23,7 @@ import copy
 import torch
 from torch import nn
 
+from ali_bench.data.registry import DATASETS
 from ali_bench.nets import image_architecture
 from ali_bench.nets.image import ImageALI
 from ali_bench.nets.weight_norm import WEIGHTNORM_STD, WeightNormConv2d, WeightNormConvTranspose2d, weight_normalised
@@ -31,8 +32,9 @@ GAN_FM_NETS = ("improved-gan-conv", "improved-gan-mlp", "ali")
 NOISE_DIM = 100  # improved-GAN: noise_dim = (batch_size, 100), uniform
 LEAK = 0.2  # improved-GAN's nn.lrelu
 BN_EPS = 1e-6  # improved-GAN's BatchNormLayer: sqrt(1e-6 + var)
-# (first, second) block channels of improved-GAN's D, per dataset; digits uses SVHN's nets throughout
-D_CHANNELS = {"svhn": (64, 128), "digits": (64, 128), "cifar10": (96, 192)}
+# (first, second) block channels of improved-GAN's D, per paper architecture; a dataset takes its
+# record's (digits and Fashion-MNIST: SVHN's, as for their image ALI)
+D_CHANNELS = {"svhn": (64, 128), "cifar10": (96, 192)}
 G_CHANNELS = (512, 256, 128)
 
 
@@ -114,7 +116,7 @@ class PointwiseHead(nn.Module):
 
 def improved_gan_discriminator(dataset: str, width: float, n_classes: int) -> FeatureDiscriminator:
     """improved-GAN's D for ``dataset`` (torch's global RNG: seed it first)."""
-    first, second = (scaled(c, width) for c in D_CHANNELS[dataset])
+    first, second = (scaled(c, width) for c in D_CHANNELS[DATASETS[dataset].architecture])
     lrelu = nn.LeakyReLU(LEAK)
     layers: list[nn.Module] = [nn.Dropout(0.2)]
     for i, (c_in, c_out) in enumerate([(3, first), (first, first), (first, first)]):

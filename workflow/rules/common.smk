@@ -19,7 +19,7 @@ from ali_bench.atomic import write_text  # noqa: E402
 from ali_bench.config import load_config, number_strings, read_config_file  # noqa: E402
 from ali_bench.config_schema import ConfigError, validate  # noqa: E402
 from ali_bench import results_lock, trained_with  # noqa: E402
-from ali_bench.data.registry import accepted_by, all_splits, wildcard, with_files  # noqa: E402
+from ali_bench.data.registry import DATASETS, accepted_by, all_splits, wildcard, with_files  # noqa: E402
 from ali_bench.semisup.models import NAMES as SEMISUP_MODELS  # noqa: E402
 from ali_bench.verdict import JUDGED_TABLES  # noqa: E402
 
@@ -269,9 +269,9 @@ def image_train_data(wildcards):
 
 
 def image_figures_data(wildcards):
-    """The validation split the figures show; digits' training split too (its label judge is fit there)."""
+    """The validation split the figures show; a class-labelled dataset's training split too (its label judge is fit there)."""
     splits = {config["images"][wildcards.dataset]["valid_split"]} | (
-        {"train"} if wildcards.dataset == "digits" else set()
+        {"train"} if DATASETS[wildcards.dataset].labels == "classes" else set()
     )
     return [data_manifest(wildcards.dataset, split) for split in sorted(splits)]
 
