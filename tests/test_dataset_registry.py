@@ -15,6 +15,7 @@ from ali_bench import config as typed_config
 from ali_bench import trained_with
 from ali_bench.data import checksums, images, registry
 from ali_bench.data.registry import DATASETS, accepted_by
+from ali_bench.verdict import JUDGED_TABLES
 
 from conftest import REPO
 
@@ -48,12 +49,26 @@ def test_the_stage_lists_the_split_table_caches_and_downloads_derive_from_the_re
     assert trained_with.IMAGE_DATASETS == ("digits", "svhn", "cifar10", "celeba", "fashion_mnist", "tiny_imagenet")
     assert trained_with.SEMISUP_DATASETS == ("digits", "svhn", "cifar10", "fashion_mnist")
     assert trained_with.CONDITIONAL_DATASETS == ("digits", "celeba", "fashion_mnist")
-    assert accepted_by("svm") == ("digits", "svhn")  # the datasets with an L2-SVM table
+    assert accepted_by("svm") == ("digits", "svhn", "fashion_mnist")  # the datasets with an L2-SVM table
+    assert registry.svm_tables() == {
+        "digits_svm_table": "digits",
+        "svhn_table": "svhn",  # the paper's Table 1 keeps its name
+        "fashion_mnist_svm_table": "fashion_mnist",
+    }
+    assert all(table in JUDGED_TABLES for table in registry.svm_tables())
     assert images.SPLITS == {name: record.splits for name, record in DATASETS.items()}
     assert images.CACHED == ("celeba", "tiny_imagenet")
     assert images.AUTO_DOWNLOAD == ("svhn", "cifar10", "fashion_mnist")
     assert registry.with_files() == ("svhn", "cifar10", "celeba", "fashion_mnist", "tiny_imagenet")
     assert registry.all_splits() == ("train", "valid", "test", "extra", "train_all")
+
+
+def test_a_record_has_svm_splits_of_its_own_exactly_when_it_has_the_svm_stage():
+    base = dataclasses.asdict(DATASETS["digits"])
+    for change in ({"svm_splits": ()}, {"stages": ("images",)}, {"svm_splits": ("train", "extra", "test")}):
+        with pytest.raises(ValueError, match="svm_splits"):
+            registry.Dataset(**{**base, **change})
+    assert DATASETS["svhn"].svm_splits == ("train", "test")  # C is chosen on a cut of train, as released
 
 
 def test_each_record_names_a_reader_an_architecture_of_its_image_size_and_its_label_count():

@@ -16,11 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from ali_bench.config import FASHION_TRAIN_MIN_CLASS
 from ali_bench.data import checksums, fashion_mnist, images
 from ali_bench.data.errors import ChecksumMismatch, DatasetCorrupt, DatasetMissing
 from ali_bench.data.registry import DATASETS
+
+from conftest import snakemake
 
 SYSTEM = Path(DATASETS["fashion_mnist"].system_package)
 NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -255,3 +258,21 @@ def test_the_real_files_train_a_few_semisup_steps_of_each_model(tmp_path):
         )
         error = result["evaluations"]["averaged"]["recomputed"]["test_error_sampled"]
         assert result["model"] == model and 0.0 <= error <= 1.0, (model, error)
+
+
+def test_its_l2_svm_table_is_planned_like_the_digits_one_with_its_valid_split_choosing_c(tmp_path):
+    """The svm stage comes from its record: features of train, valid and test for the two ALI feature
+    sets and raw pixels, one SVM job each reading --valid, and one table rule named after it."""
+    config = tmp_path / "fm.yaml"
+    config.write_text(
+        yaml.safe_dump({"results_dir": "res", "device": "cpu", "images": {"datasets": ["fashion_mnist"]}})
+    )
+    result = snakemake(
+        "-n", "--configfile", str(config), "--directory", str(tmp_path), "res/fashion_mnist_svm_table.csv"
+    )
+    out = result.stdout + result.stderr
+    assert out.count("rule fashion_mnist_svm_table:") == 1 and out.count("rule image_train:") == 1
+    assert out.count("rule features:") == 3 * 3  # (paper, released-code, pixels) x (train, valid, test)
+    assert out.count("rule svm:") == 3 and out.count("--valid res/features/fashion_mnist/") == 3
+    for feature_set in ("paper", "released-code", "pixels"):
+        assert f"res/svm/fashion_mnist_{feature_set}.json" in out

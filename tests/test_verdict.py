@@ -13,7 +13,7 @@ from scipy import stats
 from ali_bench import provenance, trained_with
 from ali_bench.config import VerdictConfig, as_dict, load_config
 from ali_bench.paper import SEMISUP, SVHN_ALI_L2SVM, TOY_MODES
-from ali_bench.verdict.comparisons import semisup_comparisons, svm_comparisons, toy_comparisons
+from ali_bench.verdict.comparisons import semisup_comparisons, svm_comparisons, table_comparisons, toy_comparisons
 from ali_bench.verdict.decide import judge
 from ali_bench.verdict.statistics import Summary, compare_means, sample_std
 
@@ -277,6 +277,21 @@ def test_digits_stands_in_for_svhn_and_is_not_comparable():
     judgement = _first(svm_comparisons("digits_svm_table", pd.DataFrame([_svm_row(2432, 100, 250)]), record, "digits"))
     assert judgement.verdict == "not comparable" and judgement.reason.startswith("dataset: ours digits, reported svhn")
     assert SVHN_ALI_L2SVM.n == 100
+
+
+def test_every_datasets_svm_table_is_judged_on_its_own_dataset():
+    """The table's dataset comes from the registry, not from its file name (fashion_mnist_svm_table)."""
+    record = {
+        "config": {
+            "svm": {"n_c": 50},
+            "images": {"fashion_mnist": {"epochs": 3, "batch_size": 100, "width": 0.5, "train_split": "train"}},
+        }
+    }
+    table = pd.DataFrame([_svm_row(2432, 1000, 10000)])
+    judgement = _first(table_comparisons("fashion_mnist_svm_table", table, record))
+    assert judgement.verdict == "not comparable"
+    assert judgement.reason.startswith("dataset: ours fashion_mnist, reported svhn")
+    assert "training: ours 3 epochs of fashion_mnist train, batch 100" in judgement.reason
 
 
 def _semisup_row(dataset, labels, seeds=10, mean=19.5, std=0.3):

@@ -40,9 +40,15 @@ class Dataset:
     sizes: dict[str, int] = field(default_factory=dict)  # split -> published number of examples
     system_package: str = ""  # a folder where a system package puts its files, if one does
     embedded: bool = False  # shipped with a dependency: no files under the data root, no data-stage job
+    # the feature splits its L2-SVM protocol reads, with "svm" in stages: (train, test) cuts svm.validation_size
+    # rows off train to choose C (the released SVHN script); (train, valid, test) chooses C on valid
+    svm_splits: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = set(self.stages) - set(STAGES)
+        if ("svm" in self.stages) != bool(self.svm_splits) or not set(self.svm_splits) <= set(self.splits):
+            raise ValueError(f"dataset record {self.name!r}: svm_splits {self.svm_splits} with stages {self.stages}; "
+                             "expected splits of its own exactly when it has the svm stage")
         if unknown or self.download not in DOWNLOADS or self.labels not in ("classes", "attributes"):
             raise ValueError(f"dataset record {self.name!r}: stages {self.stages}, download {self.download!r}, labels "
                              f"{self.labels!r}; expected stages among {STAGES}, download among {DOWNLOADS}")
@@ -61,6 +67,7 @@ DATASETS = {
             stages=("images", "svm", "semisup", "conditional"),
             labels="classes",
             n_labels=10,
+            svm_splits=("train", "valid", "test"),
             source="scikit-learn's bundled 8×8 digits",
             embedded=True,
         ),
@@ -74,6 +81,7 @@ DATASETS = {
             stages=("images", "svm", "semisup"),
             labels="classes",
             n_labels=10,
+            svm_splits=("train", "test"),
             download="auto",
             source="http://ufldl.stanford.edu/housenumbers/",
             md5={
@@ -134,9 +142,10 @@ DATASETS = {
             image_size=32,  # 28×28 zero-padded: the SVHN architecture's input (docs/paper-vs-code.md)
             channels=3,
             architecture="svhn",
-            stages=("images", "semisup", "conditional"),  # the L2-SVM table: not yet (svm.smk names its two)
+            stages=("images", "svm", "semisup", "conditional"),
             labels="classes",
             n_labels=10,
+            svm_splits=("train", "valid", "test"),
             download="auto",
             source="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
             # of the decompressed IDX files (Debian's package recompressed the published .gz files)
@@ -179,6 +188,17 @@ def accepted_by(stage: str) -> tuple[str, ...]:
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
     return tuple(name for name, record in DATASETS.items() if stage in record.stages)
+
+
+def svm_table(name: str) -> str:
+    """The file stem of ``name``'s L2-SVM table: SVHN's is the paper's Table 1 (``svhn_table``), every
+    other dataset's ``<name>_svm_table``, with a raw-pixel baseline and no paper number."""
+    return "svhn_table" if name == "svhn" else f"{name}_svm_table"
+
+
+def svm_tables() -> dict[str, str]:
+    """Table file stem -> dataset, for every dataset with the svm stage (the verdict judges each)."""
+    return {svm_table(name): name for name in accepted_by("svm")}
 
 
 def with_files() -> tuple[str, ...]:

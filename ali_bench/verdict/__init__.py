@@ -7,10 +7,13 @@ table sets beside a measured one: ``consistent``, ``differs``, ``too few runs`` 
 - ``comparisons.py``: which measured column of which table each reported number is judged against.
 - ``table.py``: the verdict table (CSV) and its Markdown page; ``cli.py``: the ``verdict`` command.
 
-``JUDGED_TABLES`` lives here, importing nothing, because the workflow reads it in every job
-(``workflow/rules/common.smk``), where nothing heavy may be imported.
+``JUDGED_TABLES`` lives here, importing only the dataset registry (no torch), because the workflow
+reads it in every job (``workflow/rules/common.smk``), where nothing heavy may be imported.
 """
 
+from ali_bench.data.registry import svm_tables
+
 # The result tables that set a reported number beside a measured one, by file stem
-# (ali_bench/verdict/comparisons.py says which number each is judged against).
-JUDGED_TABLES = ("toy_table", "svhn_table", "digits_svm_table", "semisup_table")
+# (ali_bench/verdict/comparisons.py says which number each is judged against): one L2-SVM table per
+# dataset with the svm stage (svhn_table, digits_svm_table, ...).
+JUDGED_TABLES = ("toy_table", *svm_tables(), "semisup_table")

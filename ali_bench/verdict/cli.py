@@ -86,7 +86,7 @@ def register(sub) -> None:
         type=Path,
         nargs="*",
         default=[],
-        help="result tables (toy_table.csv, svhn_table.csv, digits_svm_table.csv, semisup_table.csv), "
+        help="result tables (toy_table.csv, svhn_table.csv, <dataset>_svm_table.csv, semisup_table.csv), "
         "each with its .provenance.json",
     )
     p.add_argument("--out", type=Path, required=True, help="verdict.csv (verdict.md and its provenance beside it)")

@@ -25,6 +25,7 @@ import pandas as pd
 
 from ali_bench import trained_with
 from ali_bench.config import as_dict, load_config
+from ali_bench.data.registry import svm_tables
 from ali_bench.paper import (
     PACGAN_HIGH_QUALITY_PCT,
     PACGAN_REVERSE_KL,
@@ -365,8 +366,8 @@ def table_comparisons(kind: str, table: pd.DataFrame, record: dict) -> list[Comp
     """The comparisons of one table, by its kind (its file name without .csv)."""
     if kind == "toy_table":
         return toy_comparisons(table, record)
-    if kind in ("svhn_table", "digits_svm_table"):
-        return svm_comparisons(kind, table, record, kind.split("_")[0])
+    if kind in svm_tables():
+        return svm_comparisons(kind, table, record, svm_tables()[kind])
     if kind == "semisup_table":
         return semisup_comparisons(table, record)
     raise ValueError(f"no comparisons for table kind {kind!r}")

@@ -9,6 +9,9 @@ then says the number was not measured.
 
 from __future__ import annotations
 
+import dataclasses
+
+from ali_bench.data.registry import svm_tables
 from ali_bench.table_inputs import Column, Spec
 
 
@@ -19,7 +22,7 @@ def _measured(*names: str) -> tuple[Column, ...]:
 
 _PACGAN = [f"pacgan_{name}_{stat}" for name in ("modes", "high_quality_pct", "reverse_kl") for stat in ("mean", "sem")]
 
-_SVM = Spec(
+_SVM = Spec(  # one per dataset's L2-SVM table, each naming its own rule
     "SVM result table",
     (
         Column("feature_set", "string"),
@@ -32,7 +35,7 @@ _SVM = Spec(
     ),
     key=("feature_set",),
     key_name="feature set",
-    rebuild="rule svhn_table or digits_svm_table",
+    rebuild="rule svhn_table",
 )
 
 SPECS = {
@@ -48,8 +51,7 @@ SPECS = {
         key_name="row",
         rebuild="rule toy_table",
     ),
-    "svhn_table": _SVM,
-    "digits_svm_table": _SVM,
+    **{table: dataclasses.replace(_SVM, rebuild=f"rule {table}") for table in svm_tables()},
     "semisup_table": Spec(
         "semi-supervised table",
         (

@@ -19,7 +19,7 @@ from ali_bench.atomic import write_text  # noqa: E402
 from ali_bench.config import load_config, number_strings, read_config_file  # noqa: E402
 from ali_bench.config_schema import ConfigError, validate  # noqa: E402
 from ali_bench import results_lock, trained_with  # noqa: E402
-from ali_bench.data.registry import DATASETS, accepted_by, all_splits, wildcard, with_files  # noqa: E402
+from ali_bench.data.registry import DATASETS, accepted_by, all_splits, svm_table, wildcard, with_files  # noqa: E402
 from ali_bench.semisup.models import NAMES as SEMISUP_MODELS  # noqa: E402
 from ali_bench.verdict import JUDGED_TABLES  # noqa: E402
 
@@ -292,8 +292,9 @@ def semisup_data(wildcards):
     return [data_manifest(wildcards.dataset, split) for split in sorted(splits)]
 
 
-# SVM stage (svm.smk): which feature splits each dataset's protocol reads.
-SVM_SPLITS = {"svhn": ["train", "test"], "digits": ["train", "valid", "test"]}
+# SVM stage (svm.smk): which feature splits each dataset's protocol reads (its registry record).
+SVM_SPLITS = {name: list(DATASETS[name].svm_splits) for name in accepted_by("svm")}
+SVM_TABLE_ORDER = sorted(SVM_SPLITS, key=lambda name: name != "svhn")  # the paper's table first
 
 
 def feature_inputs(wildcards):
@@ -449,8 +450,7 @@ def all_tables():
             dataset=config["images"]["datasets"],
             kind=["samples", "reconstructions", "interpolations"],
         ),
-        *([result("svhn_table.csv")] if "svhn" in config["images"]["datasets"] else []),
-        *([result("digits_svm_table.csv")] if "digits" in config["images"]["datasets"] else []),
+        *(result(f"{svm_table(name)}.csv") for name in SVM_TABLE_ORDER if name in config["images"]["datasets"]),
         *([result("semisup_table.csv")] if config["semisup"]["datasets"] else []),
         *expand(result("figures/{cdataset}_conditional.png"), cdataset=config["conditional"]["datasets"]),
     ]
