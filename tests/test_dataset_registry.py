@@ -56,6 +56,8 @@ def test_the_stage_lists_the_split_table_caches_and_downloads_derive_from_the_re
         "fashion_mnist_svm_table": "fashion_mnist",
     }
     assert all(table in JUDGED_TABLES for table in registry.svm_tables())
+    # reconstructions judged by a pixel classifier where it reads the real images well (not CIFAR-10's)
+    assert [name for name, record in DATASETS.items() if record.label_judge] == ["digits", "fashion_mnist"]
     assert images.SPLITS == {name: record.splits for name, record in DATASETS.items()}
     assert images.CACHED == ("celeba", "tiny_imagenet")
     assert images.AUTO_DOWNLOAD == ("svhn", "cifar10", "fashion_mnist")

@@ -129,8 +129,8 @@ def cmd_image_figures(args: argparse.Namespace) -> None:
     if args.out_metrics:
         from ali_bench.atomic import write_text
 
-        # class-labelled data: the label judge of reconstructions is fit on its training split
-        train = load_split(dataset, "train", **location) if DATASETS[dataset].labels == "classes" else None
+        # the label judge of reconstructions (where the record has one) is fit on its training split
+        train = load_split(dataset, "train", **location) if DATASETS[dataset].label_judge else None
         metrics = {
             "dataset": dataset,
             "epochs": payload["epochs"],

@@ -269,9 +269,9 @@ def image_train_data(wildcards):
 
 
 def image_figures_data(wildcards):
-    """The validation split the figures show; a class-labelled dataset's training split too (its label judge is fit there)."""
+    """The validation split the figures show; the training split too where the record has a label judge (fit there)."""
     splits = {config["images"][wildcards.dataset]["valid_split"]} | (
-        {"train"} if DATASETS[wildcards.dataset].labels == "classes" else set()
+        {"train"} if DATASETS[wildcards.dataset].label_judge else set()
     )
     return [data_manifest(wildcards.dataset, split) for split in sorted(splits)]
 
