@@ -33,10 +33,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tqdm import tqdm
-
 from ali_bench import checkpoint
 from ali_bench.atomic import atomic_path
+from ali_bench.progress import progress as progress_of
 from ali_bench.training import TrainingDiverged, checkpoint_note
 
 CHECKPOINT_FORMAT = "ali-bench/epoch-checkpoint/1"
@@ -160,7 +159,7 @@ def run_epochs(
     started = time.perf_counter()
     rows_written = float("-inf")
     checkpointed = started
-    bar = tqdm(range(start, epochs), desc=desc, unit="epoch", disable=not progress, initial=start, total=epochs)
+    bar = progress_of(range(start, epochs), desc=desc, unit="epoch", disable=not progress, initial=start, total=epochs)
     for epoch in bar:
         try:
             epoch_rows, postfix = run_epoch(epoch)

@@ -1,6 +1,7 @@
 """The Snakemake DAG as a user drives it: dry runs at paper scale, refusals, a tiny real run."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -226,6 +227,17 @@ def test_tiny_real_run_of_the_toy_dag(tiny_run):
     # a second invocation has nothing left to do
     again = snakemake("--cores", "2", "--configfile", str(config), "--directory", str(tmp_path))
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("job", ["toy_train_released", "image_train_digits", "semisup_digits_100labels_seed0_ali"])
+def test_a_training_jobs_log_is_lines_a_file_can_hold(tiny_run, job):
+    """Written through Snakemake (stderr a file): timestamped progress lines, no bar redraws."""
+    tmp_path, _ = tiny_run
+    log = (tmp_path / f"res/logs/{job}.log").read_text()
+    assert "\r" not in log and "%|" not in log
+    counts = re.findall(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d .+: epoch (\d+)/(\d+) \(.+ s\)", log, re.M)
+    assert counts and counts[-1][0] == counts[-1][1], log  # the last epoch's line, at least
 
 
 @pytest.mark.slow
