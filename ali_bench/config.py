@@ -163,9 +163,8 @@ class ImageFiguresConfig:
 class ImagesConfig:
     datasets: tuple[str, ...]
     data_root: str
-    download: (
-        bool | str
-    )  # auto (SVHN, CIFAR-10, Fashion-MNIST) | true (also CelebA) | false; ali_bench/data/images.py wants_download
+    # auto (SVHN, CIFAR-10, Fashion-MNIST) | true (also CelebA) | false; ali_bench/data/images.py wants_download
+    download: bool | str
     verify_checksums: bool  # official files must be the published ones (ali_bench/data/checksums.py)
     variant: str
     cifar10_dx_biases: str  # tied | untied (Blocks' default before 2016-06-03)

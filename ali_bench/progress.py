@@ -72,6 +72,21 @@ class LogLines:
         print(line, file=sys.stderr if self.stream is None else self.stream, flush=True)
 
 
+def steps_of_epoch(steps: int, epoch: int, enabled: bool) -> Any:
+    """``range(steps)`` with an epoch's step bar on a terminal; nothing in a log file, where the
+    epoch's own line (``run_epochs``) says it."""
+    return progress(
+        range(steps),
+        desc=f"epoch {epoch + 1}",
+        unit="step",
+        total=steps,
+        disable=not enabled,
+        lines=False,
+        leave=False,
+        mininterval=2,
+    )
+
+
 def progress(
     iterable: Iterable,
     *,

@@ -94,7 +94,7 @@ def test_each_record_names_a_reader_an_architecture_of_its_image_size_and_its_la
 
 def test_the_published_checksums_are_exactly_the_files_the_splits_read():
     for name, record in DATASETS.items():
-        read = {path for split in record.splits for path in checksums.split_files(name, split)}
+        read = {path for split in record.splits for path in images.official_files(name, split)}
         assert set(record.md5) == read, f"{name}: checksummed files against the files its splits read"
     assert len(checksums.KNOWN_MD5) == sum(len(record.md5) for record in DATASETS.values())
 

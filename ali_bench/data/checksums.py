@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
-import importlib
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +30,6 @@ VERIFY_KEY = "images.verify_checksums"
 KNOWN_MD5 = {path: digest for record in DATASETS.values() for path, digest in record.md5.items()}
 # A split of another size than published was read wrongly. CelebA's are its partition list's 0, 1, 2.
 PUBLISHED_SIZES = {(record.name, split): n for record in DATASETS.values() for split, n in record.sizes.items()}
-
-
-def split_files(dataset: str, split: str) -> list[str]:
-    """The official files (relative to the data root) that ``split`` is read from: its reader's
-    ``files(split)``; none for a dataset without official files (digits, Tiny ImageNet)."""
-    module = importlib.import_module(f"ali_bench.data.{DATASETS[dataset].reader}")
-    return list(module.files(split)) if hasattr(module, "files") else []
 
 
 def md5(path: Path) -> str:

@@ -70,12 +70,19 @@ def load_split(dataset: str, split: str, root: str | Path, download: bool | str 
     return data
 
 
+def official_files(dataset: str, split: str) -> list[str]:
+    """The official files (relative to the data root) that ``split`` is read from: its reader's
+    ``files(split)``; none for a dataset without official files (digits, Tiny ImageNet)."""
+    module = reader(dataset)
+    return list(module.files(split)) if hasattr(module, "files") else []
+
+
 def check_official_files(dataset: str, split: str, root: Path, verify: bool) -> list[dict]:
     """Each official file ``split`` reads, checked (``checksums.check_file``): its manifest records."""
     module = reader(dataset)
     locate = getattr(module, "locate", lambda relative, root: None)  # a reader that looks in more than one place
     return [checksums.check_file(root, relative, verify, module.missing_fix(relative, root), locate(relative, root))
-            for relative in checksums.split_files(dataset, split)]
+            for relative in official_files(dataset, split)]
 
 
 def wants_download(dataset: str, download: bool | str) -> bool:

@@ -45,7 +45,7 @@ from ali_bench.data.images import ImageSplit
 from ali_bench.nets import architecture_options, image_architecture
 from ali_bench.nets.conditional import ConditionalALI, condition_size, condition_vectors
 from ali_bench.nets.image import ImageALI
-from ali_bench.progress import progress as progress_of
+from ali_bench.progress import steps_of_epoch
 from ali_bench.resumable import length_free, run_epochs, write_log
 from ali_bench.seeding import generator_for, seed_for
 from ali_bench.training import MONITORS, divergence, image_step, not_finite
@@ -293,16 +293,7 @@ def train_images(
     def run_epoch(epoch: int) -> tuple[list[dict], dict]:
         order = torch.randperm(len(data), generator=generator_for(cfg.seed, EPOCH_ORDER, epoch)).to(device)
         total = torch.zeros(len(MONITORS), device=device)
-        for step in progress_of(  # in a log file, the epoch's line says it (ali_bench/progress.py)
-            range(steps),
-            desc=f"epoch {epoch + 1}",
-            unit="step",
-            total=steps,
-            disable=not progress,
-            lines=False,
-            leave=False,
-            mininterval=2,
-        ):
+        for step in steps_of_epoch(steps, epoch, progress):
             rows = order[step * batch : (step + 1) * batch]
             total += trainer.step(data[rows]) if conditions is None else trainer.step(data[rows], conditions[rows])
         means = dict(zip(MONITORS, (total / steps).tolist(), strict=True))

@@ -24,7 +24,7 @@ from ali_bench.cuda_graphs import StepRunner
 from ali_bench.data.images import ImageSplit
 from ali_bench.device import device_name
 from ali_bench.nets.image import ImageALI
-from ali_bench.progress import progress as progress_of
+from ali_bench.progress import steps_of_epoch
 from ali_bench.resumable import length_free, run_epochs, write_log
 from ali_bench.seeding import generator_for, seed_for
 from ali_bench.semisup import feature_matching
@@ -188,16 +188,7 @@ def train_semisup(
             ]
         ).to(device)
         total = torch.zeros(len(MONITORS), device=device)
-        for step in progress_of(  # in a log file, the epoch's line says it (ali_bench/progress.py)
-            range(steps),
-            desc=f"epoch {epoch + 1}",
-            unit="step",
-            total=steps,
-            disable=not progress,
-            lines=False,
-            leave=False,
-            mininterval=2,
-        ):
+        for step in steps_of_epoch(steps, epoch, progress):
             pick = labelled_order[step * batch : (step + 1) * batch]
             unl = data[order[step * batch : (step + 1) * batch]]
             if gan_fm:
