@@ -221,6 +221,7 @@ class SemisupConfig:
     ema_decay: float
     ema_warmup: bool  # decay_t = min(ema_decay, (1 + t)/(10 + t)): the average moves in a short run
     unlabelled_weight: float  # improved-GAN's --unlabeled_weight on the unlabelled loss
+    evals_per_epoch: int  # test-error evaluations per epoch for the learning curve (0: none)
     d_batchnorm: str  # joint | separate | weightnorm: how D's batch norm sees the three groups of pairs
     models: tuple[str, ...]  # names of semisup/models.py, each trained per (dataset, labels, seed)
     digits: SemisupRunConfig

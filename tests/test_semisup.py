@@ -282,6 +282,49 @@ def test_a_tiny_run_records_both_statistics_both_weights_every_latent_and_the_tr
     assert again["evaluations"] == result["evaluations"]  # same seed, same numbers on CPU
 
 
+def test_segment_ends_split_an_epoch_evenly_and_end_at_its_last_step():
+    assert semisup_train.segment_ends(10, 0) == semisup_train.segment_ends(10, 1) == {10}
+    assert semisup_train.segment_ends(10, 3) == {3, 7, 10}
+    assert semisup_train.segment_ends(2, 5) == {1, 2}  # more evaluations than steps: one per step
+
+
+@pytest.mark.parametrize("model", ["ali", "gan-fm"])
+def test_the_learning_curve_is_logged_without_changing_the_training(tmp_path, model):
+    """Curve points are evaluated on copies with their own noise: a run with three per epoch ends
+    with the weights and evaluations of a run with none, and its log has a row per point."""
+    import csv
+
+    train, test = _split(40, 0), _split(20, 1)
+    nets = {"gan_fm_nets": "improved-gan-conv"} if model == "gan-fm" else {}
+
+    def run(evals, name):
+        settings = _settings(model=model, epochs=2, evals_per_epoch=evals, **nets)
+        result = semisup_train.train_semisup(
+            settings,
+            train,
+            train,
+            test,
+            tmp_path / f"{name}.json",
+            tmp_path / f"{name}.csv",
+            tmp_path / f"{name}.pt",
+            torch.device("cpu"),
+            progress=False,
+        )
+        with open(tmp_path / f"{name}.csv", newline="") as handle:
+            return result, list(csv.DictReader(handle))
+
+    plain, plain_log = run(0, "plain")
+    curved, curve_log = run(3, "curved")
+    assert curved["evaluations"] == plain["evaluations"]
+    assert [row["step"] for row in plain_log] == ["10", "20"] and plain_log[0]["test_error"] == ""
+    assert [int(row["step"]) for row in curve_log] == [3, 7, 10, 13, 17, 20]
+    assert [int(row["epoch"]) for row in curve_log] == [1, 1, 1, 2, 2, 2]
+    errors = [float(row[key]) for row in curve_log for key in semisup_train.CURVE]
+    assert all(0 <= e <= 1 for e in errors) and len(set(errors)) > 1
+    if model == "gan-fm":  # D sees x alone: its last point is the final evaluation of the averaged weights
+        assert float(curve_log[-1]["test_error"]) == curved["evaluations"]["averaged"]["running"]["test_error_sampled"]
+
+
 def test_semisup_table_reports_the_configured_statistics_and_the_columns_beside():
     from ali_bench.semisup.table import semisup_table
 

@@ -53,6 +53,7 @@ class SemisupSettings:
     bn_batches: int = 10  # batch-norm statistics recomputed from this many training-shaped batches
     bn_batch_size: int = 500  # of this many labelled, unlabelled and generated pairs each
     gan_fm_nets: str = ""  # gan-fm's networks (semisup.<dataset>.gan_fm_nets); "" for the other models
+    evals_per_epoch: int = 1  # test-error evaluations per epoch for the learning curve (0: none); training unchanged
 
     @property
     def supervised_only(self) -> bool:
@@ -89,6 +90,7 @@ def settings_for(cfg: Config, dataset: str, labels: int, seed: int, model: str) 
         bn_batches=cfg.batchnorm.batches,
         bn_batch_size=cfg.batchnorm.batch_size,
         gan_fm_nets=run.gan_fm_nets if model == "gan-fm" else "",
+        evals_per_epoch=semisup.evals_per_epoch,
     )
 
 
@@ -113,6 +115,7 @@ SHARED_SETTINGS = (
     "d_batchnorm",
     "ema_warmup",
     "unlabelled_weight",
+    "evals_per_epoch",
 )
 
 

@@ -11,6 +11,7 @@ graph; the gan-fm step runs eagerly.
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import partial
 from pathlib import Path
@@ -29,10 +30,13 @@ from ali_bench.resumable import length_free, run_epochs, write_log
 from ali_bench.seeding import generator_for, seed_for
 from ali_bench.semisup import feature_matching
 from ali_bench.semisup.average import DiscriminatorAverage, warn_if_average_cannot_move, weight_on_first_half
-from ali_bench.semisup.evaluate import evaluate_all
+from ali_bench.semisup.evaluate import LATENT_AT_TEST, classification_error, evaluate_all
 from ali_bench.semisup.model import MONITORS, build, semisup_step
 from ali_bench.semisup.settings import LABELLED_ORDER, NOISE, ORDER, SECOND_ORDER, SemisupSettings, balanced_labels
 from ali_bench.training import divergence, not_finite
+
+CURVE = ("test_error", "test_error_live")  # the learning curve's columns in the run's log
+CURVE_STREAM = len(LATENT_AT_TEST) + 1  # the curve's latent noise: a stream the final evaluation does not use
 
 
 def make_optimisers(model: ImageALI, settings: SemisupSettings, device: torch.device, use_graph: bool):
@@ -86,6 +90,30 @@ def gan_fm_train_step(
     monitors = feature_matching.gan_fm_step(model, opt_d, opt_g, x_lab, y_lab, x_unl, x_unl2, unlabelled_weight)
     average.update(model)
     return monitors
+
+
+def segment_ends(steps: int, evals_per_epoch: int) -> set[int]:
+    """The steps of an epoch (counted from 1) after which a log row ends: ``evals_per_epoch`` evenly
+    spaced, the last at the epoch's end; one, at the end, for 0. Each row carries the mean monitors of
+    its steps and, where evaluated, a point of the learning curve."""
+    parts = max(evals_per_epoch, 1)
+    return {round(steps * (i + 1) / parts) for i in range(parts)} - {0}
+
+
+def curve_point(model, average: DiscriminatorAverage, test: ImageSplit, seed: int, device: torch.device, gan_fm: bool):
+    """A point of the learning curve: the test error of D's averaged weights (``test_error``, what the
+    run reports at the end, there with recomputed batch-norm statistics) and of its live ones, each
+    with the running statistics. Copies are evaluated, and the latent noise has its own seeded
+    stream: the training that goes on is the one it would have been without the curve."""
+    copies = {"test_error": average.averaged_model(model), "test_error_live": copy.deepcopy(model).eval()}
+    if gan_fm:
+        return {
+            key: feature_matching.classification_error(m, test.images, test.labels, device) for key, m in copies.items()
+        }
+    return {
+        key: classification_error(m, test.images, test.labels, seed, device, "sampled", stream=CURVE_STREAM)
+        for key, m in copies.items()
+    }
 
 
 def set_learning_rate(optimisers, lr: float) -> None:
@@ -187,7 +215,8 @@ def train_semisup(
                 for k in range(steps * batch // len(x_lab) + 1)
             ]
         ).to(device)
-        total = torch.zeros(len(MONITORS), device=device)
+        ends, rows = segment_ends(steps, settings.evals_per_epoch), []
+        total, begun = torch.zeros(len(MONITORS), device=device), 0
         for step in steps_of_epoch(steps, epoch, progress):
             pick = labelled_order[step * batch : (step + 1) * batch]
             unl = data[order[step * batch : (step + 1) * batch]]
@@ -195,18 +224,23 @@ def train_semisup(
                 total += step_fn(x_lab[pick], y_lab[pick], unl, data[second[step * batch : (step + 1) * batch]])
             else:
                 total += step_fn(x_lab[pick], y_lab[pick], unl)
-        means = dict(zip(MONITORS, (total / steps).tolist(), strict=True))
-        if not_finite(means):
-            raise divergence(
-                f"semi-supervised run {settings.dataset}, {settings.n_labels} labels, seed {settings.seed}",
-                epoch + 1,
-                means,
-                f"lower semisup.lr (now {settings.lr}) or check the data, and retrain",
+            if step + 1 not in ends:
+                continue
+            means = dict(zip(MONITORS, (total / (step + 1 - begun)).tolist(), strict=True))
+            if not_finite(means):
+                raise divergence(
+                    f"semi-supervised run {settings.dataset}, {settings.n_labels} labels, seed {settings.seed}",
+                    epoch + 1,
+                    means,
+                    f"lower semisup.lr (now {settings.lr}) or check the data, and retrain",
+                )
+            curve = curve_point(model, average, test, settings.seed, device, gan_fm) if settings.evals_per_epoch else {}
+            rows.append(
+                {"epoch": epoch + 1, "step": epoch * steps + step + 1, "lr": settings.lr * factor, **means, **curve}
             )
-        return [{"epoch": epoch + 1, "lr": settings.lr * factor, **means}], {
-            "loss_d": means["loss_d"],
-            "train_error": means["train_error"],
-        }
+            total.zero_()
+            begun = step + 1
+        return rows, {"loss_d": rows[-1]["loss_d"], "train_error": rows[-1]["train_error"]}
 
     def get_state() -> dict:
         state = {
@@ -246,7 +280,7 @@ def train_semisup(
         set_state=set_state,
         desc=f"{settings.model} {settings.dataset} {settings.n_labels} labels seed {settings.seed}",
         progress=progress,
-        on_rows=partial(write_log, log_path, columns=("epoch", "lr", *MONITORS, "wall_time_s")),
+        on_rows=partial(write_log, log_path, columns=("epoch", "step", "lr", *MONITORS, *CURVE, "wall_time_s")),
         checkpoint_seconds=checkpoint_seconds,
         length_key=f"semisup.{settings.dataset}.epochs",
         same_schedule=partial(same_schedule, epochs=settings.epochs, decay_fraction=settings.decay_fraction),
