@@ -104,6 +104,8 @@ def cmd_semisup_table(args: argparse.Namespace) -> None:
             f"in {', '.join(sorted({str(Path(p).parent) for p in args.results}))} (the inputs in the provenance sidecar).",
         ],
     )
+    if args.paired_out is not None:
+        write_paired(results, cfg.batchnorm.statistics, args.paired_out)
     sections = {
         "semisup": trained_with.semisup_listed(as_dict(cfg.semisup)),
         "images": {"variant": cfg.images.variant},
@@ -120,6 +122,55 @@ def cmd_semisup_table(args: argparse.Namespace) -> None:
             inputs=args.results,
         ),
     )
+
+
+def write_paired(results: list[dict], statistics: str, out: Path) -> None:
+    """The paired comparison (``paired.py``) of the table's runs, as CSV and Markdown."""
+    from ali_bench.semisup.evaluate import headline
+    from ali_bench.semisup.paired import CONFIDENCE, paired_table
+    from ali_bench.tables import write_csv, write_markdown
+
+    paired = paired_table(results, lambda run: 100 * headline(run, statistics)["test_error_sampled"])
+    write_csv(paired, out)
+    write_markdown(
+        paired,
+        out.with_suffix(".md"),
+        "Semi-supervised models compared seed by seed",
+        [
+            "Each seed draws one labelled subset, on which every model of that seed trains: the errors are paired.",
+            "difference_mean_pct: mean over the seeds both trained of (model - reference) test error, in points; "
+            "negative: the model errs less. The errors are semisup_table.csv's headline (averaged D, "
+            f"{statistics} batch-norm statistics).",
+            f"ci_low_pct, ci_high_pct: the {CONFIDENCE:.0%} t interval of that mean; p_value: two-sided paired t-test "
+            "(empty with fewer than two seeds); model_lower_on: seeds on which the model erred less.",
+        ],
+    )
+
+
+def cmd_semisup_curves(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from ali_bench.semisup.figures import curve_frame, learning_curves
+    from ali_bench.semisup.table import result_spec
+    from ali_bench.table_inputs import TableInputError, read_json
+
+    if len(args.results) != len(args.logs):
+        raise TableInputError(
+            f"semisup-curves got {len(args.results)} result files and {len(args.logs)} logs: pass each run's log "
+            "in the order of its result"
+        )
+    results = read_json(args.results, result_spec("recomputed", identity_only=True))
+    logs = []
+    for path in args.logs:
+        log = pd.read_csv(path)
+        if "test_error" not in log or log["test_error"].isna().all():
+            raise TableInputError(
+                f"'{path}' has no test_error column or no value in it: the run logged no learning curve "
+                "(config key 'semisup.evals_per_epoch' is 0, or it was trained by older code); retrain it "
+                "with rule semisup_run"
+            )
+        logs.append(log)
+    learning_curves(curve_frame(results, logs), args.out)
 
 
 def register(sub) -> None:
@@ -149,4 +200,11 @@ def register(sub) -> None:
     add_config(p)
     p.add_argument("--results", type=Path, nargs="+", required=True)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--paired-out", type=Path, help="also the paired comparison of the models (.csv, and .md beside)")
     p.set_defaults(func=cmd_semisup_table)
+
+    p = sub.add_parser("semisup-curves", help="the semi-supervised learning curves from per-run results and logs")
+    p.add_argument("--results", type=Path, nargs="+", required=True)
+    p.add_argument("--logs", type=Path, nargs="+", required=True, help="each run's log, in the order of --results")
+    p.add_argument("--out", type=Path, required=True, help="the figure (.png)")
+    p.set_defaults(func=cmd_semisup_curves)

@@ -391,13 +391,14 @@ def semisup_table_config_json():
     )
 
 
-def semisup_results():
-    """Every run the semi-supervised table needs: each model of ``semisup.models`` per (dataset, labels, seed)."""
+def semisup_results(suffix=".json"):
+    """Every run the semi-supervised table needs: each model of ``semisup.models`` per (dataset, labels, seed);
+    with ``suffix="_log.csv"``, their logs, in the same order."""
     semisup = config["semisup"]
     runs = []
     for dataset in semisup["datasets"]:
         runs += expand(
-            result("semisup/{dataset}_{labels}labels_seed{seed}_{model}.json"),
+            result(f"semisup/{{dataset}}_{{labels}}labels_seed{{seed}}_{{model}}{suffix}"),
             dataset=dataset,
             labels=semisup[dataset]["labels"],
             seed=semisup["seeds"],
@@ -451,7 +452,7 @@ def all_tables():
             kind=["samples", "reconstructions", "interpolations"],
         ),
         *(result(f"{svm_table(name)}.csv") for name in SVM_TABLE_ORDER if name in config["images"]["datasets"]),
-        *([result("semisup_table.csv")] if config["semisup"]["datasets"] else []),
+        *([result("semisup_table.csv"), result("figures/semisup_curves.png")] if config["semisup"]["datasets"] else []),
         *expand(result("figures/{cdataset}_conditional.png"), cdataset=config["conditional"]["datasets"]),
     ]
 

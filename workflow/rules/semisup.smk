@@ -11,6 +11,7 @@ wildcard_constraints:
 # Seconds-long steps run where Snakemake runs (a cluster's login node), never queued as jobs.
 localrules:
     semisup_table,
+    semisup_curves,
 
 
 rule semisup_run:
@@ -59,11 +60,13 @@ rule semisup_table:
     """Test error over seeds per (dataset, labels), the paper's Tables 1-2 beside; baselines where configured.
     The runs record evaluations with both batch-norm statistics; ``batchnorm.statistics`` picks the headline here."""
     input:
-        code("semisup/table.py", "semisup/models.py", "tables.py", "table_inputs.py", "paper.py"),
+        code("semisup/table.py", "semisup/paired.py", "semisup/models.py", "tables.py", "table_inputs.py", "paper.py"),
         results=semisup_results(),
     output:
         table=report(result("semisup_table.csv"), caption="../report/semisup_table.rst", category="Semi-supervised"),
         markdown=result("semisup_table.md"),
+        paired=report(result("semisup_paired.csv"), caption="../report/semisup_paired.rst", category="Semi-supervised"),
+        paired_markdown=result("semisup_paired.md"),
         provenance=report(
             result("semisup_table.provenance.json"), caption="../report/provenance.rst", category="Provenance"
         ),
@@ -77,4 +80,22 @@ rule semisup_table:
         config=semisup_table_config_json(),
     shell:
         "python -m ali_bench semisup-table --config-json {params.config:q} --results {input.results}"
-        " --out {output.table} > {log} 2>&1"
+        " --out {output.table} --paired-out {output.paired} > {log} 2>&1"
+
+
+rule semisup_curves:
+    """Test error against steps, per (dataset, labels), the models side by side (each run's log)."""
+    input:
+        code("semisup/figures.py", "figures.py"),
+        results=semisup_results(),
+        logs=semisup_results("_log.csv"),
+    output:
+        report(result("figures/semisup_curves.png"), caption="../report/semisup_curves.rst", category="Semi-supervised"),
+    log:
+        result("logs/semisup_curves.log"),
+    benchmark:
+        result("benchmarks/semisup_curves.tsv")
+    conda:
+        ENV
+    shell:
+        "python -m ali_bench semisup-curves --results {input.results} --logs {input.logs} --out {output} > {log} 2>&1"
