@@ -202,11 +202,15 @@ def test_tiny_real_run_of_the_toy_dag(tiny_run):
     run = json.loads((tmp_path / "res/semisup/digits_100labels_seed0_ali.json").read_text())
     assert len(run["labelled_indices"]) == 100
     pairs = pd.read_csv(tmp_path / "res/semisup_paired.csv")  # the models seed by seed, and their curves
-    assert list(zip(pairs["model"], pairs["reference"], strict=True)) == [
-        ("ali", "supervised"),
-        ("gan-fm", "supervised"),
-        ("ali", "gan-fm"),
-    ] and (pairs["seeds"] == 2).all()
+    assert (
+        list(zip(pairs["model"], pairs["reference"], strict=True))
+        == [
+            ("ali", "supervised"),
+            ("gan-fm", "supervised"),
+            ("ali", "gan-fm"),
+        ]
+        and (pairs["seeds"] == 2).all()
+    )
     assert (tmp_path / "res/figures/semisup_curves.png").is_file()
     metrics = json.loads((tmp_path / "res/images/digits/reconstruction_metrics.json").read_text())
     assert 0 <= metrics["label_agreement"] <= 1 and metrics["mse"] > 0
