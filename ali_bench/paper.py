@@ -78,8 +78,8 @@ PACGAN_TOY_SETUP = {
     "high-quality radius (std)": 3.0,  # MetricLogger(dis_thre=3): nearest mean within 3 std
     "lr": 1e-4,
     "init std": 0.02,
-    # Blocks Adam(beta1=0.8): PyTorch 0.2 under Blocks before 2017-01-24, 0.8 after; which Blocks
-    # PacGAN ran is not known, so either value is PacGAN's setup.
+    # Blocks Adam(beta1=0.8): PyTorch 0.2 or 0.8 by the Blocks it ran on, which is not known, so either
+    # is PacGAN's setup (docs/paper-vs-code.md, "Conventions of 2016 libraries")
     "beta1 (PyTorch convention)": (0.2, 0.8),
     # GraphLogger applies the decoder outside Blocks' batch_normalization context: population
     # statistics, i.e. the running averages (momentum 0.05) the training updated.

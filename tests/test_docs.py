@@ -190,3 +190,18 @@ def test_ci_checks_style_and_lint_before_anything_runs():
     checks = ["ruff check .", "ruff format --check .", "snakefmt --check Snakefile workflow/", "snakemake --lint"]
     assert all(check in run for check in checks)
     assert max(run.index(check) for check in checks) < run.index("run_readme_command 1")
+
+
+def test_blocks_adam_convention_is_explained_in_one_place():
+    """Why a 2016 Blocks beta1 is one minus PyTorch's is explained in docs/paper-vs-code.md only; the
+    package, configs and other pages point there (each explanation names the Blocks commit that
+    changed the convention, so a second copy shows as a second mention of it)."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    places = [
+        name
+        for name in tracked
+        if not name.startswith(("tests/", "results/", "benchmarks/RESULTS.md"))
+        and name.endswith((".py", ".md", ".yaml", ".smk", ".rst"))
+        and "aa064519" in (REPO / name).read_text(errors="replace")
+    ]
+    assert places == ["docs/paper-vs-code.md"], places
