@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -315,12 +316,7 @@ class Config:
 
 
 def check_toy_inference_selection(cfg: Config) -> None:
-    """toy_inference.select_from must name a trained toy hyperparameter set.
-
-    A cross-section check, so it runs only where the toy_inference section was given (the workflow
-    always gives every section; see ``load_config``): a toy training job receives the toy section
-    alone and must not be refused over the defaults of a section it never reads.
-    """
+    """toy_inference.select_from must name a trained toy hyperparameter set (``CROSS_SECTION_CHECKS``)."""
     if cfg.toy_inference.select_from not in cfg.toy.hyperparameter_sets:
         raise ConfigError(
             f"config key 'toy_inference.select_from': {cfg.toy_inference.select_from!r} is not one of "
@@ -377,6 +373,23 @@ def read_config_file(path: str | Path) -> Any:
     return data
 
 
+# Checks that relate two sections, each with the sections it reads. A workflow job gets the config
+# cut to the sections it reads (the rest fall back to defaults it never uses), so such a check runs
+# only on a config that gives all its sections: the workflow's whole config (checked once, before
+# any job starts) or a user's file that sets both. A toy training job, given the toy section alone,
+# is then never refused over the default of toy_inference, a section it does not read.
+CROSS_SECTION_CHECKS: tuple[tuple[tuple[str, ...], Callable[[Config], None]], ...] = (
+    (("toy", "toy_inference"), check_toy_inference_selection),
+)
+
+
+def check_across_sections(config: Config, given: dict) -> None:
+    """Run each of ``CROSS_SECTION_CHECKS`` whose sections are all in ``given`` (the mapping loaded)."""
+    for sections, check in CROSS_SECTION_CHECKS:
+        if all(section in given for section in sections):
+            check(config)
+
+
 def _looks_numeric(text: str) -> bool:
     try:
         float(text)
@@ -411,8 +424,7 @@ def load_config(source: dict | str | Path | None) -> Config:
             )
         origins = number_strings(source, path)
     config = build(Config, validate(source, origins), "")
-    if isinstance(source, dict) and "toy_inference" in source:
-        check_toy_inference_selection(config)
+    check_across_sections(config, source if isinstance(source, dict) else {})
     return config
 
 
