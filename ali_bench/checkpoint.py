@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,44 @@ def remake(path: str | Path) -> str:
     )
 
 
+DIGEST_KEY = "content_sha256"  # the digest of everything else in the file, recorded by save, checked by load
+
+
+def _feed(digest: Any, value: Any) -> None:
+    """Add ``value`` to ``digest``: tensors by dtype, shape and bytes; containers in their order, keys
+    included; anything else by its repr (exact for the ints, floats and strings a checkpoint holds)."""
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous()
+        digest.update(f"tensor {tensor.dtype} {tuple(tensor.shape)};".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+    elif isinstance(value, dict):
+        digest.update(f"dict {len(value)};".encode())
+        for key, item in value.items():
+            _feed(digest, key)
+            _feed(digest, item)
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"{type(value).__name__} {len(value)};".encode())
+        for item in value:
+            _feed(digest, item)
+    else:
+        digest.update(f"{type(value).__name__} {value!r};".encode())
+
+
+def content_digest(payload: dict[str, Any]) -> str:
+    """SHA-256 of a checkpoint's content as loaded (not of the file's bytes, which torch's zip
+    container does not make canonical), so that a file changed on disk after it was written (a
+    flipped bit, an overwritten block, a tensor edited by hand) no longer matches what ``save``
+    recorded in it, although torch reads it without complaint."""
+    digest = hashlib.sha256()
+    _feed(digest, {key: value for key, value in payload.items() if key != DIGEST_KEY})
+    return digest.hexdigest()
+
+
 def save(path: str | Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` with torch.save so that ``path`` is either the old file or the complete new one."""
+    """Write ``payload`` with torch.save so that ``path`` is either the old file or the complete new
+    one, with its ``content_digest`` recorded beside the content (checked by ``load``)."""
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        torch.save({**payload, DIGEST_KEY: content_digest(payload)}, tmp)
 
 
 def load(path: str | Path, expected_format: str, fix: str | None = None) -> dict[str, Any]:
@@ -57,6 +92,12 @@ def load(path: str | Path, expected_format: str, fix: str | None = None) -> dict
     if not isinstance(payload, dict) or payload.get("format") != expected_format:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise CheckpointError(f"checkpoint '{path}' has format {found!r}, expected {expected_format!r}; {fix}")
+    recorded = payload.pop(DIGEST_KEY, None)  # None: written before checkpoints recorded one; read as it is
+    if recorded is not None and (actual := content_digest(payload)) != recorded:
+        raise CheckpointError(
+            f"checkpoint '{path}' changed on disk after it was written: its content hashes to {actual[:16]}, "
+            f"not the {recorded[:16]} recorded when it was saved; {fix}"
+        )
     return payload
 
 

@@ -25,6 +25,58 @@ def test_checkpoint_round_trip_and_format_check(tmp_path):
         checkpoint.load(path, "y/1")
 
 
+def test_a_checkpoint_overwritten_in_place_is_caught_although_torch_reads_it(tmp_path):
+    """64 bytes overwritten in the middle of a tensor, size unchanged: torch loads the file without
+    complaint (a toy run once resumed from one into NaN weights); the recorded digest refuses it."""
+    path = tmp_path / "c.pt"
+    weights = torch.arange(4096, dtype=torch.float32) + 0.5
+    checkpoint.save(path, {"format": "x/1", "w": weights, "epoch": 3})
+    data = bytearray(path.read_bytes())
+    start = data.index(weights.numpy().tobytes()) + 2048
+    data[start : start + 64] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+    assert not torch.equal(torch.load(path, weights_only=True)["w"], weights)  # torch sees nothing wrong
+    with pytest.raises(CheckpointError, match=r"c\.pt' changed on disk after it was written.*delete it") as caught:
+        checkpoint.load(path, "x/1", fix=checkpoint.DELETE_CHECKPOINT)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda payload: payload["w"].__setitem__(7, float("nan")),  # one weight set to NaN
+        lambda payload: payload.__setitem__("epoch", 4),  # the count of epochs done
+    ],
+)
+def test_a_checkpoint_whose_content_was_edited_is_refused(tmp_path, edit):
+    path = tmp_path / "c.pt"
+    checkpoint.save(path, {"format": "x/1", "w": torch.ones(10), "epoch": 3})
+    payload = torch.load(path, weights_only=True)
+    edit(payload)
+    torch.save(payload, path)  # the digest recorded at save time travels along, unchanged
+    with pytest.raises(CheckpointError, match="changed on disk"):
+        checkpoint.load(path, "x/1")
+
+
+def test_a_checkpoint_written_before_digests_is_read_as_it_is(tmp_path):
+    torch.save({"format": "x/1", "w": torch.ones(2)}, tmp_path / "old.pt")
+    assert torch.equal(checkpoint.load(tmp_path / "old.pt", "x/1")["w"], torch.ones(2))
+
+
+def test_the_digest_covers_dtype_shape_order_and_every_kind_of_value():
+    base = {"format": "x/1", "w": torch.zeros(2, 3), "n": 1, "names": ["a", "b"]}
+    digest = checkpoint.content_digest(base)
+    assert checkpoint.content_digest({**base}) == digest
+    for changed in (
+        {**base, "w": torch.zeros(3, 2)},
+        {**base, "w": torch.zeros(2, 3, dtype=torch.float64)},
+        {**base, "n": 1.0},
+        {**base, "names": ["b", "a"]},
+        {"names": ["a", "b"], **{k: v for k, v in base.items() if k != "names"}},
+    ):
+        assert checkpoint.content_digest(changed) != digest
+
+
 @pytest.mark.parametrize("cut", [0, 10, 200])
 def test_truncated_checkpoint_is_a_one_line_error_naming_the_file(tmp_path, cut):
     path = tmp_path / "c.pt"
