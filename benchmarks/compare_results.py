@@ -25,7 +25,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-VOLATILE = {"wall_time_s", "created_utc", "svm_wall_time_s", "evaluation_s", "fingerprint", "data_root"}
+VOLATILE = {
+    "wall_time_s",
+    "created_utc",
+    "svm_wall_time_s",
+    "evaluation_s",
+    "fingerprint",
+    "data_root",
+    "content_sha256",
+}
 
 
 def without_volatile(value):
