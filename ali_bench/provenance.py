@@ -141,10 +141,37 @@ def build(
     return record
 
 
+TABLE_DIGEST = "table_sha256"  # the SHA-256 of the table as written, checked where a table is read back
+
+
 def write(table: str | Path, record: dict) -> Path:
+    """The sidecar of ``table`` (written first), with the table's SHA-256: a later command that reads
+    the table back (``check_table``) refuses it if it changed since, instead of judging edited rows."""
     path = sidecar_path(table)
+    if Path(table).is_file():
+        record = {**record, TABLE_DIGEST: sha256(table)}
     write_text(path, json.dumps(record, indent=2, sort_keys=False) + "\n")
     return path
+
+
+def check_table(table: str | Path, rebuild: str) -> None:
+    """Refuse ``table`` in one line if its sidecar records a SHA-256 the file no longer has (a row
+    edited by hand, a block overwritten on disk). Tables without a sidecar, or with one written
+    before sidecars recorded it, are read as they are. ``rebuild``: how to make the table again."""
+    path = sidecar_path(table)
+    if not path.is_file():
+        return
+    try:
+        recorded = json.loads(path.read_text()).get(TABLE_DIGEST)
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return  # read() names an unreadable sidecar where a command needs its content
+    if recorded is not None and (actual := sha256(table)) != recorded:
+        from ali_bench.table_inputs import TableInputError
+
+        raise TableInputError(
+            f"'{table}' changed after it was written: it hashes to {actual[:16]}, not the {recorded[:16]} its "
+            f"provenance file '{path}' recorded; {rebuild}"
+        )
 
 
 def read(table: str | Path) -> dict:

@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from ali_bench import provenance
 from ali_bench.config import ConfigError
 
 KINDS = ("number", "integer", "string", "numbers")  # numbers: a non-empty list of numbers (JSON only)
@@ -105,6 +106,7 @@ def read_csv(path: str | Path, spec: Spec) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{spec.what} '{path}' does not exist; {_rerun(path, spec)}")
+    provenance.check_table(path, _rerun(path, spec))
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:

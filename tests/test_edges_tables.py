@@ -79,10 +79,18 @@ def _refused(capsys, argv: list[str], *needles: str) -> str:
     return err
 
 
+def _rerecord(path: Path) -> None:
+    """Record the table's hash in its sidecar again, as if the command had written what it now holds:
+    the value checks are tested on tables as a (faulty) writer made them; a hand edit the sidecar did
+    not see is its own case (test_a_coverage_table_edited_after_it_was_written_is_refused)."""
+    provenance.write(path, {k: v for k, v in provenance.read(path).items() if k != provenance.TABLE_DIGEST})
+
+
 def _edit(path: Path, row: int, column: str, value) -> None:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     frame.loc[row, column] = value
     frame.to_csv(path, index=False)
+    _rerecord(path)
 
 
 # --------------------------------------------------------------- 1. the toy coverage table, validated
@@ -129,8 +137,10 @@ def test_a_coverage_table_with_a_run_twice_only_a_header_or_a_column_missing_is_
     _refused(capsys, argv, "line 2 and line 6 both hold run model ali, hyperparameter_set released, seed 0")
     coverage = _write_coverage(tmp_path)
     coverage.write_text(coverage.read_text().splitlines()[0] + "\n")
+    _rerecord(coverage)
     _refused(capsys, argv, f"'{coverage}' has a header but no rows")
     coverage.write_text("")
+    _rerecord(coverage)
     _refused(capsys, argv, f"'{coverage}' is empty")
     _write_coverage(tmp_path, [{k: v for k, v in row.items() if k != "reverse_kl"} for row in rows])
     _refused(capsys, argv, "has no column 'reverse_kl'")
@@ -403,11 +413,28 @@ def test_toy_table_provenance_lists_the_sha256_of_its_inputs_and_an_edit_changes
         str(coverage): hashlib.sha256(coverage.read_bytes()).hexdigest(),
         str(sidecar): hashlib.sha256(sidecar.read_bytes()).hexdigest(),
     }
-    _edit(coverage, 0, "modes", "25")  # a plausible hand edit: only the checksum shows it
+    _edit(coverage, 0, "modes", "25")  # rewritten by its command: the new table's provenance lists the new hash
     assert main(["toy-table", "--coverage", str(coverage), "--out", str(out)]) == 0
     edited = provenance.read(out)["inputs"]
     assert edited[str(coverage)] != inputs[str(coverage)]
     assert edited[str(coverage)] == hashlib.sha256(coverage.read_bytes()).hexdigest()
+
+
+def test_a_coverage_table_edited_after_it_was_written_is_refused(tmp_path, capsys):
+    """A plausible hand edit (modes 6 -> 25) passes every value check; the hash its sidecar recorded
+    when toy-evaluate wrote it does not match any more, and the table command says so in one line."""
+    coverage = _write_coverage(tmp_path)
+    frame = pd.read_csv(coverage, dtype=str, keep_default_na=False)
+    frame.loc[0, "modes"] = "25"
+    frame.to_csv(coverage, index=False)
+    _refused(
+        capsys,
+        ["toy-table", "--coverage", str(coverage), "--out", str(tmp_path / "toy_table.csv")],
+        f"'{coverage}' changed after it was written",
+        f"provenance file '{provenance.sidecar_path(coverage)}' recorded",
+        "rule toy_evaluate",
+    )
+    assert not (tmp_path / "toy_table.csv").exists()
 
 
 def test_semisup_and_svm_table_provenance_list_each_input_with_its_sha256(tmp_path):

@@ -13,6 +13,9 @@ from ali_bench.semisup import (
     average as semisup_average,
 )
 from ali_bench.semisup import (
+    curve as semisup_curve,
+)
+from ali_bench.semisup import (
     evaluate as semisup_evaluate,
 )
 from ali_bench.semisup import (
@@ -283,9 +286,9 @@ def test_a_tiny_run_records_both_statistics_both_weights_every_latent_and_the_tr
 
 
 def test_segment_ends_split_an_epoch_evenly_and_end_at_its_last_step():
-    assert semisup_train.segment_ends(10, 0) == semisup_train.segment_ends(10, 1) == {10}
-    assert semisup_train.segment_ends(10, 3) == {3, 7, 10}
-    assert semisup_train.segment_ends(2, 5) == {1, 2}  # more evaluations than steps: one per step
+    assert semisup_curve.segment_ends(10, 0) == semisup_curve.segment_ends(10, 1) == {10}
+    assert semisup_curve.segment_ends(10, 3) == {3, 7, 10}
+    assert semisup_curve.segment_ends(2, 5) == {1, 2}  # more evaluations than steps: one per step
 
 
 @pytest.mark.parametrize("model", ["ali", "gan-fm"])
@@ -319,7 +322,7 @@ def test_the_learning_curve_is_logged_without_changing_the_training(tmp_path, mo
     assert [row["step"] for row in plain_log] == ["10", "20"] and plain_log[0]["test_error"] == ""
     assert [int(row["step"]) for row in curve_log] == [3, 7, 10, 13, 17, 20]
     assert [int(row["epoch"]) for row in curve_log] == [1, 1, 1, 2, 2, 2]
-    errors = [float(row[key]) for row in curve_log for key in semisup_train.CURVE]
+    errors = [float(row[key]) for row in curve_log for key in semisup_curve.CURVE]
     assert all(0 <= e <= 1 for e in errors) and len(set(errors)) > 1
     if model == "gan-fm":  # D sees x alone: its last point is the final evaluation of the averaged weights
         assert float(curve_log[-1]["test_error"]) == curved["evaluations"]["averaged"]["running"]["test_error_sampled"]

@@ -11,7 +11,6 @@ graph; the gan-fm step runs eagerly.
 
 from __future__ import annotations
 
-import copy
 import json
 from functools import partial
 from pathlib import Path
@@ -30,13 +29,11 @@ from ali_bench.resumable import length_free, run_epochs, write_log
 from ali_bench.seeding import generator_for, seed_for
 from ali_bench.semisup import feature_matching
 from ali_bench.semisup.average import DiscriminatorAverage, warn_if_average_cannot_move, weight_on_first_half
-from ali_bench.semisup.evaluate import LATENT_AT_TEST, classification_error, evaluate_all
+from ali_bench.semisup.curve import CURVE, curve_point, segment_ends
+from ali_bench.semisup.evaluate import evaluate_all
 from ali_bench.semisup.model import MONITORS, build, semisup_step
 from ali_bench.semisup.settings import LABELLED_ORDER, NOISE, ORDER, SECOND_ORDER, SemisupSettings, balanced_labels
 from ali_bench.training import divergence, not_finite
-
-CURVE = ("test_error", "test_error_live")  # the learning curve's columns in the run's log
-CURVE_STREAM = len(LATENT_AT_TEST) + 1  # the curve's latent noise: a stream the final evaluation does not use
 
 
 def make_optimisers(model: ImageALI, settings: SemisupSettings, device: torch.device, use_graph: bool):
@@ -90,30 +87,6 @@ def gan_fm_train_step(
     monitors = feature_matching.gan_fm_step(model, opt_d, opt_g, x_lab, y_lab, x_unl, x_unl2, unlabelled_weight)
     average.update(model)
     return monitors
-
-
-def segment_ends(steps: int, evals_per_epoch: int) -> set[int]:
-    """The steps of an epoch (counted from 1) after which a log row ends: ``evals_per_epoch`` evenly
-    spaced, the last at the epoch's end; one, at the end, for 0. Each row carries the mean monitors of
-    its steps and, where evaluated, a point of the learning curve."""
-    parts = max(evals_per_epoch, 1)
-    return {round(steps * (i + 1) / parts) for i in range(parts)} - {0}
-
-
-def curve_point(model, average: DiscriminatorAverage, test: ImageSplit, seed: int, device: torch.device, gan_fm: bool):
-    """A point of the learning curve: the test error of D's averaged weights (``test_error``, what the
-    run reports at the end, there with recomputed batch-norm statistics) and of its live ones, each
-    with the running statistics. Copies are evaluated, and the latent noise has its own seeded
-    stream: the training that goes on is the one it would have been without the curve."""
-    copies = {"test_error": average.averaged_model(model), "test_error_live": copy.deepcopy(model).eval()}
-    if gan_fm:
-        return {
-            key: feature_matching.classification_error(m, test.images, test.labels, device) for key, m in copies.items()
-        }
-    return {
-        key: classification_error(m, test.images, test.labels, seed, device, "sampled", stream=CURVE_STREAM)
-        for key, m in copies.items()
-    }
 
 
 def set_learning_rate(optimisers, lr: float) -> None:

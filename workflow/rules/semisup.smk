@@ -26,6 +26,7 @@ rule semisup_run:
             "nets/weight_norm.py",
             "semisup/average.py",
             "semisup/evaluate.py",
+            "semisup/curve.py",
             "semisup/train.py",
             "batchnorm.py",
             "nets/image.py",
