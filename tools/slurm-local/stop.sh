@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stop the cluster tools/slurm-local/start.sh started: exactly the processes recorded in its `pids`,
 # in reverse start order (SIGTERM, then SIGKILL after 10 s), each only if that pid is still the
-# program it recorded (a pid reused by another process is left alone). Leaves the folder's logs.
+# program it recorded (a pid reused by another process is left alone), and slurmd's /run/slurm/conf
+# link when it points into the folder. Leaves the folder's logs.
 set -uo pipefail
 STATE=${SLURM_LOCAL_DIR:-/tmp/ali-bench-slurm}
 me="tools/slurm-local/stop.sh"
@@ -14,4 +15,6 @@ tac "$STATE/pids" | while read -r name pid; do
     ours "$name" "$pid" && kill -KILL "$pid" 2>/dev/null
     echo "$me: stopped $name ($pid)" >&2
 done
+# slurmd's link to its configless cache, when it points into this cluster's folder
+case "$(readlink /run/slurm/conf 2>/dev/null)" in "$STATE"/*) rm -f /run/slurm/conf ;; esac
 rm -f "$STATE/pids" "$STATE/env"
