@@ -86,6 +86,27 @@ def test_a_results_folder_without_metadata_retrains_when_a_training_setting_chan
     assert "Nothing to be done" in plan.stdout + plan.stderr
 
 
+@pytest.mark.slow
+def test_a_results_folder_without_metadata_reruns_the_evaluation_whose_setting_changed(tmp_path):
+    """toy.coverage.n_samples changed in a folder copied without .snakemake/: "Nothing to be done"
+    and a stale table, before evaluations had settings stamps; now the evaluation and what reads it
+    rerun, and the training does not."""
+    made, copied = tmp_path / "made", tmp_path / "copied"
+    made.mkdir()
+    copied.mkdir()
+    table = "res/toy_table.csv"
+    snakemake(table, "--cores", "1", "--configfile", _write_config(made), "--directory", str(made))
+    shutil.copytree(made / "res", copied / "res")  # the results alone, mtimes kept; no .snakemake/
+    changed = _write_config(copied, coverage={**TINY_TOY["coverage"], "n_samples": 400})
+    plan = snakemake(table, "--dry-run", "--cores", "1", "--configfile", changed, "--directory", str(copied))
+    out = plan.stdout + plan.stderr
+    assert "rule toy_evaluate:" in out and "rule toy_table:" in out, out
+    assert "rule toy_train:" not in out, out
+    same = _write_config(copied)
+    plan = snakemake(table, "--dry-run", "--cores", "1", "--configfile", same, "--directory", str(copied))
+    assert "Nothing to be done" in plan.stdout + plan.stderr, plan.stdout + plan.stderr
+
+
 # -------------------------------------------------------------------------------------------------
 # 2. one writer per results folder; temporaries in flight are kept
 

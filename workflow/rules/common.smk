@@ -209,35 +209,37 @@ def image_train_config_json(wildcards):
     )
 
 
-# Settings stamps: a results folder never serves a model trained under other settings, even without
-# Snakemake's metadata (a folder copied or moved without .snakemake/, or whose metadata was lost),
-# where Snakemake sees no params change and goes by mtimes alone. Each training job has as an extra
-# input one small file, <results>/.trained_with/<rule>/<wildcards>/<digest>.json, holding the
-# settings its params hold (the same ali_bench/trained_with.py views); its name carries their digest.
-# A run (not a dry run) writes it while building the DAG when it is missing, and removes that job's
-# stamps of other settings: changed settings thus give the training an input newer than its models,
-# and Snakemake retrains it and reruns everything downstream, metadata or not; unchanged settings
-# find the stamp written before the models, and nothing reruns. A content-named file rather than one
-# rewritten in place, so that the check is a file's existence and going back to settings trained
-# earlier, after another was trained, retrains as it must.
+# Settings stamps: a results folder never serves a model trained, or an evaluation, table or figure
+# made, under other settings, even without Snakemake's metadata (a folder copied or moved without
+# .snakemake/, or whose metadata was lost), where Snakemake sees no params change and goes by mtimes
+# alone. Each job that reads settings has as an extra input one small file,
+# <results>/.trained_with/<rule>/<wildcards>/<digest>.json, holding the settings its params hold (for
+# trainings, the ali_bench/trained_with.py views); its name carries their digest. A run (not a dry
+# run) writes it while building the DAG when it is missing, and removes that job's stamps of other
+# settings: changed settings thus give the job an input newer than its outputs, and Snakemake reruns
+# it and everything downstream, metadata or not; unchanged settings find the stamp written before the
+# outputs, and nothing reruns. A content-named file rather than one rewritten in place, so that the
+# check is a file's existence and going back to earlier settings, after others ran, reruns as it must.
 # A dry run (or --report, --lint) writes nothing in the results folder: where the stamp is missing it
-# lists a fresh copy in Snakemake's own temporary folder instead, newer than any models, so its plan
+# lists a fresh copy in Snakemake's own temporary folder instead, newer than any output, so its plan
 # is the plan of the run. Jobs Snakemake submits (a cluster's) find the stamps the main process wrote.
-# A folder made before stamps existed has none: its trainings rerun once, unless `snakemake --touch`.
+# A folder made before a job had its stamp lacks it, and the job reruns once (unless `snakemake --touch`).
 STAMPS = ".trained_with"
 
 
 def _stamp_key(wildcards):
-    """A training job's wildcards as one path component: ``hparams=random,seed=3``."""
+    """A job's wildcards as one path component: ``hparams=random,seed=3``."""
     return ",".join(f"{name}={value}" for name, value in sorted(wildcards.items()))
 
 
-def trained_with_stamp(rule_name, settings):
-    """The input function of a training rule's settings stamp; ``settings`` is its params.config
-    function (wildcards -> the JSON the job is trained with)."""
+def settings_stamp(rule_name, settings):
+    """The input function of a rule's settings stamp; ``settings`` is its params.config: a function
+    (wildcards -> the JSON the job runs with) or that JSON. Every rule that reads settings has one,
+    evaluations, tables and figures as well as trainings, so that a changed setting reruns exactly
+    the jobs that read it, with or without Snakemake's metadata."""
 
     def stamp(wildcards):
-        text = settings(wildcards)
+        text = settings(wildcards) if callable(settings) else settings
         where = f"{STAMPS}/{rule_name}/{_stamp_key(wildcards)}"
         name = f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
         path = result(f"{where}/{name}")

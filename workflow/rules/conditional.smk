@@ -11,7 +11,7 @@ rule conditional_train:
         IMAGE_CODE,
         code("nets/conditional.py"),
         data=conditional_train_data,
-        trained_with=trained_with_stamp("conditional_train", conditional_train_config_json),
+        trained_with=settings_stamp("conditional_train", conditional_train_config_json),
     output:
         models=result("images/{cdataset}_conditional/models.pt"),
         provenance=result("images/{cdataset}_conditional/models.provenance.json"),
@@ -48,6 +48,7 @@ rule conditional_figure:
         ),
         models=rules.conditional_train.output.models,
         data=conditional_figure_data,
+        settings=settings_stamp("conditional_figure", conditional_config_json),
     output:
         figure=report(
             result("figures/{cdataset}_conditional.png"), caption="../report/conditional.rst", category="Conditional"

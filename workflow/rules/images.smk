@@ -24,7 +24,7 @@ rule image_train:
     input:
         IMAGE_CODE,
         data=image_train_data,
-        trained_with=trained_with_stamp("image_train", image_train_config_json),
+        trained_with=settings_stamp("image_train", image_train_config_json),
     output:
         models=result("images/{dataset}/models.pt"),
         provenance=result("images/{dataset}/models.provenance.json"),
@@ -54,6 +54,7 @@ rule image_figures:
         code("images/figures.py", "figures.py", "images/train.py", "batchnorm.py"),
         models=rules.image_train.output.models,
         data=image_figures_data,
+        settings=settings_stamp("image_figures", image_config_json),
     output:
         samples=report(
             result("figures/{dataset}_samples.png"),

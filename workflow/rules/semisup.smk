@@ -34,7 +34,7 @@ rule semisup_run:
             "data/images.py",
         ),
         data=semisup_data,
-        trained_with=trained_with_stamp("semisup_run", semisup_config_json),
+        trained_with=settings_stamp("semisup_run", semisup_config_json),
     output:
         result=result("semisup/{dataset}_{labels}labels_seed{seed}_{model}.json"),
         log=result("semisup/{dataset}_{labels}labels_seed{seed}_{model}_log.csv"),
@@ -63,6 +63,7 @@ rule semisup_table:
     input:
         code("semisup/table.py", "semisup/paired.py", "semisup/models.py", "tables.py", "table_inputs.py", "paper.py"),
         results=semisup_results(),
+        settings=settings_stamp("semisup_table", semisup_table_config_json()),
     output:
         table=report(result("semisup_table.csv"), caption="../report/semisup_table.rst", category="Semi-supervised"),
         markdown=result("semisup_table.md"),

@@ -18,6 +18,7 @@ rule features:
         code("svm/features.py", "data/images.py", "images/train.py", "batchnorm.py"),
         models=feature_inputs,
         data=lambda wildcards: data_manifest(wildcards.dataset, wildcards.split),
+        settings=settings_stamp("features", image_config_json),
     output:
         features=result("features/{dataset}/{feature_set}_{split}.npy"),
         labels=result("features/{dataset}/{feature_set}_{split}_labels.npy"),
@@ -44,6 +45,7 @@ rule svm:
     input:
         unpack(svm_inputs),
         code=code("svm/fit.py"),
+        settings=settings_stamp("svm", config_json("svm")),
     output:
         summary=result("svm/{dataset}_{feature_set}.json"),
         errors=result("svm/{dataset}_{feature_set}_errors.csv"),
@@ -72,6 +74,7 @@ rule svhn_table:
     input:
         **svm_table_inputs("svhn"),
         code=code("svm/table.py", "tables.py", "table_inputs.py", "paper.py"),
+        settings=settings_stamp("svhn_table", svm_table_config_json("svhn")),
     output:
         table=report(result("svhn_table.csv"), caption="../report/svhn_table.rst", category="SVHN L2-SVM"),
         markdown=result("svhn_table.md"),
@@ -102,6 +105,7 @@ for _dataset in [name for name in SVM_TABLE_ORDER if name != "svhn"]:
         input:
             **svm_table_inputs(_dataset, extra=["pixels"]),
             code=code("svm/table.py", "tables.py", "table_inputs.py"),
+            settings=settings_stamp(f"{_dataset}_svm_table", svm_table_config_json(_dataset)),
         output:
             table=report(result(f"{_dataset}_svm_table.csv"), caption="../report/svm_table.rst", category="SVHN L2-SVM"),
             markdown=result(f"{_dataset}_svm_table.md"),

@@ -24,7 +24,7 @@ rule toy_train:
     """Every run of one hyperparameter set (seeds x {ALI, GAN}) as one batched model, one job."""
     input:
         TOY_CODE,
-        trained_with=trained_with_stamp("toy_train", toy_training_config_json),
+        trained_with=settings_stamp("toy_train", toy_training_config_json),
     output:
         models=result("toy/{hparams}/models.pt"),
         log=result("toy/{hparams}/train_log.csv"),
@@ -52,6 +52,7 @@ rule toy_evaluate:
     input:
         code("toy/evaluate.py", "toy/metrics.py", "toy/train.py", "batchnorm.py"),
         models=expand(result("toy/{hparams}/models.pt"), hparams=config["toy"]["hyperparameter_sets"]),
+        settings=settings_stamp("toy_evaluate", config_json("toy", "batchnorm")),
     output:
         coverage=report(result("toy/coverage.csv"), caption="../report/toy_coverage.rst", category="Toy"),
         provenance=report(
@@ -101,6 +102,7 @@ rule toy_figure:
         code("toy/figures.py", "figures.py"),
         coverage=rules.toy_evaluate.output.coverage,
         samples=rules.toy_evaluate.output.samples,
+        settings=settings_stamp("toy_figure", config_json("toy")),
     output:
         figure=report(result("figures/toy_samples.png"), caption="../report/toy_samples.rst", category="Toy"),
     log:
@@ -121,7 +123,7 @@ rule toy_train_seed:
     for that seed, since every draw of a run is a function of its seed (tests/test_toy_batched.py)."""
     input:
         TOY_CODE,
-        trained_with=trained_with_stamp("toy_train_seed", toy_training_config_json),
+        trained_with=settings_stamp("toy_train_seed", toy_training_config_json),
     output:
         models=result("toy/{hparams}/seed{seed}/models.pt"),
         log=result("toy/{hparams}/seed{seed}/train_log.csv"),

@@ -26,6 +26,9 @@ rule toy_select:
     input:
         code("toy_inference/select.py"),
         coverage=rules.toy_evaluate.output.coverage,
+        settings=settings_stamp(
+            "toy_select", json.dumps({"toy_inference": {"select_from": config["toy_inference"]["select_from"]}})
+        ),
     output:
         result("toy/inference/selection.json"),
     log:
@@ -47,7 +50,7 @@ rule toy_infer:
         INFERENCE_CODE,
         selection=rules.toy_select.output[0],
         gan_models=SELECTED_MODELS,
-        trained_with=trained_with_stamp("toy_infer", lambda wildcards: inference_training_config_json()),
+        trained_with=settings_stamp("toy_infer", lambda wildcards: inference_training_config_json()),
     output:
         model=result("toy/inference/{method}.pt"),
         log=result("toy/inference/{method}_log.csv"),
@@ -79,6 +82,7 @@ rule toy_inference_evaluate:
         models=SELECTED_MODELS,
         coverage=rules.toy_evaluate.output.coverage,
         methods=expand(result("toy/inference/{method}.pt"), method=config["toy_inference"]["methods"]),
+        settings=settings_stamp("toy_inference_evaluate", config_json("toy", "toy_inference", "batchnorm")),
     output:
         table=report(
             result("toy_inference_table.csv"), caption="../report/toy_inference_table.rst", category="Toy inference"

@@ -27,6 +27,7 @@ rule verdict:
     input:
         VERDICT_CODE,
         tables=judged_tables(),
+        settings=settings_stamp("verdict", config_json("verdict")),
     output:
         table=report(result("verdict.csv"), caption="../report/verdict.rst", category="Verdict"),
         markdown=report(result("verdict.md"), caption="../report/verdict.rst", category="Verdict"),
