@@ -142,6 +142,24 @@ def test_a_cache_built_from_other_lists_is_never_read(tmp_path):
     assert np.array_equal(again.images[:3].numpy(), first.images.numpy())
 
 
+def test_a_celeba_image_replaced_after_its_cache_was_built_is_converted_again(tmp_path):
+    """A JPEG replaced under its old name once left the cache serving the old pixels: the cache is
+    named by each image's size and modification time too, so the replacement is read."""
+    import os
+
+    write_celeba_folder(tmp_path)
+    first = load_split("celeba", "train", tmp_path)
+    old_cache = images.cache_path("celeba", "train", tmp_path)
+    image = tmp_path / "celeba" / "img_align_celeba" / "000001.jpg"
+    other = tmp_path / "celeba" / "img_align_celeba" / "000002.jpg"
+    image.write_bytes(other.read_bytes())  # another face under the first one's name
+    os.utime(image, ns=(image.stat().st_atime_ns, image.stat().st_mtime_ns + 1_000_000_000))
+    assert images.cache_path("celeba", "train", tmp_path) != old_cache
+    again = load_split("celeba", "train", tmp_path)
+    assert not np.array_equal(again.images[0].numpy(), first.images[0].numpy())
+    assert np.array_equal(again.images[0].numpy(), first.images[1].numpy())
+
+
 def test_a_tiny_imagenet_cache_follows_its_image_files(tmp_path):
     folder = tmp_path / "tiny_imagenet" / "valid" / "n01"
     folder.mkdir(parents=True)

@@ -120,10 +120,10 @@ def cache_path(dataset: str, split: str, root: str | Path) -> Path:
     """Where ``dataset``'s converted 64×64 cache of ``split`` lives (CelebA, Tiny ImageNet).
 
     Named by a digest of what it is converted from (CelebA's two list files, which decide the
-    split's images and attributes; Tiny ImageNet's list of image files: the reader's
-    ``source_digest``), so a cache built from other lists (cut short, an older copy) is never read
-    in their place: the images are converted again. Images replaced under the same names are not
-    seen (hashing 200,000 JPEGs per job would cost minutes).
+    split's images and attributes, and the split's image files; Tiny ImageNet's image files: the
+    reader's ``source_digest``; each image by name, size and modification time), so a cache built
+    from other lists or other images (cut short, an older copy, an image replaced) is never read in
+    their place: the images are converted again.
     """
     root = Path(root)
     if dataset not in CACHED:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ali_bench.atomic import atomic_path
-from ali_bench.data.cache64 import convert_images, read_cache
+from ali_bench.data.cache64 import convert_images, feed_file_stats, read_cache
 from ali_bench.data.reading import ImageSplit, missing
 
 FIX = "no download exists; build an ImageFolder tree <split>/<class>/<image> from ImageNet"
@@ -26,18 +26,17 @@ def missing_fix(relative: str, root: Path) -> str:
 
 
 def source_digest(split: str, root: Path) -> str:
-    """What the split's cache is converted from: its list of image files. Images replaced under the
-    same names are not seen."""
+    """What the split's cache is converted from: its image files, by name, size and modification
+    time (``cache64.feed_file_stats``: a stat, not a read, per image)."""
     from torchvision.datasets.folder import IMG_EXTENSIONS
 
     folder = root / "tiny_imagenet" / split
     if not folder.is_dir():
         raise missing(folder, missing_fix("", root))
     names = sorted(os.path.relpath(os.path.join(top, name), folder) for top, _, files in os.walk(folder)
-                   for name in files if name.lower().endswith(IMG_EXTENSIONS))  # os.walk: no stat per file
+                   for name in files if name.lower().endswith(IMG_EXTENSIONS))  # names from os.walk; stats below
     digest = hashlib.sha256()
-    for name in names:
-        digest.update(name.encode() + b"\0")
+    feed_file_stats(digest, folder, names)
     return digest.hexdigest()
 
 
