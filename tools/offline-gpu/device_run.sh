@@ -71,7 +71,7 @@ slice_targets() {  # slice name -> Snakemake targets under $results
     toy) echo "$results/toy_table.csv $results/figures/toy_samples.png" ;;
     toy_inference) echo "$results/toy_inference_table.csv $results/figures/toy_inference.png" ;;
     digits) echo "$results/figures/digits_samples.png $results/images/digits/reconstruction_metrics.json" \
-                 "$results/digits_svm_table.csv $results/semisup_table.csv $results/figures/digits_conditional.png" ;;
+                 "$results/digits_svm_table.csv $results/semisup_table.csv $results/figures/semisup_curves.png $results/figures/digits_conditional.png" ;;
     all) echo "" ;;  # rule all
     *) echo "device_run.sh: unknown slice '$1' (expected toy, toy_inference, digits or all)" >&2; return 1 ;;
   esac
