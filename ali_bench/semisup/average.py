@@ -87,6 +87,11 @@ class DiscriminatorAverage:
             shadow.lerp_(param.detach(), rate)
         self.count.add_(1.0)
 
+    def evaluated_copies(self, model: ImageALI) -> dict[str, ImageALI]:
+        """The two weights a run is evaluated with, as eval-mode copies: ``averaged`` (D's average)
+        and ``live`` (the weights as trained); the training model itself is left untouched."""
+        return {"averaged": self.averaged_model(model), "live": copy.deepcopy(model).eval()}
+
     def averaged_model(self, model: ImageALI) -> ImageALI:
         """A copy of ``model`` with the averaged D parameters (its batch-norm buffers still the live model's)."""
         averaged = copy.deepcopy(model)

@@ -7,7 +7,7 @@ model with noise of their own, so the training is the one it would have been wit
 
 from __future__ import annotations
 
-import copy
+from functools import partial
 
 import torch
 
@@ -33,12 +33,17 @@ def curve_point(model, average: DiscriminatorAverage, test: ImageSplit, seed: in
     run reports at the end, there with recomputed batch-norm statistics) and of its live ones, each
     with the running statistics. Copies are evaluated, and the latent noise has its own seeded
     stream: the training that goes on is the one it would have been without the curve."""
-    copies = {"test_error": average.averaged_model(model), "test_error_live": copy.deepcopy(model).eval()}
+    copies = average.evaluated_copies(model)
     if gan_fm:
-        return {
-            key: feature_matching.classification_error(m, test.images, test.labels, device) for key, m in copies.items()
-        }
-    return {
-        key: classification_error(m, test.images, test.labels, seed, device, "sampled", stream=CURVE_STREAM)
-        for key, m in copies.items()
-    }
+        error = partial(feature_matching.classification_error, images=test.images, labels=test.labels, device=device)
+    else:
+        error = partial(
+            classification_error,
+            images=test.images,
+            labels=test.labels,
+            seed=seed,
+            device=device,
+            latent="sampled",
+            stream=CURVE_STREAM,
+        )
+    return {column: error(copies[weights]) for column, weights in zip(CURVE, ("averaged", "live"), strict=True)}

@@ -120,7 +120,7 @@ def evaluate_all(
 ) -> dict:
     """Every evaluation the result file records: {averaged, live} weights × {recomputed, running} statistics."""
     forward_for = partial(training_shaped_forward, settings=settings, x_lab=x_lab, data=data, device=device)
-    weights = {"averaged": average.averaged_model(model), "live": copy.deepcopy(model).eval()}
+    weights = average.evaluated_copies(model)
     results = {}
     for name, candidate in weights.items():
         recomputed = with_recomputed_statistics(candidate, forward_for, settings.bn_batches)

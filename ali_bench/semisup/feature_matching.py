@@ -21,8 +21,6 @@ so that GAN-FM and ALI's K+1 differ in their training only.
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
 
@@ -165,7 +163,7 @@ def evaluate_all(
     its error and there is no posterior-mean or prior-z variant (the table leaves those empty).
     """
     results = {}
-    for name, candidate in {"averaged": average.averaged_model(model), "live": copy.deepcopy(model).eval()}.items():
+    for name, candidate in average.evaluated_copies(model).items():
         errors = {
             "test_error_sampled": classification_error(candidate, test.images, test.labels, device),
             "train_error": classification_error(candidate, x_lab, y_lab, device),
