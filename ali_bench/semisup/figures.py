@@ -53,17 +53,14 @@ def build_learning_curves(points: pd.DataFrame):
         for model in [name for name in MODELS if name in set(panel["model"])]:
             runs = panel[panel["model"] == model]
             by_step = runs.groupby("step")
-            averaged, live = by_step["test_error_pct"], by_step["test_error_live_pct"]
+            averaged = by_step["test_error_pct"].agg(["mean", "min", "max"])
+            live = by_step["test_error_live_pct"].mean()
             colour = COLOURS.get(model)
             seeds = runs["seed"].nunique()
-            ax.plot(
-                averaged.mean().index,
-                averaged.mean(),
-                color=colour,
-                label=f"{model} ({seeds} seed{'s' if seeds > 1 else ''})",
-            )
-            ax.fill_between(averaged.min().index, averaged.min(), averaged.max(), color=colour, alpha=0.15, lw=0)
-            ax.plot(live.mean().index, live.mean(), color=colour, ls=":", lw=1)
+            label = f"{model} ({seeds} seed{'s' if seeds > 1 else ''})"
+            ax.plot(averaged.index, averaged["mean"], color=colour, label=label)
+            ax.fill_between(averaged.index, averaged["min"], averaged["max"], color=colour, alpha=0.15, lw=0)
+            ax.plot(live.index, live, color=colour, ls=":", lw=1)
         ax.set_title(f"{dataset}, {labels} labels", fontsize=9)
         ax.set_xlabel("training step", fontsize=8)
         ax.set_ylabel("test error (%)", fontsize=8)
