@@ -221,10 +221,12 @@ def fresh_checkout(folder: Path) -> Path:
     return checkout
 
 
-def snakemake(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def snakemake(
+    *args: str, cwd: Path | None = None, check: bool = True, timeout: float | None = None
+) -> subprocess.CompletedProcess:
     """Run Snakemake from this environment; job shells find this environment's python first. It runs
     in ``cwd`` or the ``--directory`` it is given, never in this checkout (whose results and
-    .snakemake/ belong to the user)."""
+    .snakemake/ belong to the user). ``timeout``: seconds, then ``subprocess.TimeoutExpired``."""
     working = Path(args[args.index("--directory") + 1]) if "--directory" in args else cwd
     if working is None or working.resolve() == REPO:
         raise AssertionError("a test runs Snakemake in a temporary folder: pass --directory or cwd under tmp_path")
@@ -235,6 +237,7 @@ def snakemake(*args: str, cwd: Path | None = None, check: bool = True) -> subpro
         capture_output=True,
         text=True,
         env=env,
+        timeout=timeout,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, TINY_TOY
+from conftest import REPO, TINY_TOY, snakemake
 
 PROFILE = REPO / "profiles" / "slurm"
 START = REPO / "tools" / "slurm-local" / "start.sh"
@@ -69,28 +68,26 @@ def _cluster_state() -> str:
 def _snakemake(tmp_path: Path, config: dict, *targets: str, timeout: int = 420) -> subprocess.CompletedProcess:
     """Snakemake with the SLURM profile, as a user on the login node runs it (bounded by ``timeout``)."""
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    argv = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--workflow-profile",
-        str(PROFILE),
-        "--configfile",
-        str(tmp_path / "config.yaml"),
-        "--directory",
-        str(tmp_path),
-        # the first status check 2 s after a submission instead of the plugin's 40 s; nothing else changes
-        "--slurm-init-seconds-before-status-checks",
-        "2",
-        *targets,
-    ]
     try:
-        return subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=timeout)
+        return snakemake(
+            "--workflow-profile",
+            str(PROFILE),
+            "--configfile",
+            str(tmp_path / "config.yaml"),
+            "--directory",
+            str(tmp_path),
+            # the first status check 2 s after a submission instead of the plugin's 40 s; nothing else changes
+            "--slurm-init-seconds-before-status-checks",
+            "2",
+            *targets,
+            cwd=tmp_path,
+            check=False,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired as error:
-        log = (error.stdout or b"").decode() + (error.stderr or b"").decode()
+        log = "".join(
+            part.decode() if isinstance(part, bytes) else part for part in (error.stdout, error.stderr) if part
+        )
         pytest.fail(f"snakemake did not end within {timeout} s:\n{log[-4000:]}\n{_cluster_state()}", pytrace=False)
 
 
