@@ -4,7 +4,7 @@ the real code path, and its reconstructions' label agreement measured as the fig
 (``reconstruction_metrics``, batch-norm statistics recomputed), on the validation split and, for a
 second look with six times the images, on the training split.
 
-Why: the learning test (``tests/test_learning_images.py``) trains seed 0 once, and a seeded CPU run
+Why: the learning test (``tests/images/test_learning_images.py``) trains seed 0 once, and a seeded CPU run
 is one draw from the spread of seeds and of CPUs (another CPU's kernels round differently and
 adversarial training amplifies it), so its threshold has to come from that spread. One process per
 seed, so seeds train side by side on separate cores.

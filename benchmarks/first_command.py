@@ -10,7 +10,7 @@ measured idle.
 
 ``--reference`` then copies the run's tables, figures, metrics, logs and benchmarks (not models,
 features or arrays: ``.gitignore``) into ``results/reference/quick/`` of this checkout, with the
-config it ran (``config.yaml``, which ``tests/test_quick_summary.py`` holds equal to
+config it ran (``config.yaml``, which ``tests/core/test_quick_summary.py`` holds equal to
 ``config/quick.yaml``) and ``first_command.json`` (commit, date, machine, wall time, per-job times):
 the README's quick table is ``python -m ali_bench quick-summary results/reference/quick``.
 """

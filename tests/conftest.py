@@ -15,25 +15,27 @@ from PIL import Image
 
 from ali_bench.config import load_config
 
-REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
 
 # The files that take a minute or more, longest first (measured on 2 CPU cores, 2026-12-01;
 # benchmarks/RESULTS.md). pytest-xdist's --dist loadfile hands files to its workers in collection
 # order; handing these out first keeps both CI workers busy to the end, instead of leaving one to
-# run test_workflow.py (last by name) alone. Files not listed follow in their usual order.
+# run workflow/test_workflow.py (last by name) alone. Files not listed follow in their usual order.
+# Paths are relative to tests/.
 LONGEST_FIRST = (
-    "test_workflow.py",
-    "test_learning_conditional.py",
-    "test_image_training.py",
-    "test_learning_images.py",
-    "test_toy_batched.py",
-    "test_toy_cli.py",
-    "test_slurm_profile.py",
-    "test_learning_toy.py",
-    "test_trained_with.py",
-    "test_conditional.py",
-    "test_learning_semisup.py",
-    "test_batchnorm_images.py",
+    "workflow/test_workflow.py",
+    "conditional/test_learning_conditional.py",
+    "images/test_image_training.py",
+    "images/test_learning_images.py",
+    "toy/test_toy_batched.py",
+    "toy/test_toy_cli.py",
+    "workflow/test_slurm_profile.py",
+    "toy/test_learning_toy.py",
+    "core/test_trained_with.py",
+    "conditional/test_conditional.py",
+    "semisup/test_learning_semisup.py",
+    "images/test_batchnorm_images.py",
 )
 
 
@@ -94,7 +96,11 @@ def pytest_sessionfinish(session):
 
 def pytest_collection_modifyitems(items):
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's tests keep their order
+
+    def name(path: Path) -> str:
+        return path.relative_to(TESTS).as_posix() if path.is_relative_to(TESTS) else str(path)
+
+    items.sort(key=lambda item: rank.get(name(item.path), len(rank)))  # stable: a file's tests keep their order
 
 
 # A toy config small enough for a unit test: same code paths, seconds on two cores.

@@ -7,7 +7,7 @@ without a word. The check costs one MD5 per file per process (a few seconds for 
 version (and the data manifest then records that they were not checked).
 
 The MD5s are the ones torchvision's downloaders check (``SVHN.split_list``, ``CIFAR10.train_list``
-/ ``test_list``, ``CelebA.file_list``; tests/test_data_prepare.py compares the tables). CelebA's
+/ ``test_list``, ``CelebA.file_list``; tests/data/test_data_prepare.py compares the tables). CelebA's
 images come in one zip whose checksum says nothing about an extracted folder: its two list files
 are checked, and they decide which images a split holds. Digits (scikit-learn's bundled copy) and
 Tiny ImageNet (built by the user from ImageNet) have no official files.

@@ -11,7 +11,7 @@ the harness take them unchanged (docs/paper-vs-code.md, "Fashion-MNIST").
 
 Checksums: the published MD5s are of the decompressed IDX files. The published .gz files' own MD5s
 (torchvision's ``FashionMNIST.resources``) cannot be used: Debian's package recompressed them, so
-its .gz bytes differ while the data are identical (checked by tests/test_fashion_mnist.py).
+its .gz bytes differ while the data are identical (checked by tests/data/test_fashion_mnist.py).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ table, the config's fields), and adding one meant finding them all. Now the stag
 the CLI choices, the workflow's wildcard constraints, the split table, the architectures table,
 the downloads and the published checksums and sizes derive from these records; the config schema's
 per-dataset enums and blocks, and the typed config's fields, are checked against them by
-``tests/test_dataset_registry.py`` (a schema is data, and generating it would hide it from users).
+``tests/data/test_dataset_registry.py`` (a schema is data, and generating it would hide it from users).
 
 Imports no torch: the workflow imports it to build its wildcard constraints. A record names its
 reader, one module per format under ``ali_bench/data/`` (imported when a split is read).

@@ -4,7 +4,7 @@ Why: the toy experiment trains 10 seeds × {ALI, GAN}, each a few hundred thousa
 one at a time, a GPU idles between tiny kernels; stacked on a model axis, each layer is one batched
 matmul for every run. Each model's slice of every tensor is independent of the others (BN statistics
 are per model, losses are summed so gradients do not mix), so a run trained in the stack equals the
-same run trained alone (``tests/test_toy_batched.py`` checks this against nn.Linear,
+same run trained alone (``tests/toy/test_toy_batched.py`` checks this against nn.Linear,
 nn.BatchNorm1d and torch.optim.Adam).
 """
 

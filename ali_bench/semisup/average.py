@@ -82,7 +82,7 @@ class DiscriminatorAverage:
             decay = torch.minimum(decay, (1.0 + self.count) / (AVERAGE_WARMUP + self.count))
         rate = (1.0 - decay).to(self.shadow[0].dtype)
         # one lerp_ per tensor: torch._foreach_lerp_ has no overload for a 0-d tensor weight and turns
-        # it into a Python number, a host read a captured step may not make (tests/test_graph_safety.py)
+        # it into a Python number, a host read a captured step may not make (tests/core/test_graph_safety.py)
         for shadow, param in zip(self.shadow, model.discriminator_parameters(), strict=True):
             shadow.lerp_(param.detach(), rate)
         self.count.add_(1.0)

@@ -3,7 +3,7 @@
 Why a 2016 beta is one minus PyTorch's, and where that was checked: docs/paper-vs-code.md,
 "Conventions of 2016 libraries" (the one place it is explained). The remaining differences (Blocks
 adds ε to sqrt(v) before the bias correction, and decays beta1 by 1 - 1e-8 per step) are far below
-what training can see; ``tests/test_blocks_adam.py`` runs both side by side.
+what training can see; ``tests/toy/test_blocks_adam.py`` runs both side by side.
 """
 
 from __future__ import annotations

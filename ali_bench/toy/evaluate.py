@@ -63,7 +63,7 @@ def coverage_rows(
     PacGAN's MetricLogger assigns each sample to its nearest mean by diagonal Mahalanobis distance
     and keeps it when that distance is below 3; for this mixture (equal weights, one isotropic
     variance) that is ``mode_coverage``'s highest responsibility and radius of 3 std
-    (tests/test_toy_metrics.py checks the two agree).
+    (tests/toy/test_toy_metrics.py checks the two agree).
     """
     rows = []
     for run in payload["runs"]:

@@ -94,7 +94,7 @@ def _setup_fields(
 @functools.cache
 def paper_scale() -> dict[str, Any]:
     """The harness's paper-scale settings: the config every key at its default (config/config.yaml
-    states the same values with their sources; tests/test_verdict.py checks that they agree)."""
+    states the same values with their sources; tests/verdict/test_verdict.py checks that they agree)."""
     return as_dict(load_config({}))
 
 
@@ -294,7 +294,7 @@ def svm_comparisons(kind: str, table: pd.DataFrame, record: dict, dataset: str) 
 
 # the semi-supervised table's models that the paper's Tables 1-2 judge, and which of its two numbers
 # (semisup/models.py, paper_number; a stage's module is not imported here: the verdict reads tables
-# only, and tests/test_semisup_models.py ties the two)
+# only, and tests/semisup/test_semisup_models.py ties the two)
 SEMISUP_JUDGED = {"ali": 0, "gan-fm": 1}  # model -> index into paper.SEMISUP's (ALI K+1, GAN-FM) pair
 SEMISUP_ROW_NAMES = {"ali": "ALI K+1", "gan-fm": "GAN (feature matching)"}
 IMPROVED_GAN_AVERAGE_DECAY = 0.9999  # improved-GAN's scripts: a <- a + 0.0001 (p - a) every step

@@ -2,7 +2,7 @@
 the columns ``comparisons.py`` reads, their types, and one row per table key.
 
 Declared here rather than taken from the stages that write the tables: the verdict reads their
-output files and imports no stage (tests/test_architecture.py). Measured columns a table may lack
+output files and imports no stage (tests/tools/test_architecture.py). Measured columns a table may lack
 (an older step's file, a single seed's empty std) are optional or may be empty; ``comparisons.py``
 then says the number was not measured.
 """

@@ -35,7 +35,7 @@ run() {  # name, command...
 }
 
 # the graphed steps against the eager ones on this GPU (the CPU suite skips these)
-run gpu_parity_tests          python -m pytest -q -p no:cacheprovider -p no:xdist -o addopts=-ra tests/test_image_training.py::test_graphed_and_eager_steps_agree_on_gpu tests/test_semisup.py::test_graphed_and_eager_k_plus_1_steps_agree_on_gpu
+run gpu_parity_tests          python -m pytest -q -p no:cacheprovider -p no:xdist -o addopts=-ra tests/images/test_image_training.py::test_graphed_and_eager_steps_agree_on_gpu tests/semisup/test_semisup.py::test_graphed_and_eager_k_plus_1_steps_agree_on_gpu
 run toy_throughput            python benchmarks/toy_throughput.py
 run toy_inference_throughput  python benchmarks/toy_inference_throughput.py
 run image_throughput          python benchmarks/image_throughput.py

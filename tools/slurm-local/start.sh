@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A one-node SLURM with accounting on this machine, for tests/test_slurm_cluster.py and for trying
+# A one-node SLURM with accounting on this machine, for tests/workflow/test_slurm_cluster.py and for trying
 # profiles/slurm without a cluster (docs/cluster.md, "A cluster on your machine").
 #
 #   sudo tools/slurm-local/start.sh          # prints the line to paste: export SLURM_CONF=...

@@ -1,6 +1,6 @@
 """profiles/slurm against a real SLURM with accounting: the one started by tools/slurm-local/start.sh.
 
-tests/test_slurm_profile.py checks the profile against stand-in SLURM commands (tests/fake_slurm/);
+tests/workflow/test_slurm_profile.py checks the profile against stand-in SLURM commands (tests/workflow/fake_slurm/);
 these tests check it against SLURM itself (slurmctld, slurmd, slurmdbd), as a cluster user runs it.
 They need a running cluster: ``SLURM_CONF`` pointing at its slurm.conf (start.sh prints the line).
 Without one they are skipped with the reason; with ``ALI_BENCH_REQUIRE_SLURM=1`` (as .ci/run sets

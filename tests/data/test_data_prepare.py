@@ -34,7 +34,7 @@ def _md5(path) -> str:
 def test_known_checksums_are_torchvisions():
     """The published MD5s we check are the ones torchvision's downloaders check, file for file.
     Fashion-MNIST's are of its decompressed files, which torchvision does not list (its .gz MD5s
-    cannot be used: Debian recompressed the files; tests/test_fashion_mnist.py)."""
+    cannot be used: Debian recompressed the files; tests/data/test_fashion_mnist.py)."""
     expected = {f"svhn/{name}": md5 for _, name, md5 in torchvision.datasets.SVHN.split_list.values()}
     expected |= {
         f"cifar-10-batches-py/{name}": md5

@@ -4,7 +4,7 @@ import subprocess
 import sys
 import tomllib
 
-from conftest import LONGEST_FIRST, REPO
+from conftest import LONGEST_FIRST, REPO, TESTS
 
 MODULE = """
 import os
@@ -57,5 +57,5 @@ def test_a_module_fixture_runs_once_with_the_suites_worker_options(tmp_path):
 
 
 def test_every_file_named_longest_first_exists():
-    missing = [name for name in LONGEST_FIRST if not (REPO / "tests" / name).is_file()]
+    missing = [name for name in LONGEST_FIRST if not (TESTS / name).is_file()]
     assert not missing, f"tests/conftest.py LONGEST_FIRST names files that are gone: {missing}"

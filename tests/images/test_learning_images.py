@@ -36,7 +36,7 @@ from ali_bench.data.images import load_split
 from ali_bench.images import figures
 from ali_bench.images import train as image_train
 
-QUICK = Path(__file__).resolve().parents[1] / "config" / "quick.yaml"
+QUICK = Path(__file__).resolve().parents[2] / "config" / "quick.yaml"
 MEASURED = (0.328, 0.356, 0.292, 0.304, 0.272, 0.352, 0.196, 0.200)  # the runs listed above, in that order
 BROKEN = 0.116  # the encoder never updated, same settings (MSE 0.0568)
 THRESHOLD = 0.16  # the lowest run measured, less 1.5 binomial std

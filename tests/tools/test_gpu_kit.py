@@ -50,7 +50,7 @@ def test_the_three_slices_plan_every_job_of_the_reference_run(tmp_path):
     assert everything.returncode == 0, everything.stdout + everything.stderr
     planned = _planned_jobs((out_all / "snakemake.log").read_text())
     # the slices leave nothing of rule all out; the verdict job aside: a slice's run gets the verdict
-    # of the tables that exist from the onsuccess handler when it ends (tests/test_workflow.py)
+    # of the tables that exist from the onsuccess handler when it ends (tests/workflow/test_workflow.py)
     assert planned.pop("all") == 1 and planned.pop("verdict") == 1 and sliced == planned
     assert sliced["toy_train"] == 2 and sliced["semisup_run"] == 30 and sliced["toy_infer"] == 3  # 10 seeds x 3 models
 

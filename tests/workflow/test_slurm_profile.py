@@ -1,6 +1,6 @@
 """The SLURM profile (profiles/slurm) driving a real job through stand-in SLURM commands.
 
-tests/fake_slurm/ holds stand-ins for every command snakemake-executor-plugin-slurm calls
+tests/workflow/fake_slurm/ holds stand-ins for every command snakemake-executor-plugin-slurm calls
 (sbatch, sacct, squeue, sinfo, scontrol, sacctmgr, sshare, scancel, and srun inside the job):
 sbatch records each submission and runs the job at once; the others report what it recorded.
 Snakemake runs with the profile as a user would run it, the stand-ins first on PATH.

@@ -2,7 +2,7 @@
 
 Not a scheduler: `sbatch` runs each job at once, synchronously, and the other commands report
 what it recorded. Enough of SLURM for snakemake-executor-plugin-slurm to drive a real workflow
-(tests/test_slurm_profile.py). Every command refuses options it does not know, as SLURM's do,
+(tests/workflow/test_slurm_profile.py). Every command refuses options it does not know, as SLURM's do,
 so a wrong flag from the plugin or the profile fails the test instead of passing unseen.
 
 State lives in $FAKE_SLURM_DIR:

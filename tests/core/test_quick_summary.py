@@ -18,7 +18,7 @@ import pytest
 from ali_bench import quick_summary
 from ali_bench.config import ConfigError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "results" / "reference" / "quick"
 RERUN = "rerun it: python benchmarks/first_command.py --reference, then paste quick-summary's table into the README"
 
