@@ -120,7 +120,7 @@ rule toy_figure:
 
 rule toy_train_seed:
     """One seed of one hyperparameter set, alone (both models): reruns exactly what the batch ran
-    for that seed, since every draw of a run is a function of its seed (tests/test_toy_batched.py)."""
+    for that seed, since every draw of a run is a function of its seed (tests/toy/test_toy_batched.py)."""
     input:
         TOY_CODE,
         trained_with=settings_stamp("toy_train_seed", toy_training_config_json),
