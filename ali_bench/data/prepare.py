@@ -92,6 +92,38 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def _short(value: Any) -> Any:
+    return value[:16] if isinstance(value, str) else value
+
+
+def check_manifests(manifests: list[str | Path] | None, loaded: dict[tuple[str, str], Any]) -> None:
+    """Refuse, before any training step, a split that is not what its manifest records: its number of
+    examples, or the hash of its images or labels, differs. ``loaded`` maps (dataset, split) to the
+    ImageSplit the job read; manifests of splits it did not read are left alone.
+
+    Why: the manifest is what the model's provenance copies as its data. A manifest edited by hand
+    (1,000 examples where 1,297 were read), or data replaced after preparation, would otherwise give a
+    model whose record names other bytes than it was trained on."""
+    for path in manifests or []:
+        manifest = read_manifest(path)
+        dataset, split = manifest.get("dataset"), manifest.get("split")
+        data = loaded.get((dataset, split))
+        if data is None:
+            continue
+        now = {
+            "examples": len(data),
+            "images_sha256": array_sha256(data.images.numpy()),
+            "labels_sha256": array_sha256(data.labels.numpy()),
+        }
+        for key, value in now.items():
+            if manifest.get(key) != value:
+                raise images.DatasetCorrupt(
+                    f"data manifest '{path}' records {key} {_short(manifest.get(key))!r} for {dataset} {split}, but "
+                    f"the split read now has {_short(value)!r}: the data or the manifest changed after prepare-data; "
+                    "prepare it again (snakemake -R prepare_data <your target>)"
+                )
+
+
 def data_provenance(manifests: list[str | Path] | None) -> dict[str, Any]:
     """The data manifests (``--data-manifest``) a training was given, for its provenance."""
     if not manifests:

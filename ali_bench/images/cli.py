@@ -37,7 +37,7 @@ def _sample_grid_every(cfg: Config, args: argparse.Namespace) -> int:
 
 def cmd_image_train(args: argparse.Namespace) -> None:
     from ali_bench.data.images import load_split
-    from ali_bench.data.prepare import data_provenance
+    from ali_bench.data.prepare import check_manifests, data_provenance
     from ali_bench.device import device_name
     from ali_bench.images.train import train_images
 
@@ -54,6 +54,7 @@ def cmd_image_train(args: argparse.Namespace) -> None:
         conditioning = Conditioning(cfg.conditional.run(args.dataset), cfg.conditional.embedding)
     run = conditioning.run if conditioning else cfg.images.run(args.dataset)
     train = load_split(args.dataset, run.train_split, **data_location(cfg, args))
+    check_manifests(args.data_manifest, {(args.dataset, run.train_split): train})
     from ali_bench import cost
 
     cost.refuse_unasked_cpu(

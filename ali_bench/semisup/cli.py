@@ -25,7 +25,7 @@ from ali_bench.trained_with import SEMISUP_DATASETS
 
 def cmd_semisup_train(args: argparse.Namespace) -> None:
     from ali_bench.data.images import load_split
-    from ali_bench.data.prepare import data_provenance
+    from ali_bench.data.prepare import check_manifests, data_provenance
     from ali_bench.semisup.settings import settings_for
     from ali_bench.semisup.train import train_semisup
 
@@ -35,6 +35,9 @@ def cmd_semisup_train(args: argparse.Namespace) -> None:
     load = partial(load_split, args.dataset, **data_location(cfg, args))
     unlabelled = load(run.unlabelled_split)
     labelled = unlabelled if run.labelled_split == run.unlabelled_split else load(run.labelled_split)
+    test = load(run.test_split)
+    splits = {run.unlabelled_split: unlabelled, run.labelled_split: labelled, run.test_split: test}
+    check_manifests(args.data_manifest, {(args.dataset, name): split for name, split in splits.items()})
     device = training_device(cfg, args)
     from ali_bench import cost
 
@@ -53,7 +56,7 @@ def cmd_semisup_train(args: argparse.Namespace) -> None:
         settings,
         unlabelled,
         labelled,
-        load(run.test_split),
+        test,
         args.out,
         args.log,
         args.out.with_name(args.out.stem + ".checkpoint.pt"),

@@ -166,3 +166,62 @@ def test_training_provenance_carries_the_manifests(tmp_path):
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(DatasetCorrupt, match="bad.json"):
         prepare.provenance_record([tmp_path / "bad.json"])
+
+
+@pytest.fixture(scope="module")
+def digits_manifests(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("manifests")
+    outs = {split: folder / f"{split}.json" for split in ("train", "test")}
+    run_cli("prepare-data", "--dataset", "digits", "--split", *outs, "--out", *map(str, outs.values()))
+    return outs
+
+
+def _edited(manifest, tmp_path, **changes):
+    path = tmp_path / manifest.name
+    path.write_text(json.dumps({**json.loads(manifest.read_text()), **changes}))
+    return path
+
+
+@pytest.mark.parametrize("changes", [{"examples": 1000}, {"images_sha256": "0" * 64}, {"labels_sha256": "f" * 64}])
+def test_a_manifest_that_is_not_what_the_split_holds_is_refused(digits_manifests, tmp_path, changes):
+    """A manifest edited after preparation (or data replaced under it) names other bytes than the job
+    reads: refused in one line naming the manifest and the key, before anything trains."""
+    train = load_split("digits", "train", "unused")
+    prepare.check_manifests([digits_manifests["train"]], {("digits", "train"): train})  # as written: accepted
+    edited = _edited(digits_manifests["train"], tmp_path, **changes)
+    key = next(iter(changes))
+    with pytest.raises(DatasetCorrupt, match=rf"'{edited}' records {key} .* prepare_data") as caught:
+        prepare.check_manifests([edited, digits_manifests["test"]], {("digits", "train"): train})
+    assert "\n" not in str(caught.value)
+    # a manifest of a split the job did not read is not its business
+    prepare.check_manifests([edited], {("digits", "test"): load_split("digits", "test", "unused")})
+
+
+def test_trainings_check_their_manifests_before_training(digits_manifests, tmp_path):
+    """image-train and semisup-train given an edited manifest stop in one line without a model."""
+    edited = _edited(digits_manifests["train"], tmp_path, examples=1000)
+    config = tmp_path / "config.json"
+    tiny = {"epochs": 1, "width": 0.125}  # without the check, each would train for seconds and write its model
+    config.write_text(json.dumps({"device": "cpu", "images": {"digits": tiny}, "semisup": {"digits": tiny}}))
+    common = ["--config", str(config), "--dataset", "digits", "--no-progress", "--threads", "1"]
+    runs = {
+        "image-train": ["image-train", *common, "--log", str(tmp_path / "i.csv")],
+        "semisup-train": [
+            "semisup-train",
+            *common,
+            "--labels",
+            "100",
+            "--seed",
+            "0",
+            "--model",
+            "ali",
+            "--log",
+            str(tmp_path / "s.csv"),
+        ],
+    }
+    for name, args in runs.items():
+        out = tmp_path / f"{name}.out"
+        result = run_cli(*args, "--out", str(out), "--data-manifest", str(edited), check=False)
+        assert result.returncode != 0 and not out.exists(), (name, result.stderr)
+        assert f"'{edited}' records examples 1000" in result.stderr, (name, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1, (name, result.stderr)
