@@ -27,6 +27,7 @@ from ali_bench.data import cli as data_cli
 from ali_bench.data.images import DatasetCorrupt, DownloadFailed
 from ali_bench.images import cli as images_cli
 from ali_bench.semisup import cli as semisup_cli
+from ali_bench.sidecar_digest import DigestMismatch
 from ali_bench.svm import cli as svm_cli
 from ali_bench.svm.fit import FeatureFileError
 from ali_bench.toy import cli as toy_cli
@@ -43,6 +44,7 @@ EXPECTED_ERRORS = (
     DatasetCorrupt,
     DownloadFailed,
     WriteFailed,
+    DigestMismatch,
 )
 STAGE_COMMANDS = (
     data_cli,

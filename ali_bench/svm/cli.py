@@ -9,12 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-from ali_bench import trained_with
+from ali_bench import sidecar_digest, trained_with
 from ali_bench.command_line import add_config, add_data_options, config_from, data_location
 from ali_bench.config import ConfigError
 from ali_bench.trained_with import IMAGE_DATASETS
 
 FEATURE_SETS = ("paper", "released-code", "pixels")
+REBUILD_FEATURES = "make it again with its features job (snakemake -R features <your target>)"
 
 
 def cmd_features(args: argparse.Namespace) -> None:
@@ -40,6 +41,8 @@ def cmd_features(args: argparse.Namespace) -> None:
         write_features(model, split.images, args.feature_set, args.out)
     with atomic_path(args.out_labels) as tmp:
         np.save(tmp, split.labels.numpy())
+    for written in (args.out, args.out_labels):  # the SVM stage checks these before any fit
+        sidecar_digest.record(written)
 
 
 def cmd_svm(args: argparse.Namespace) -> None:
@@ -53,6 +56,9 @@ def cmd_svm(args: argparse.Namespace) -> None:
     splits = {"train": (args.train, args.train_labels), "test": (args.test, args.test_labels)}
     if args.valid is not None:
         splits["valid"] = (args.valid, args.valid_labels)
+    for features, labels in splits.values():
+        for path in (features, labels):
+            sidecar_digest.verify(path, REBUILD_FEATURES)
     fit.check_feature_files(splits)
     train_labels = np.load(args.train_labels)
     n = len(train_labels)

@@ -179,3 +179,47 @@ def test_malformed_label_arrays_are_one_line_naming_the_file(tmp_path, labels, s
     line = _one_line_refusal(_svm(tmp_path))
     assert says.format(test=path) in line, line
     assert not (tmp_path / "s.json").exists()
+
+
+def _features(tmp_path, split):
+    """The features job's command for digits' raw pixels (no model needed): the .npy files and their
+    .sha256 sidecars, as the workflow writes them."""
+    out = tmp_path / f"{split}.npy"
+    run_cli(
+        "features",
+        "--config-json",
+        json.dumps({"device": "cpu"}),
+        "--dataset",
+        "digits",
+        "--split",
+        split,
+        "--feature-set",
+        "pixels",
+        "--out",
+        str(out),
+        "--out-labels",
+        str(tmp_path / f"{split}_labels.npy"),
+    )
+    return out
+
+
+def test_features_changed_on_disk_after_the_features_job_are_refused(tmp_path):
+    """A block of a feature file overwritten in place (right shape, finite values) passes every
+    shape and value check; its .sha256 sidecar catches it before any fit."""
+    import subprocess
+
+    for split in ("train", "test"):
+        _features(tmp_path, split)
+        check = subprocess.run(["sha256sum", "-c", f"{split}.npy.sha256"], cwd=tmp_path, capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr  # coreutils reads the sidecar too
+    assert _svm(tmp_path).returncode == 0  # as written: fitted
+
+    features = np.load(tmp_path / "test.npy", mmap_mode="r+")
+    features[10:20] = 0.5  # a flipped block: same shape, finite
+    features.flush()
+    del features
+    line = _one_line_refusal(_svm(tmp_path))
+    assert f"'{tmp_path / 'test.npy'}' changed after it was written" in line and "snakemake -R features" in line
+
+    (tmp_path / "test.npy.sha256").unlink()  # written before sidecars existed: read as it is
+    assert _svm(tmp_path).returncode == 0

@@ -1,0 +1,53 @@
+"""A content hash beside a file that cannot hold its own: ``<file>.sha256``, one line in the format
+of coreutils' ``sha256sum`` (so ``sha256sum -c features/digits/paper_train.npy.sha256`` checks it too).
+
+Why: checkpoints and models carry their digest inside (``checkpoint.py``) and tables in their
+provenance sidecar (``provenance.py``); an ``.npy`` feature matrix is a bare array that the SVM
+stage memory-maps, with nowhere to put one. Without it, a block of a feature file overwritten on
+disk, still finite and the right shape, would be fitted and scored like any other: a table row from
+bytes no model wrote.
+
+A file without its ``.sha256`` (written before these existed) is read as it is, as checkpoints
+without a digest are. The hash is written after the file, so a kill between the two leaves a
+mismatch that names the rebuild, never a silent pass.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ali_bench.atomic import write_text
+from ali_bench.provenance import sha256
+
+SUFFIX = ".sha256"
+
+
+class DigestMismatch(ValueError):
+    """A file's content no longer hashes to what was recorded beside it when it was written."""
+
+
+def sidecar(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + SUFFIX)
+
+
+def record(path: str | Path) -> Path:
+    """Write ``<path>.sha256`` for the file as it is now; returns the sidecar's path."""
+    write_text(sidecar(path), f"{sha256(path)}  {Path(path).name}\n")
+    return sidecar(path)
+
+
+def verify(path: str | Path, rebuild: str) -> None:
+    """Refuse ``path`` in one line if its sidecar records another hash; ``rebuild`` says how to make
+    the file again. No sidecar: nothing to check."""
+    recorded_in = sidecar(path)
+    if not recorded_in.is_file():
+        return
+    fields = recorded_in.read_text(errors="replace").split()
+    if not fields or len(fields[0]) != 64:
+        raise DigestMismatch(f"'{recorded_in}' is not a sha256sum line for '{path}'; {rebuild}")
+    if (actual := sha256(path)) != fields[0]:
+        raise DigestMismatch(
+            f"'{path}' changed after it was written: it hashes to {actual[:16]}, not the {fields[0][:16]} "
+            f"recorded in '{recorded_in}'; {rebuild}"
+        )
