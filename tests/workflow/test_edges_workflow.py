@@ -157,6 +157,21 @@ def test_a_run_refused_by_the_lock_leaves_the_holders_settings_stamps(tmp_path):
     assert sorted(p.name for p in stamps.iterdir()) == ["0123456789abcdef.json"]
 
 
+def test_a_run_refused_by_the_lock_writes_nothing_in_the_results_folder(tmp_path):
+    """The lock before any write, checked over the whole DAG: a run of every default target, refused
+    because another run holds the folder, leaves no file there but the lock (no settings stamp, data
+    manifest, log or verdict), whatever it would have written first."""
+    holder = results_lock.hold(tmp_path / "res", "/elsewhere/checkout")
+    try:
+        config = _write_config(tmp_path, released={"lr": 1e-3})
+        result = snakemake("--cores", "1", "--configfile", config, "--directory", str(tmp_path), check=False)
+    finally:
+        holder.close()
+    assert result.returncode != 0 and "is in use by another Snakemake run" in result.stdout + result.stderr
+    written = sorted(str(p.relative_to(tmp_path / "res")) for p in (tmp_path / "res").rglob("*") if p.is_file())
+    assert written == [results_lock.LOCK_NAME], written
+
+
 def _dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
