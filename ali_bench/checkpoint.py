@@ -18,8 +18,6 @@ class CheckpointError(RuntimeError):
 
 
 # What to do about a file that cannot be read, by who reads it.
-# A training checkpoint is read by the job that writes it: that job has failed, so Snakemake reruns it.
-DELETE_CHECKPOINT = "delete it and rerun (the training starts over)"
 
 
 def remake(path: str | Path) -> str:
@@ -98,7 +96,26 @@ def load(path: str | Path, expected_format: str, fix: str | None = None) -> dict
             f"checkpoint '{path}' changed on disk after it was written: its content hashes to {actual[:16]}, "
             f"not the {recorded[:16]} recorded when it was saved; {fix}"
         )
+    # Without a digest (a file from before them) nothing vouches for the weights: a non-finite one is
+    # refused. With one, the file is what its trainer saved, which may hold NaN legitimately (a toy run
+    # that diverged inside its batch keeps its weights; the table counts it in diverged_runs).
+    if recorded is None and (where := first_non_finite(payload)) is not None:
+        raise CheckpointError(f"checkpoint '{path}' holds a non-finite value in {where}; {fix}")
     return payload
+
+
+def first_non_finite(value: Any, where: str = "") -> str | None:
+    """The key path of the first floating-point tensor in ``value`` holding a NaN or an infinity.
+
+    Why: resumed from, such weights turn every later step into NaN and a table row into "diverged",
+    which reads as the learning rate's doing."""
+    if isinstance(value, torch.Tensor):
+        return (where or "the file") if value.is_floating_point() and not torch.isfinite(value).all() else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for key, item in items:
+        if (found := first_non_finite(item, f"{where}/{key}" if where else str(key))) is not None:
+            return found
+    return None
 
 
 def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:

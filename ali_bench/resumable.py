@@ -29,6 +29,7 @@ import csv
 import functools
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -115,6 +116,23 @@ def _resume_point(
     return True
 
 
+def _readable_checkpoint(checkpoint_path: Path) -> dict | None:
+    """The run's checkpoint, or None when it cannot be trusted (unreadable, changed on disk after it
+    was saved, a non-finite weight): then it is kept aside as ``<name>.corrupt``, never resumed from,
+    and the training starts over, saying so.
+
+    Why not refuse, as other readers do: the training job is the checkpoint's only reader, and a
+    refusal would leave the file in place for Snakemake's retry (the checkpoint is not a declared
+    output), failing again; one checkpoint is kept, so there is no earlier good one to fall back to."""
+    kept = checkpoint_path.with_name(checkpoint_path.name + ".corrupt")
+    try:
+        return checkpoint.load(checkpoint_path, CHECKPOINT_FORMAT, fix=f"kept as {kept.name}, training from scratch")
+    except checkpoint.CheckpointError as error:
+        os.replace(checkpoint_path, kept)
+        log.warning("not resuming: %s", error)
+        return None
+
+
 def run_epochs(
     run_epoch: Callable[[int], tuple[list[dict], dict]],
     *,
@@ -149,8 +167,8 @@ def run_epochs(
     checkpoint_path = Path(checkpoint_path)
     fingerprint = f"{fingerprint}/code-{code_fingerprint()}"
     start, rows, wall_before, saved_epoch = 0, [], 0.0, None
-    if checkpoint_path.exists():
-        saved = checkpoint.load(checkpoint_path, CHECKPOINT_FORMAT, fix=checkpoint.DELETE_CHECKPOINT)
+    saved = _readable_checkpoint(checkpoint_path) if checkpoint_path.exists() else None
+    if saved is not None:
         if _resume_point(saved, fingerprint, epochs, checkpoint_path, length_key, same_schedule):
             set_state(saved["state"])
             start, rows, wall_before = saved["epoch"], saved["log_rows"], saved["wall_time_s"]

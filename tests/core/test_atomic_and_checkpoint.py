@@ -36,8 +36,8 @@ def test_a_checkpoint_overwritten_in_place_is_caught_although_torch_reads_it(tmp
     data[start : start + 64] = b"\xff" * 64
     path.write_bytes(bytes(data))
     assert not torch.equal(torch.load(path, weights_only=True)["w"], weights)  # torch sees nothing wrong
-    with pytest.raises(CheckpointError, match=r"c\.pt' changed on disk after it was written.*delete it") as caught:
-        checkpoint.load(path, "x/1", fix=checkpoint.DELETE_CHECKPOINT)
+    with pytest.raises(CheckpointError, match=r"c\.pt' changed on disk after it was written.*retrain") as caught:
+        checkpoint.load(path, "x/1", fix="retrain")
     assert "\n" not in str(caught.value)
 
 
@@ -61,6 +61,17 @@ def test_a_checkpoint_whose_content_was_edited_is_refused(tmp_path, edit):
 def test_a_checkpoint_written_before_digests_is_read_as_it_is(tmp_path):
     torch.save({"format": "x/1", "w": torch.ones(2)}, tmp_path / "old.pt")
     assert torch.equal(checkpoint.load(tmp_path / "old.pt", "x/1")["w"], torch.ones(2))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_weight_is_caught_on_load_without_a_digest_too(tmp_path, bad):
+    """A file from before digests (nothing to compare) with one weight NaN or infinite: refused,
+    naming where it sits, not resumed into NaN training."""
+    state = {"net": {"layer.weight": torch.ones(3, 3), "layer.bias": torch.ones(3)}, "step": torch.tensor(5)}
+    state["net"]["layer.bias"][1] = bad
+    torch.save({"format": "x/1", "state": state, "epoch": 3}, tmp_path / "old.pt")
+    with pytest.raises(CheckpointError, match=r"old\.pt' holds a non-finite value in state/net/layer\.bias; retrain"):
+        checkpoint.load(tmp_path / "old.pt", "x/1", fix="retrain")
 
 
 def test_the_digest_covers_dtype_shape_order_and_every_kind_of_value():

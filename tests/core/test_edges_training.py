@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from ali_bench import resumable
+from ali_bench import checkpoint, resumable
 from ali_bench.checkpoint import CheckpointError
 from ali_bench.config import ConfigError, load_config
 from ali_bench.data.images import load_split
@@ -373,18 +373,44 @@ def test_a_truncated_models_file_names_the_snakemake_command_that_makes_it_again
         load_models(models, "recomputed", toy=other, bn=cfg.batchnorm)
 
 
-def test_a_corrupt_training_checkpoint_still_says_delete_it(tmp_path):
-    """The training job itself reads its checkpoint: it fails, Snakemake reruns it, so deleting it is the fix."""
-    (tmp_path / "c.pt").write_bytes(b"garbage")
-    with pytest.raises(CheckpointError, match=r"delete it and rerun \(the training starts over\)"):
-        resumable.run_epochs(
-            lambda e: ([], {}),
-            epochs=1,
-            checkpoint_path=tmp_path / "c.pt",
-            checkpoint_every=1,
-            fingerprint="f",
-            get_state=dict,
-            set_state=dict,
-            desc="t",
-            progress=False,
-        )
+def _checkpoints_run(tmp_path, epochs=2):
+    def one_epoch(epoch):
+        return [{"epoch": epoch + 1}], {}
+
+    return resumable.run_epochs(
+        one_epoch,
+        epochs=epochs,
+        checkpoint_path=tmp_path / "c.pt",
+        checkpoint_every=1,
+        fingerprint="f",
+        get_state=lambda: {"w": torch.ones(2)},
+        set_state=lambda state: None,
+        desc="t",
+        progress=False,
+    )
+
+
+@pytest.mark.parametrize("damage", ["garbage", "overwritten", "non-finite"])
+def test_a_corrupt_training_checkpoint_is_kept_aside_and_the_training_starts_over(tmp_path, caplog, damage):
+    """The training job is its checkpoint's only reader: a refusal would fail Snakemake's retry too, with
+    the file still there. So a checkpoint that cannot be trusted is never resumed from: it is kept as
+    c.pt.corrupt, the log says why, and the run trains every epoch from the first."""
+    _checkpoints_run(tmp_path, epochs=1)
+    saved = torch.load(tmp_path / "c.pt", weights_only=True)
+    if damage == "garbage":
+        (tmp_path / "c.pt").write_bytes(b"garbage")
+    elif damage == "overwritten":  # torch still reads it: only the recorded digest tells
+        saved["epoch"] = 2
+        torch.save(saved, tmp_path / "c.pt")
+    else:  # from before digests: nothing to compare, but a NaN weight
+        del saved[checkpoint.DIGEST_KEY]
+        saved["state"]["w"][0] = float("nan")
+        torch.save(saved, tmp_path / "c.pt")
+    damaged = (tmp_path / "c.pt").read_bytes()
+    with caplog.at_level("WARNING"):
+        rows, _ = _checkpoints_run(tmp_path, epochs=2)
+    assert [row["epoch"] for row in rows] == [1, 2]  # from scratch, not resumed from epoch 1
+    assert (tmp_path / "c.pt.corrupt").read_bytes() == damaged
+    warning = next(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert "not resuming: checkpoint" in warning and "kept as c.pt.corrupt, training from scratch" in warning
+    assert checkpoint.load(tmp_path / "c.pt", resumable.CHECKPOINT_FORMAT)["epoch"] == 2
