@@ -141,3 +141,64 @@ def test_one_toy_seed_trains_as_one_slurm_job_and_its_table_and_figure_are_made_
     assert "toy_train" in jobs[0]["comment"], jobs[0]
     for rule in ("toy_evaluate", "toy_table", "toy_figure"):
         assert f"localrule {rule}:" in log, rule
+
+
+ACCOUNTING = REPO / "tools" / "slurm-local" / "accounting.sh"
+OUTAGE_S = 60
+
+
+def _accounting(action: str) -> None:
+    done = subprocess.run([str(ACCOUNTING), action], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, f"accounting.sh {action}: {done.stderr.strip()}\n{_cluster_state()}"
+
+
+def _outage_while_a_job_runs(events: list[str]) -> None:
+    """Stop slurmdbd once a job runs, for OUTAGE_S seconds; always start it again."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        running = subprocess.run(["squeue", "-h", "-t", "R"], capture_output=True, text=True, timeout=20).stdout
+        if running.strip():
+            break
+        time.sleep(1)
+    else:
+        events.append("no job ran within 120 s")
+        return
+    _accounting("stop")
+    events.append(f"slurmdbd stopped while {running.split()[0]} ran")
+    try:
+        time.sleep(OUTAGE_S)
+    finally:
+        _accounting("start")
+        events.append("slurmdbd started again")
+
+
+@pytest.mark.slow
+def test_an_accounting_outage_while_a_job_runs_does_not_lose_the_job(cluster, tmp_path):
+    """slurmdbd down for a minute while the toy training runs and finishes: with the plugin's own
+    status-check settings (5 tries, 10 a second) every sacct try of a check failed, the plugin dropped
+    the job, and Snakemake waited forever after it finished ("No active jobs"; SIGTERM did not end
+    it). The profile's slurm-status-attempts and max-status-checks-per-second carry it over."""
+    import threading
+
+    config = {
+        "device": "cpu",
+        "results_dir": "res",
+        "toy": {
+            **TINY_TOY,
+            "seeds": [3],
+            "hyperparameter_sets": ["released"],
+            "training": {**TINY_TOY["training"], "epochs": 60},
+        },
+        "toy_inference": {"select_from": "released"},
+    }
+    events: list[str] = []
+    outage = threading.Thread(target=_outage_while_a_job_runs, args=(events,))
+    outage.start()
+    try:
+        result = _snakemake(tmp_path, config, "res/toy/released/models.pt", timeout=300)
+    finally:
+        outage.join()
+    assert events[:1] and events[0].startswith("slurmdbd stopped while"), events
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, f"{log[-6000:]}\n{_cluster_state()}"
+    assert (tmp_path / "res/toy/released/models.pt").is_file()
