@@ -17,9 +17,6 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used; the message names the file and what to do."""
 
 
-# What to do about a file that cannot be read, by who reads it.
-
-
 def remake(path: str | Path) -> str:
     """The fix for a broken output of a workflow job (a models file) that a later job reads
     (``trained_with.forcerun``; a training job that finds its final checkpoint beside the file only

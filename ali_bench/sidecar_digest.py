@@ -31,10 +31,9 @@ def sidecar(path: str | Path) -> Path:
     return path.with_name(path.name + SUFFIX)
 
 
-def record(path: str | Path) -> Path:
-    """Write ``<path>.sha256`` for the file as it is now; returns the sidecar's path."""
+def record(path: str | Path) -> None:
+    """Write ``<path>.sha256`` for the file as it is now."""
     write_text(sidecar(path), f"{sha256(path)}  {Path(path).name}\n")
-    return sidecar(path)
 
 
 def verify(path: str | Path, rebuild: str) -> None:
