@@ -44,3 +44,7 @@ onstart:
 
 onsuccess:
     refresh_verdict()
+
+
+onerror:
+    stop_with_failed_jobs_reasons(log)  # each failed job's one-line reason, last (common.smk)

@@ -45,7 +45,8 @@ def _as_typed(checkout: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_the_svhn_command_without_data_or_network_says_why_in_the_terminal(tmp_path):
     """images.download is auto: the prepare_data job tries to fetch SVHN; without network its one
-    line (the URL, where to put the file, how to stop downloads) is in the terminal, not only in a log."""
+    line (the URL, where to put the file, how to stop downloads) is in the terminal, not only in a log,
+    and it is the terminal's last line (the Snakefile's onerror handler), not ~40 lines up."""
     result = _as_typed(fresh_checkout(tmp_path))
     terminal = result.stdout + result.stderr
     assert result.returncode != 0
@@ -53,6 +54,7 @@ def test_the_svhn_command_without_data_or_network_says_why_in_the_terminal(tmp_p
     assert reason, terminal[-3000:]
     assert "http://ufldl.stanford.edu/housenumbers/" in reason[0] and "_32x32.mat into '" in reason[0]
     assert "images.download: false" in reason[0]
+    assert result.stderr.rstrip().splitlines()[-1] in reason, terminal[-3000:]
 
 
 def test_the_svhn_command_with_downloads_off_names_the_missing_file_in_the_terminal(tmp_path):
@@ -65,6 +67,7 @@ def test_the_svhn_command_with_downloads_off_names_the_missing_file_in_the_termi
     reason = [line for line in terminal.splitlines() if line.startswith("error: dataset file")]
     assert reason and "_32x32.mat' is missing" in reason[0], terminal[-3000:]
     assert "http://ufldl.stanford.edu/housenumbers/" in reason[0] and "images.download: true" in reason[0]
+    assert result.stderr.rstrip().splitlines()[-1] in reason, terminal[-3000:]
 
 
 def test_download_auto_fetches_svhn_and_cifar10_and_leaves_celeba_to_the_user():

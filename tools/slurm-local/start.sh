@@ -21,6 +21,9 @@ STATE=${SLURM_LOCAL_DIR:-/tmp/ali-bench-slurm}
 DB_PORT=${SLURM_LOCAL_DB_PORT:-3307}
 CTLD_PORT=${SLURM_LOCAL_CTLD_PORT:-6817}   # slurmd listens on the next port, slurmdbd on the one after
 WAIT_S=${SLURM_LOCAL_WAIT_S:-60}
+# How long a requeued job waits before it may start again (slurm.conf AuthInfo cred_expire; SLURM's default,
+# 120 s, would make each requeue test wait two minutes and show nothing more).
+CRED_EXPIRE_S=${SLURM_LOCAL_CRED_EXPIRE_S:-10}
 me="tools/slurm-local/start.sh"
 fail() { echo "$me: $*" >&2; exit 1; }
 
@@ -121,12 +124,19 @@ AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
 AccountingStoragePort=$((CTLD_PORT + 2))
 AccountingStoreFlags=job_comment
+AccountingStorageTRES=gres/gpu
 MinJobAge=300
 SlurmctldParameters=enable_configless
 ReturnToService=2
-NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEMORY State=UNKNOWN
+AuthInfo=cred_expire=$CRED_EXPIRE_S
+GresTypes=gpu
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEMORY Gres=gpu:1 State=UNKNOWN
 PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
+# One GPU that is not there (its device file is /dev/null): a job asking for --gpus=1 is scheduled and accounted
+# as on a GPU cluster (AccountingStorageTRES: sacct's AllocTRES shows gres/gpu=1), with CUDA_VISIBLE_DEVICES set;
+# inside it torch finds no CUDA, so device auto trains on the CPU and device cuda is refused in one line.
+echo "NodeName=$NODE Name=gpu File=/dev/null" > "$STATE/gres.conf"
 export SLURM_CONF="$STATE/slurm.conf"   # the daemons and every client read it (slurmdbd.conf: beside it)
 
 slurmdbd -D > "$STATE/log/slurmdbd.out" 2>&1 &

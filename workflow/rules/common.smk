@@ -441,6 +441,40 @@ def refresh_verdict():
     print(f"verdict of the tables that exist: {result('verdict.md')}")
 
 
+def stop_with_failed_jobs_reasons(snakemake_log):
+    """After a failed run (the onerror handler): end the output with each failed job's reason, the last
+    line of its log (where ali_bench writes its one-line `error: ...`). Snakemake prints a failed job's
+    log far above its own closing lines, and on a cluster under the executor's "Reason: Unknown" and
+    each retry's output, so the line that says what to fix would otherwise be ~100 lines up.
+    It prints the run's log path (Snakemake's own closing hint, which it then skips), the reasons, and
+    exits with status 1, as Snakemake does after a failure; Snakemake's locks are released on the way
+    out (context managers). `workflow.scheduler.failed` is Snakemake's record of the failed jobs (not a
+    documented API): without it, nothing happens and Snakemake ends as it always did."""
+    failed = getattr(getattr(workflow, "scheduler", None), "failed", None) or ()
+    lines = []
+    for job in sorted(failed, key=lambda job: (job.rule.name, str(job.wildcards))):
+        for log in job.log:
+            reason = last_log_line(str(log))
+            lines += [f"{job.rule.name} failed; the last line of {log}:", reason] if reason else []
+    if lines:
+        logs = snakemake_log if isinstance(snakemake_log, list | tuple) else [snakemake_log]
+        print(f"Complete log(s): {', '.join(map(str, logs))}", *lines, sep="\n", file=sys.stderr, flush=True)
+        raise SystemExit(1)
+
+
+def last_log_line(path, tail_bytes=65536):
+    """The last non-empty line of a log (progress bars rewrite their line with \\r: split there too);
+    None when the file is missing or empty."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.path.getsize(path) - tail_bytes))
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    lines = [line.strip() for line in text.replace("\r", "\n").split("\n") if line.strip()]
+    return lines[-1] if lines else None
+
+
 def all_tables():
     """Every table and figure `rule all` builds, the verdict aside."""
     return [
