@@ -24,13 +24,13 @@ REPO = TESTS.parent
 # run workflow/test_workflow.py (last by name) alone. Files not listed follow in their usual order.
 # Paths are relative to tests/.
 LONGEST_FIRST = (
+    "workflow/test_slurm_cluster.py",  # about 9 minutes of one worker with a cluster (seconds without: skipped)
     "workflow/test_workflow.py",
     "conditional/test_learning_conditional.py",
     "images/test_image_training.py",
     "images/test_learning_images.py",
     "toy/test_toy_batched.py",
     "toy/test_toy_cli.py",
-    "workflow/test_slurm_profile.py",
     "toy/test_learning_toy.py",
     "core/test_trained_with.py",
     "conditional/test_conditional.py",

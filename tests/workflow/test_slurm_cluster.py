@@ -1,8 +1,9 @@
 """profiles/slurm against a real SLURM with accounting: the one started by tools/slurm-local/start.sh.
 
-tests/workflow/test_slurm_profile.py checks the profile against stand-in SLURM commands (tests/workflow/fake_slurm/);
-these tests check it against SLURM itself (slurmctld, slurmd, slurmdbd), as a cluster user runs it.
-They need a running cluster: ``SLURM_CONF`` pointing at its slurm.conf (start.sh prints the line).
+These tests run the profile against SLURM itself (slurmctld, slurmd, slurmdbd), as a cluster user
+runs it: what a job asks for, what runs locally, an accounting outage, a time limit, a requeue, a
+real failure. (They replace stand-in SLURM commands that passed whatever their author believed
+SLURM does.) They need a running cluster: ``SLURM_CONF`` pointing at its slurm.conf (start.sh prints the line).
 Without one they are skipped with the reason; with ``ALI_BENCH_REQUIRE_SLURM=1`` (as .ci/run sets
 it) a missing cluster fails them instead. Every wait is bounded; a failure prints the cluster's
 state (``squeue``, ``sacct``).
@@ -109,6 +110,7 @@ ACCOUNTED = {
     "timelimit": "Timelimit",
     "alloctres": "AllocTRES",
     "partition": "Partition",
+    "workdir": "WorkDir",
 }
 
 
@@ -386,7 +388,9 @@ def test_a_job_that_fails_for_a_real_reason_is_tried_three_times_and_its_reason_
     jobs = _settled_jobs(start, _run_id(log))
     assert [job["state"] for job in jobs] == ["FAILED"] * 3, f"{jobs}\n{_cluster_state()}"
     assert [job["timelimit"] for job in jobs] == ["00:30:00", "01:00:00", "01:30:00"], jobs
-    for job in jobs:
+    for job in jobs:  # each attempt: the rule's resources, its one job (rule and wildcards), in the run's folder
         tres = dict(item.split("=", 1) for item in job["alloctres"].split(","))
         assert (tres["cpu"], tres["mem"], tres.get("gres/gpu"), job["partition"]) == ("2", "2000M", "1", "main"), job
+        assert job["comment"] == "rule_toy_train_seed_wildcards_random_3", job
+        assert Path(job["workdir"]).resolve() == tmp_path.resolve(), job
     assert not (tmp_path / SEED_TARGET).exists()
