@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ali_bench.command_line import add_config, add_data_options, config_from
+from ali_bench.command_line import add_config, add_data_manifests, add_data_options, config_from
 
 
 def cmd_conditional_figure(args: argparse.Namespace) -> None:
@@ -17,6 +17,7 @@ def cmd_conditional_figure(args: argparse.Namespace) -> None:
     from ali_bench.conditional import figures as cf
     from ali_bench.conditional import metrics as cm
     from ali_bench.data.images import load_split
+    from ali_bench.data.prepare import check_manifests
     from ali_bench.data.registry import DATASETS
     from ali_bench.figures import labelled_grid
     from ali_bench.images.train import check_trained_with, load_model
@@ -32,6 +33,7 @@ def cmd_conditional_figure(args: argparse.Namespace) -> None:
             load_split(dataset, run.train_split, **location),
             load_split(dataset, run.valid_split, **location),
         )
+        check_manifests(args.data_manifest, {(dataset, run.train_split): train, (dataset, run.valid_split): valid})
         if DATASETS[dataset].labels == "classes":
             measured = cm.class_conditioning(model, train, valid, seed, dataset=dataset)
         else:
@@ -85,6 +87,7 @@ def register(sub) -> None:
     p = sub.add_parser("conditional-figure", help="one z decoded under the paper's grid of conditions")
     add_config(p)
     add_data_options(p)
+    add_data_manifests(p)
     p.add_argument("--models", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument(

@@ -102,6 +102,7 @@ def cmd_image_train(args: argparse.Namespace) -> None:
 
 def cmd_image_figures(args: argparse.Namespace) -> None:
     from ali_bench.data.images import load_split
+    from ali_bench.data.prepare import check_manifests
     from ali_bench.figures import image_grid
     from ali_bench.images import figures
     from ali_bench.images.train import check_trained_with, load_model
@@ -111,7 +112,13 @@ def cmd_image_figures(args: argparse.Namespace) -> None:
     check_trained_with(args.models, payload, cfg.images, cfg.batchnorm, cfg.conditional)
     dataset, seed = payload["dataset"], cfg.images.seed
     location = data_location(cfg, args)
-    valid = load_split(dataset, cfg.images.run(dataset).valid_split, **location)
+    valid_split = cfg.images.run(dataset).valid_split
+    valid = load_split(dataset, valid_split, **location)
+    # the label judge of reconstructions (where the record has one) is fit on its training split
+    train = load_split(dataset, "train", **location) if args.out_metrics and DATASETS[dataset].label_judge else None
+    check_manifests(
+        args.data_manifest, {(dataset, valid_split): valid, **({(dataset, "train"): train} if train else {})}
+    )
     after = f"{dataset}, after {payload['epochs']} epochs, BN statistics {cfg.batchnorm.statistics}"
     image_grid(figures.samples(model, seed), 10, args.out_samples, f"Samples x ~ p(x|z), z ~ N(0, I) ({after})")
     image_grid(
@@ -130,8 +137,6 @@ def cmd_image_figures(args: argparse.Namespace) -> None:
     if args.out_metrics:
         from ali_bench.atomic import write_text
 
-        # the label judge of reconstructions (where the record has one) is fit on its training split
-        train = load_split(dataset, "train", **location) if DATASETS[dataset].label_judge else None
         metrics = {
             "dataset": dataset,
             "epochs": payload["epochs"],
@@ -166,6 +171,7 @@ def register(sub) -> None:
     p = sub.add_parser("image-figures", help="samples, reconstructions and interpolations of a trained model")
     add_config(p)
     add_data_options(p)
+    add_data_manifests(p)
     p.add_argument("--models", type=Path, required=True)
     p.add_argument("--out-samples", type=Path, required=True)
     p.add_argument("--out-reconstructions", type=Path, required=True)

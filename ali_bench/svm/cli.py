@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from ali_bench import sidecar_digest, trained_with
-from ali_bench.command_line import add_config, add_data_options, config_from, data_location
+from ali_bench.command_line import add_config, add_data_manifests, add_data_options, config_from, data_location
 from ali_bench.config import ConfigError
 from ali_bench.trained_with import IMAGE_DATASETS
 
@@ -23,11 +23,13 @@ def cmd_features(args: argparse.Namespace) -> None:
 
     from ali_bench.atomic import atomic_path
     from ali_bench.data.images import load_split
+    from ali_bench.data.prepare import check_manifests
     from ali_bench.device import resolve_device
     from ali_bench.svm.features import write_features
 
     cfg = config_from(args)
     split = load_split(args.dataset, args.split, **data_location(cfg, args))
+    check_manifests(args.data_manifest, {(args.dataset, args.split): split})
     if args.feature_set == "pixels":  # the raw-pixel baseline: the model's input, flattened
         with atomic_path(args.out) as tmp:
             np.save(tmp, split.images.flatten(1).numpy().astype(np.float32) / 255.0)
@@ -166,6 +168,7 @@ def register(sub) -> None:
     p = sub.add_parser("features", help="encoder features (or raw pixels) of one split, as float32 .npy")
     add_config(p)
     add_data_options(p)
+    add_data_manifests(p)
     p.add_argument("--dataset", choices=IMAGE_DATASETS, required=True)
     p.add_argument("--split", required=True)
     p.add_argument("--feature-set", choices=FEATURE_SETS, required=True)

@@ -171,13 +171,14 @@ def test_training_provenance_carries_the_manifests(tmp_path):
 @pytest.fixture(scope="module")
 def digits_manifests(tmp_path_factory):
     folder = tmp_path_factory.mktemp("manifests")
-    outs = {split: folder / f"{split}.json" for split in ("train", "test")}
+    outs = {split: folder / f"{split}.json" for split in ("train", "valid", "test")}
     run_cli("prepare-data", "--dataset", "digits", "--split", *outs, "--out", *map(str, outs.values()))
     return outs
 
 
 def _edited(manifest, tmp_path, **changes):
     path = tmp_path / manifest.name
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({**json.loads(manifest.read_text()), **changes}))
     return path
 
@@ -225,3 +226,44 @@ def test_trainings_check_their_manifests_before_training(digits_manifests, tmp_p
         assert result.returncode != 0 and not out.exists(), (name, result.stderr)
         assert f"'{edited}' records examples 1000" in result.stderr, (name, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, (name, result.stderr)
+
+
+def test_features_and_figures_check_their_manifests_before_writing(digits_manifests, tmp_path):
+    """The jobs that read a split without training on it (features, image-figures, conditional-figure)
+    compare it with its manifest too, so a 64x64 cache or a data file replaced after preparation
+    cannot reach an SVM or a figure unnoticed: an edited manifest stops each in one line, nothing written."""
+    tiny = {"epochs": 1, "width": 0.125}
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"device": "cpu", "images": {"digits": tiny}, "conditional": {"digits": tiny}}))
+    models = {}
+    for kind, extra in (("plain", []), ("conditional", ["--conditional"])):
+        models[kind] = tmp_path / f"{kind}.pt"
+        run_cli(
+            "image-train", "--config", str(config), "--dataset", "digits", "--no-progress", "--threads", "1",
+            *extra, "--out", str(models[kind]), "--log", str(tmp_path / f"{kind}.csv"),
+        )  # fmt: skip
+    edited = {split: _edited(digits_manifests[split], tmp_path / split, examples=1000) for split in ("train", "valid")}
+    out = tmp_path / "out"
+    runs = {
+        "features": ["features", "--dataset", "digits", "--split", "valid", "--feature-set", "pixels",
+                     "--out", str(out / "f.npy"), "--out-labels", str(out / "l.npy"),
+                     "--data-manifest", str(digits_manifests["test"]), str(edited["valid"])],
+        "image-figures": ["image-figures", "--models", str(models["plain"]), "--out-samples", str(out / "s.png"),
+                          "--out-reconstructions", str(out / "r.png"), "--out-interpolations", str(out / "i.png"),
+                          "--out-metrics", str(out / "m.json"), "--data-manifest", str(edited["valid"])],
+        "conditional-figure": ["conditional-figure", "--models", str(models["conditional"]), "--out",
+                               str(out / "c.png"), "--out-metrics", str(out / "c.json"),
+                               "--data-manifest", str(edited["train"])],
+    }  # fmt: skip
+    for name, args in runs.items():
+        result = run_cli(*args, "--config", str(config), check=False)
+        assert result.returncode != 0, (name, result.stderr)
+        assert "records examples 1000" in result.stderr and len(result.stderr.strip().splitlines()) == 1, (
+            name,
+            result.stderr,
+        )
+        assert not out.exists() or not any(out.iterdir()), (name, sorted(out.iterdir()))
+    # as prepared, each is accepted: here the pixel features, which need no model
+    valid = ["--data-manifest", str(digits_manifests["valid"])]
+    run_cli(*runs["features"][: runs["features"].index("--data-manifest")], *valid, "--config", str(config))
+    assert (out / "f.npy").is_file()

@@ -68,4 +68,4 @@ rule conditional_figure:
         config=conditional_config_json,
     shell:
         "python -m ali_bench conditional-figure --config-json {params.config:q} --models {input.models}"
-        " --out {output.figure} --out-metrics {output.metrics} > {log} 2>&1"
+        " --out {output.figure} --out-metrics {output.metrics} --data-manifest {input.data} > {log} 2>&1"

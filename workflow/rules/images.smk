@@ -91,4 +91,5 @@ rule image_figures:
     shell:
         "python -m ali_bench image-figures --config-json {params.config:q} --models {input.models}"
         " --out-samples {output.samples} --out-reconstructions {output.reconstructions}"
-        " --out-interpolations {output.interpolations} --out-metrics {output.metrics} > {log} 2>&1"
+        " --out-interpolations {output.interpolations} --out-metrics {output.metrics} --data-manifest {input.data}"
+        " > {log} 2>&1"

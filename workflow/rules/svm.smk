@@ -37,7 +37,7 @@ rule features:
     shell:
         "python -m ali_bench features --config-json {params.config:q} --dataset {wildcards.dataset}"
         " --split {wildcards.split} --feature-set {wildcards.feature_set} {params.models}"
-        " --out {output.features} --out-labels {output.labels} > {log} 2>&1"
+        " --out {output.features} --out-labels {output.labels} --data-manifest {input.data} > {log} 2>&1"
 
 
 rule svm:
