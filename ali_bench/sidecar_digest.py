@@ -5,7 +5,9 @@ Why: checkpoints and models carry their digest inside (``checkpoint.py``) and ta
 provenance sidecar (``provenance.py``); an ``.npy`` feature matrix is a bare array that the SVM
 stage memory-maps, with nowhere to put one. Without it, a block of a feature file overwritten on
 disk, still finite and the right shape, would be fitted and scored like any other: a table row from
-bytes no model wrote.
+bytes no model wrote. The per-run JSON results that tables read (an SVM summary, a semi-supervised
+run, the toy-inference selection) get one too: a digit changed in one (0.123 to 0.133) still parses
+and passes every range check (``table_inputs.load_json`` verifies it).
 
 A file without its ``.sha256`` (written before these existed) is read as it is, as checkpoints
 without a digest are. The hash is written after the file, so a kill between the two leaves a

@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from ali_bench import provenance
+from ali_bench import provenance, sidecar_digest
 from ali_bench.config import ConfigError
 
 KINDS = ("number", "integer", "string", "numbers")  # numbers: a non-empty list of numbers (JSON only)
@@ -156,6 +156,7 @@ def load_json(path: Path, spec: Spec) -> dict:
     """One JSON object from ``path``; an unreadable file or another JSON value is one line."""
     if not path.is_file():
         raise FileNotFoundError(f"{spec.what} '{path}' does not exist; {_rerun(path, spec)}")
+    sidecar_digest.verify(path, _rerun(path, spec))  # the hash its writer recorded beside it, where there is one
     try:
         record = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:

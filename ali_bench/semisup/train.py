@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from ali_bench import sidecar_digest
 from ali_bench.atomic import write_text
 from ali_bench.checkpoint import load_optimizer_state
 from ali_bench.config import ConfigError, config_hash
@@ -278,4 +279,5 @@ def train_semisup(
         **(record or {}),
     }
     write_text(out_path, json.dumps(result, indent=1) + "\n")
+    sidecar_digest.record(out_path)  # semisup-table checks it (table_inputs.load_json)
     return result

@@ -112,6 +112,7 @@ def cmd_svm(args: argparse.Namespace) -> None:
         "wall_time_s": round(time.perf_counter() - started, 3),
     }
     write_text(args.out, json.dumps(summary, indent=2) + "\n")
+    sidecar_digest.record(args.out)  # svm-table checks it (table_inputs.load_json)
 
 
 def cmd_svm_table(args: argparse.Namespace) -> None:

@@ -4,7 +4,6 @@ methods, evaluate, draw."""
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -24,11 +23,13 @@ def cmd_toy_select(args: argparse.Namespace) -> None:
 
 def cmd_toy_infer(args: argparse.Namespace) -> None:
     from ali_bench.device import device_name
+    from ali_bench.table_inputs import read_json
+    from ali_bench.toy_inference.table import SELECTION_SPEC
     from ali_bench.toy_inference.train import train_method
 
     cfg = config_from(args)
     device = training_device(cfg, args)
-    selection = json.loads(args.selection.read_text())
+    selection = read_json([args.selection], SELECTION_SPEC)[0]
     train_method(
         args.method,
         cfg.toy,

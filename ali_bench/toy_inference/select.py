@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ali_bench import sidecar_digest
 from ali_bench.atomic import write_text
 
 
@@ -34,3 +35,4 @@ def select_best(coverage: pd.DataFrame, hyperparameter_set: str) -> dict:
 
 def write_selection(path: str | Path, selection: dict) -> None:
     write_text(path, json.dumps(selection, indent=2) + "\n")
+    sidecar_digest.record(path)  # toy-infer and toy-inference-evaluate check it (table_inputs.load_json)

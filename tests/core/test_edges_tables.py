@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ali_bench import provenance
+from ali_bench import provenance, sidecar_digest
 from ali_bench.cli import main
 from ali_bench.config import load_config
 from ali_bench.semisup.settings import settings_for
@@ -220,6 +220,19 @@ def test_semisup_table_refuses_the_same_result_file_twice(tmp_path, capsys):
     assert not (tmp_path / "semisup_table.csv").exists()
     assert main(_semisup_argv(tmp_path, run0, run1)) == 0
     assert pd.read_csv(tmp_path / "semisup_table.csv").loc[0, "seeds"] == 2
+
+
+def test_a_json_result_edited_after_it_was_written_is_refused_by_its_table(tmp_path, capsys):
+    """A per-run result whose writer recorded its hash beside it (semisup-train, svm and
+    toy-inference-select do: sidecar_digest.record), edited afterwards: an error of 0.2 made 0.3
+    parses and stays in range, so only the hash tells. Refused in one line naming the file."""
+    run0 = _write_json(tmp_path / "digits_100labels_seed0_ali.json", _semisup_result(0))
+    run1 = _write_json(tmp_path / "digits_100labels_seed1_ali.json", _semisup_result(1, 0.2))
+    for run in (run0, run1):
+        sidecar_digest.record(run)
+    assert main(_semisup_argv(tmp_path, run0, run1)) == 0  # as written: accepted
+    run1.write_text(run1.read_text().replace("0.2", "0.3"))
+    _refused(capsys, _semisup_argv(tmp_path, run0, run1), f"'{run1}' changed after it was written", "semisup")
 
 
 def test_semisup_table_refuses_two_files_of_the_same_run(tmp_path, capsys):
