@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from ali_bench import provenance, sidecar_digest
 from ali_bench.config import ConfigError
 
 HEADER = "| output (files under `results/quick/`) | quick number | what it shows |"
@@ -43,13 +44,23 @@ def _existing(folder: Path, name: str) -> Path:
     return path
 
 
+# What a refusal of an edited table or metrics file tells to do
+REBUILD = "run the quick run again (snakemake --cores 2 --configfile config/quick.yaml)"
+
+
 def _read_csv(folder: Path, name: str) -> list[dict]:
-    with _existing(folder, name).open(newline="") as f:
+    """A table of the run, refused if it no longer hashes to what its provenance recorded."""
+    path = _existing(folder, name)
+    provenance.check_table(path, REBUILD)
+    with path.open(newline="") as f:
         return list(csv.DictReader(f))
 
 
 def _read_json(folder: Path, name: str) -> dict:
-    return json.loads(_existing(folder, name).read_text())
+    """A metrics file of the run, refused if it no longer hashes to what its .sha256 recorded."""
+    path = _existing(folder, name)
+    sidecar_digest.verify(path, REBUILD)
+    return json.loads(path.read_text())
 
 
 def _seeds(count: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ali_bench import sidecar_digest
 from ali_bench.command_line import add_config, add_data_manifests, add_data_options, config_from
 
 
@@ -52,6 +53,7 @@ def cmd_conditional_figure(args: argparse.Namespace) -> None:
             )
             + "\n",
         )
+        sidecar_digest.record(args.out_metrics)  # quick-summary checks it
     after = (
         f"after {payload['epochs']} epochs, embedding {payload['embedding']}, BN statistics {cfg.batchnorm.statistics}"
     )

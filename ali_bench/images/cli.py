@@ -7,6 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ali_bench import sidecar_digest
 from ali_bench.command_line import (
     add_config,
     add_data_manifests,
@@ -145,6 +146,7 @@ def cmd_image_figures(args: argparse.Namespace) -> None:
             **figures.reconstruction_metrics(model, valid, seed, train),
         }
         write_text(args.out_metrics, json.dumps(metrics, indent=2) + "\n")
+        sidecar_digest.record(args.out_metrics)  # quick-summary checks it
 
 
 def register(sub) -> None:

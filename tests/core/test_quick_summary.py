@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ali_bench import quick_summary
+from ali_bench import provenance, quick_summary, sidecar_digest
 from ali_bench.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,9 +73,32 @@ def test_a_changed_number_changes_the_table_and_its_reading(tmp_path):
     metrics = json.loads(path.read_text())
     metrics["label_agreement"] = 0.099
     path.write_text(json.dumps(metrics))
+    sidecar_digest.record(path)  # as a rerun that measured this would write it
     row = quick_summary.conditional_row(folder)
     assert "label agreement 9.9 %" in row.number
     assert row.shows == "the class does not show yet"
+
+
+def test_an_output_edited_after_the_run_wrote_it_is_refused(tmp_path):
+    """A metrics file or table changed after its job wrote it (its .sha256, or the table's provenance,
+    records another hash) is not summarised as if the run had measured it."""
+    folder = copy_of_reference(tmp_path)
+    path = folder / "images" / "digits_conditional" / "conditional_metrics.json"
+    sidecar_digest.record(path)  # what image jobs now write beside their metrics
+    quick_summary.conditional_row(folder)  # as written: read
+    path.write_text(path.read_text().replace('"label_agreement": 0.', '"label_agreement": 0.9'))
+    with pytest.raises(sidecar_digest.DigestMismatch, match="conditional_metrics.json' changed after it was written"):
+        quick_summary.conditional_row(folder)
+    sidecar_digest.record(path)  # the metrics as a rerun would leave them; now a table edited
+    table = folder / "semisup_table.csv"
+    record = json.loads(provenance.sidecar_path(table).read_text())
+    provenance.sidecar_path(table).write_text(json.dumps({**record, provenance.TABLE_DIGEST: provenance.sha256(table)}))
+    lines = table.read_text().splitlines()
+    column, fields = lines[0].split(",").index("test_error_mean_pct"), lines[1].split(",")
+    fields[column] = f"{float(fields[column]) / 2:.1f}"  # the first row's error halved: still plausible
+    table.write_text("\n".join([lines[0], ",".join(fields), *lines[2:]]) + "\n")
+    with pytest.raises(ValueError, match="semisup_table.csv' changed after it was written"):
+        quick_summary.table(folder)
 
 
 def test_a_missing_output_is_one_line_naming_the_file(tmp_path):
