@@ -118,7 +118,8 @@ def cmd_image_figures(args: argparse.Namespace) -> None:
     # the label judge of reconstructions (where the record has one) is fit on its training split
     train = load_split(dataset, "train", **location) if args.out_metrics and DATASETS[dataset].label_judge else None
     check_manifests(
-        args.data_manifest, {(dataset, valid_split): valid, **({(dataset, "train"): train} if train else {})}
+        args.data_manifest,
+        {(dataset, valid_split): valid, **({(dataset, "train"): train} if train is not None else {})},
     )
     after = f"{dataset}, after {payload['epochs']} epochs, BN statistics {cfg.batchnorm.statistics}"
     image_grid(figures.samples(model, seed), 10, args.out_samples, f"Samples x ~ p(x|z), z ~ N(0, I) ({after})")

@@ -136,13 +136,13 @@ def _run_id(log: str) -> str:
 
 
 def _settled_jobs(start: datetime, run_id: str, *, requeues: bool = False) -> list[dict]:
-    """The run's allocations once accounting shows each of them ended (written a moment after the job
-    ends; bounded: after 60 s, whatever it shows)."""
+    """The run's allocations once accounting shows the last of them ended (written a moment after the
+    job ends; the earlier ones, or a requeued run's earlier record, have ended before it; bounded:
+    after 60 s, whatever it shows)."""
     deadline = time.monotonic() + 60
     while True:
         jobs = [job for job in _jobs_since(start, requeues=requeues) if job["name"] == run_id]
-        ended = all(job["state"] not in ("PENDING", "RUNNING", "REQUEUED") for job in jobs[-1:])
-        if (jobs and ended) or time.monotonic() > deadline:
+        if (jobs and jobs[-1]["state"] not in ("PENDING", "RUNNING", "REQUEUED")) or time.monotonic() > deadline:
             return jobs
         time.sleep(2)
 
@@ -178,19 +178,26 @@ def _accounting(action: str) -> None:
     assert done.returncode == 0, f"accounting.sh {action}: {done.stderr.strip()}\n{_cluster_state()}"
 
 
+def _running_job(within_s: float, ready=lambda: True) -> str | None:
+    """The id of a running job, once one runs and ``ready()`` holds (polled every 0.5 s); None when
+    that has not happened within ``within_s`` seconds."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        running = subprocess.run(["squeue", "-h", "-t", "R", "-o", "%i"], capture_output=True, text=True, timeout=20)
+        if running.stdout.split() and ready():
+            return running.stdout.split()[0]
+        time.sleep(0.5)
+    return None
+
+
 def _outage_while_a_job_runs(events: list[str]) -> None:
     """Stop slurmdbd once a job runs, for OUTAGE_S seconds; always start it again."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        running = subprocess.run(["squeue", "-h", "-t", "R"], capture_output=True, text=True, timeout=20).stdout
-        if running.strip():
-            break
-        time.sleep(1)
-    else:
+    jobid = _running_job(120)
+    if jobid is None:
         events.append("no job ran within 120 s")
         return
     _accounting("stop")
-    events.append(f"slurmdbd stopped while {running.split()[0]} ran")
+    events.append(f"slurmdbd stopped while {jobid} ran")
     try:
         time.sleep(OUTAGE_S)
     finally:
@@ -334,16 +341,12 @@ def test_a_job_at_its_time_limit_is_resubmitted_with_more_time_and_resumes_to_th
 
 def _requeue_once_training(events: list[str], checkpoint: Path) -> None:
     """``scontrol requeue`` the running job once its first checkpoint exists (bounded: 180 s)."""
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        running = subprocess.run(["squeue", "-h", "-t", "R", "-o", "%i"], capture_output=True, text=True, timeout=20)
-        if running.stdout.split() and checkpoint.is_file():
-            jobid = running.stdout.split()[0]
-            done = subprocess.run(["scontrol", "requeue", jobid], capture_output=True, text=True, timeout=20)
-            events.append(f"requeued {jobid}" if done.returncode == 0 else f"requeue failed: {done.stderr.strip()}")
-            return
-        time.sleep(0.5)
-    events.append("no running job with a checkpoint within 180 s")
+    jobid = _running_job(180, ready=checkpoint.is_file)
+    if jobid is None:
+        events.append("no running job with a checkpoint within 180 s")
+        return
+    done = subprocess.run(["scontrol", "requeue", jobid], capture_output=True, text=True, timeout=20)
+    events.append(f"requeued {jobid}" if done.returncode == 0 else f"requeue failed: {done.stderr.strip()}")
 
 
 @pytest.mark.slow
