@@ -156,11 +156,17 @@ def write(table: str | Path, record: dict) -> Path:
 
 def check_table(table: str | Path, rebuild: str) -> None:
     """Refuse ``table`` in one line if its sidecar records a SHA-256 the file no longer has (a row
-    edited by hand, a block overwritten on disk). Tables without a sidecar, or with one written
-    before sidecars recorded it, are read as they are. ``rebuild``: how to make the table again."""
+    edited by hand, a block overwritten on disk), or if it has no sidecar (deleted, or a copy of
+    the ``.csv`` alone: nothing would vouch for it). A sidecar written before sidecars recorded the
+    table's hash is taken as it is. ``rebuild``: how to make the table again."""
     path = sidecar_path(table)
     if not path.is_file():
-        return
+        from ali_bench.table_inputs import TableInputError
+
+        raise TableInputError(
+            f"'{table}' has no provenance file ('{path}' is missing), so a change since it was written cannot "
+            f"be ruled out; {rebuild}"
+        )
     try:
         recorded = json.loads(path.read_text()).get(TABLE_DIGEST)
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):

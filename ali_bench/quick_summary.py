@@ -78,7 +78,7 @@ def toy_row(folder: Path) -> Row:
     """PacGAN's rule (2,500 samples of each run): the share within 3 std of a mode, and modes reached."""
     table = _read_csv(folder, "toy_table.csv")
     ali, gan = (_one(table, "toy_table.csv", model=m, hyperparameter_set="released") for m in ("ALI", "GAN"))
-    config = _read_json(folder, "toy_table.provenance.json")["config"]["trained"]["released"]
+    config = provenance.read(folder / "toy_table.csv")["config"]["trained"]["released"]
     steps = int(ali["epochs"]) * (config["mixture"]["n_train"] // config["training"]["batch_size"])
     share = float(ali["pacgan_high_quality_pct_mean"])
     shows = (

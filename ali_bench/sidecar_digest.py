@@ -9,9 +9,12 @@ bytes no model wrote. The per-run JSON results that tables read (an SVM summary,
 run, the toy-inference selection) get one too: a digit changed in one (0.123 to 0.133) still parses
 and passes every range check (``table_inputs.load_json`` verifies it).
 
-A file without its ``.sha256`` (written before these existed) is read as it is, as checkpoints
-without a digest are. The hash is written after the file, so a kill between the two leaves a
-mismatch that names the rebuild, never a silent pass.
+A file without its ``.sha256`` is refused too: a results folder copied with ``*.json`` only, or a
+sidecar deleted, would otherwise turn the check off without a word. Every writer declares its
+sidecars as Snakemake outputs, so a deleted one makes Snakemake rebuild the file with it; the one
+line a command prints names that rebuild and, for a file checked by other means, how to accept it
+as it is (``sha256sum``). The hash is written after the file, so a kill between the two leaves a
+missing or mismatching sidecar that names the rebuild, never a silent pass.
 """
 
 from __future__ import annotations
@@ -39,11 +42,14 @@ def record(path: str | Path) -> None:
 
 
 def verify(path: str | Path, rebuild: str) -> None:
-    """Refuse ``path`` in one line if its sidecar records another hash; ``rebuild`` says how to make
-    the file again. No sidecar: nothing to check."""
+    """Refuse ``path`` in one line if its sidecar is missing or records another hash; ``rebuild``
+    says how to make the file again."""
     recorded_in = sidecar(path)
     if not recorded_in.is_file():
-        return
+        raise DigestMismatch(
+            f"'{path}' has no recorded hash ('{recorded_in}' is missing), so a change since it was written "
+            f"cannot be ruled out; {rebuild} (or, to accept it as it is: sha256sum '{path}' > '{recorded_in}')"
+        )
     fields = recorded_in.read_text(errors="replace").split()
     if not fields or len(fields[0]) != 64:
         raise DigestMismatch(f"'{recorded_in}' is not a sha256sum line for '{path}'; {rebuild}")

@@ -62,7 +62,8 @@ def keep_reference(results: Path, clone: Path, record: dict) -> Path:
         shutil.rmtree(target)
     for path in sorted(results.rglob("*")):
         relative = path.relative_to(results)
-        if path.is_file() and path.suffix in KEEP and relative.parts[0] not in SKIP:
+        vouched_for = path.with_suffix("") if path.suffix == ".sha256" else path  # a hash goes with its file
+        if path.is_file() and vouched_for.suffix in KEEP and relative.parts[0] not in SKIP:
             (target / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target / relative)
     shutil.copy2(clone / "config" / "quick.yaml", target / "config.yaml")

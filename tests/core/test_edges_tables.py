@@ -197,7 +197,9 @@ def _semisup_result(seed=0, error=0.1) -> dict:
 
 
 def _write_json(path: Path, record: dict) -> Path:
+    """A per-run result as its command writes it: the JSON, then its .sha256 (sidecar_digest.record)."""
     path.write_text(json.dumps(record))
+    sidecar_digest.record(path)
     return path
 
 
@@ -228,11 +230,11 @@ def test_a_json_result_edited_after_it_was_written_is_refused_by_its_table(tmp_p
     parses and stays in range, so only the hash tells. Refused in one line naming the file."""
     run0 = _write_json(tmp_path / "digits_100labels_seed0_ali.json", _semisup_result(0))
     run1 = _write_json(tmp_path / "digits_100labels_seed1_ali.json", _semisup_result(1, 0.2))
-    for run in (run0, run1):
-        sidecar_digest.record(run)
     assert main(_semisup_argv(tmp_path, run0, run1)) == 0  # as written: accepted
     run1.write_text(run1.read_text().replace("0.2", "0.3"))
     _refused(capsys, _semisup_argv(tmp_path, run0, run1), f"'{run1}' changed after it was written", "semisup")
+    sidecar_digest.sidecar(run1).unlink()  # its hash deleted, or a copy of the *.json alone: nothing vouches for it
+    _refused(capsys, _semisup_argv(tmp_path, run0, run1), f"'{run1}' has no recorded hash", "semisup")
 
 
 def test_semisup_table_refuses_two_files_of_the_same_run(tmp_path, capsys):
@@ -240,6 +242,7 @@ def test_semisup_table_refuses_two_files_of_the_same_run(tmp_path, capsys):
     copy = tmp_path / "copy" / "a.json"
     copy.parent.mkdir()
     shutil.copy(run0, copy)
+    shutil.copy(sidecar_digest.sidecar(run0), sidecar_digest.sidecar(copy))
     _refused(
         capsys,
         _semisup_argv(tmp_path, run0, copy),
@@ -282,6 +285,7 @@ def test_an_impossible_semisup_result_is_one_line(tmp_path, capsys, edit, says):
 def test_a_semisup_result_that_is_not_json_is_one_line(tmp_path, capsys):
     path = tmp_path / "r.json"
     path.write_text('{"dataset": "digits", ')
+    sidecar_digest.record(path)  # a writer killed mid-file would leave none; the parser is the check here
     _refused(capsys, _semisup_argv(tmp_path, path), f"semi-supervised result file '{path}' is not valid JSON")
 
 
@@ -448,6 +452,12 @@ def test_a_coverage_table_edited_after_it_was_written_is_refused(tmp_path, capsy
         "rule toy_evaluate",
     )
     assert not (tmp_path / "toy_table.csv").exists()
+    provenance.sidecar_path(coverage).unlink()  # nothing left to vouch for it: refused too
+    _refused(
+        capsys,
+        ["toy-table", "--coverage", str(coverage), "--out", str(tmp_path / "toy_table.csv")],
+        f"provenance file '{provenance.sidecar_path(coverage)}' is missing",  # toy-table reads it first
+    )
 
 
 def test_semisup_and_svm_table_provenance_list_each_input_with_its_sha256(tmp_path):

@@ -84,7 +84,6 @@ def test_an_output_edited_after_the_run_wrote_it_is_refused(tmp_path):
     records another hash) is not summarised as if the run had measured it."""
     folder = copy_of_reference(tmp_path)
     path = folder / "images" / "digits_conditional" / "conditional_metrics.json"
-    sidecar_digest.record(path)  # what image jobs now write beside their metrics
     quick_summary.conditional_row(folder)  # as written: read
     path.write_text(path.read_text().replace('"label_agreement": 0.', '"label_agreement": 0.9'))
     with pytest.raises(sidecar_digest.DigestMismatch, match="conditional_metrics.json' changed after it was written"):
@@ -99,6 +98,12 @@ def test_an_output_edited_after_the_run_wrote_it_is_refused(tmp_path):
     table.write_text("\n".join([lines[0], ",".join(fields), *lines[2:]]) + "\n")
     with pytest.raises(ValueError, match="semisup_table.csv' changed after it was written"):
         quick_summary.table(folder)
+    provenance.sidecar_path(table).unlink()  # nothing left to vouch for the table, nor the metrics below
+    with pytest.raises(ValueError, match="semisup_table.csv' has no provenance file"):
+        quick_summary.table(folder)
+    sidecar_digest.sidecar(path).unlink()
+    with pytest.raises(sidecar_digest.DigestMismatch, match="conditional_metrics.json' has no recorded hash"):
+        quick_summary.conditional_row(folder)
 
 
 def test_a_missing_output_is_one_line_naming_the_file(tmp_path):

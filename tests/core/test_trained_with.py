@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from ali_bench import trained_with
+from ali_bench import sidecar_digest, trained_with
 from ali_bench.config import load_config
 from ali_bench.trained_with import ModelMismatch, first_difference
 
@@ -307,6 +307,7 @@ def test_semisup_table_refuses_a_run_from_another_configuration(tmp_path):
             check_result("run.json", {**result, key: value}, cfg)
     path = tmp_path / "run.json"
     path.write_text(json.dumps({**result, "epochs": 1}))
+    sidecar_digest.record(path)  # as semisup-train writes it
     table = run_cli(
         "semisup-table",
         "--config-json",

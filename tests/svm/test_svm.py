@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from ali_bench import sidecar_digest
 from ali_bench.nets import image_architecture
 from ali_bench.nets.image import ImageALI
 from ali_bench.svm import fit as svm
@@ -133,6 +134,8 @@ def test_svm_cli_takes_the_last_rows_of_train_as_validation(tmp_path):
     np.save(tmp_path / "test.npy", (means[y_test] + rng.standard_normal((200, 8))).astype(np.float32))
     np.save(tmp_path / "train_labels.npy", y_train)
     np.save(tmp_path / "test_labels.npy", y_test)
+    for name in ("train", "test", "train_labels", "test_labels"):
+        sidecar_digest.record(tmp_path / f"{name}.npy")  # as the features job does
     config = json.dumps({"svm": {"labels_per_class": 20, "n_svms": 4, "validation_size": 100, "n_c": 5, "n_jobs": 1}})
     run_cli(
         "svm",

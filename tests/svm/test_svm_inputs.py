@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pytest
 
+from ali_bench import sidecar_digest
+
 from conftest import run_cli
 
 CONFIG = json.dumps({"svm": {"labels_per_class": 20, "n_svms": 2, "validation_size": 100, "n_c": 3, "n_jobs": 1}})
@@ -20,6 +22,14 @@ def _write(tmp_path, n_train=600, n_test=200, train_dim=8, test_dim=8, n_test_la
         test[:] = np.nan
     for name, array in (("train", train), ("test", test), ("train_labels", y_train), ("test_labels", y_test)):
         np.save(tmp_path / f"{name}.npy", array)
+    _seal(tmp_path)
+
+
+def _seal(tmp_path):
+    """The .sha256 beside each file as it is now, as the features job records what it wrote: the
+    arrays below then reach the check a test is about rather than the digest's."""
+    for name in ("train", "test", "train_labels", "test_labels"):
+        sidecar_digest.record(tmp_path / f"{name}.npy")
 
 
 def _svm(tmp_path):
@@ -89,6 +99,8 @@ def test_an_empty_or_truncated_npy_is_refused_naming_the_file(tmp_path, damage):
     path = tmp_path / name
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"")
+    assert "changed after it was written" in _one_line_refusal(_svm(tmp_path))  # the copy's damage
+    _seal(tmp_path)  # a features job that wrote it so: numpy's reader is the check
     line = _one_line_refusal(_svm(tmp_path))
     assert f"'{path}' cannot be read as a .npy array" in line
     assert not (tmp_path / "s.json").exists()
@@ -100,6 +112,7 @@ def test_a_stray_training_label_is_blamed_on_the_labels_not_the_config(tmp_path)
     labels = np.load(tmp_path / "train_labels.npy")
     labels[3] = 42
     np.save(tmp_path / "train_labels.npy", labels)
+    _seal(tmp_path)
     line = _one_line_refusal(_svm(tmp_path))
     assert f"training labels '{tmp_path / 'train_labels.npy'}' hold class 42 (1 example)" in line
     assert "never hold" in line and "labels_per_class" not in line
@@ -176,6 +189,7 @@ def test_malformed_label_arrays_are_one_line_naming_the_file(tmp_path, labels, s
     _write(tmp_path)
     path = tmp_path / "test_labels.npy"
     np.save(path, labels(np.load(path)))
+    _seal(tmp_path)
     line = _one_line_refusal(_svm(tmp_path))
     assert says.format(test=path) in line, line
     assert not (tmp_path / "s.json").exists()
@@ -221,5 +235,6 @@ def test_features_changed_on_disk_after_the_features_job_are_refused(tmp_path):
     line = _one_line_refusal(_svm(tmp_path))
     assert f"'{tmp_path / 'test.npy'}' changed after it was written" in line and "snakemake -R features" in line
 
-    (tmp_path / "test.npy.sha256").unlink()  # written before sidecars existed: read as it is
-    assert _svm(tmp_path).returncode == 0
+    (tmp_path / "test.npy.sha256").unlink()  # deleted, or left behind by a copy: nothing vouches for it
+    line = _one_line_refusal(_svm(tmp_path))
+    assert f"'{tmp_path / 'test.npy'}' has no recorded hash" in line and "snakemake -R features" in line

@@ -387,6 +387,7 @@ def test_another_datasets_settings_rerun_nothing(tiny_run):
     leaves every job of it, the digits SVM table included, as it is."""
     plan = _scheduled(*tiny_run, {"images": {"cifar10": {"epochs": 3}}, "semisup": {"svhn": {"epochs": 2}}})
     assert "Nothing to be done" in plan, plan
+    assert "double '/'" not in plan, plan  # Snakemake warned of every stamp of a rule without wildcards
 
 
 @pytest.mark.slow
@@ -446,3 +447,36 @@ def test_dropping_a_model_retrains_nothing_and_only_rebuilds_the_table(tiny_run)
     plan = _scheduled(*tiny_run, {"semisup": {"models": ["ali"]}})
     assert "rule semisup_run:" not in plan and "rule semisup_table:" in plan, plan
     assert "seed0_supervised.json" not in plan.split("rule semisup_table:")[1].split("rule ")[0], plan
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "sidecar, writer, reader",
+    [
+        ("features/digits/paper_train.npy.sha256", "features", "svm"),
+        ("features/digits/paper_train_labels.npy.sha256", "features", "svm"),
+        ("svm/digits_paper.json.sha256", "svm", "digits_svm_table"),
+        ("semisup/digits_100labels_seed0_ali.json.sha256", "semisup_run", "semisup_table"),
+        ("toy/inference/selection.json.sha256", "toy_select", "toy_infer"),
+        ("images/digits/reconstruction_metrics.json.sha256", "image_figures", None),  # quick-summary reads it
+        ("images/digits_conditional/conditional_metrics.json.sha256", "conditional_figure", None),
+    ],
+)
+def test_a_deleted_content_hash_is_rebuilt_before_anything_reads_its_file(tiny_run, sidecar, writer, reader):
+    """Every reader refuses a file without its .sha256 (sidecar_digest.verify). So each is an output of
+    the job that writes it and an input of the job that reads it: when the reader runs again (here
+    forced), Snakemake first reruns the writer instead of handing the reader a file it must refuse.
+    While nothing reads it, a missing one reruns nothing, as for any intermediate file; the metrics,
+    read outside the DAG, are targets of `rule all` themselves."""
+    folder, config = tiny_run
+    path = folder / "res" / sidecar
+    kept = path.with_name(path.name + ".kept")
+    path.rename(kept)  # the module's run is shared: put it back whatever happens
+    try:
+        forced = ("--forcerun", reader) if reader else ()
+        args = ("--dry-run", "--cores", "2", "--configfile", str(config), "--directory", str(folder), *forced)
+        result = snakemake(*args)
+    finally:
+        kept.rename(path)
+    plan = result.stdout + result.stderr
+    assert f"rule {writer}:" in plan and sidecar in plan.split(f"rule {writer}:")[1], plan

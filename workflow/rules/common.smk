@@ -118,6 +118,12 @@ def result(path):
     return f"{RESULTS}/{path}"
 
 
+def digest_of(path):
+    """The ``.sha256`` its command writes beside ``path`` and every reader requires (sidecar_digest.py):
+    declared as an output so that a deleted one makes Snakemake rebuild the file with it."""
+    return f"{path}.sha256"
+
+
 def config_json(*sections):
     """The config sections a rule depends on, as one JSON string for --config-json.
 
@@ -240,7 +246,7 @@ def settings_stamp(rule_name, settings):
 
     def stamp(wildcards):
         text = settings(wildcards) if callable(settings) else settings
-        where = f"{STAMPS}/{rule_name}/{_stamp_key(wildcards)}"
+        where = "/".join(part for part in (STAMPS, rule_name, _stamp_key(wildcards)) if part)  # no '//'
         name = f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
         path = result(f"{where}/{name}")
         if os.path.exists(path) or not workflow.is_main_process:
@@ -306,7 +312,8 @@ def feature_inputs(wildcards):
 def svm_inputs(wildcards):
     splits = SVM_SPLITS[wildcards.dataset]
     stem = result(f"features/{wildcards.dataset}/{wildcards.feature_set}")
-    return {**{s: f"{stem}_{s}.npy" for s in splits}, **{f"{s}_labels": f"{stem}_{s}_labels.npy" for s in splits}}
+    arrays = {**{s: f"{stem}_{s}.npy" for s in splits}, **{f"{s}_labels": f"{stem}_{s}_labels.npy" for s in splits}}
+    return {**arrays, **{f"{name}_digest": digest_of(path) for name, path in arrays.items()}}
 
 
 def svm_valid_args(wildcards, input):
@@ -325,6 +332,7 @@ def svm_table_inputs(dataset, extra=()):
     sets = list(config["svm"]["feature_sets"]) + list(extra)
     return {
         "results": expand(result(f"svm/{dataset}_{{feature_set}}.json"), feature_set=sets),
+        "digests": expand(digest_of(result(f"svm/{dataset}_{{feature_set}}.json")), feature_set=sets),
         "models": result(f"images/{dataset}/models.provenance.json"),
     }
 
@@ -493,5 +501,19 @@ def all_tables():
     ]
 
 
+def metrics_digests():
+    """The image and conditional metrics that quick-summary reads come with their .sha256, a target
+    of their own: no rule reads them, so a deleted one is rebuilt only if `rule all` asks for it."""
+    return [
+        *expand(
+            digest_of(result("images/{dataset}/reconstruction_metrics.json")), dataset=config["images"]["datasets"]
+        ),
+        *expand(
+            digest_of(result("images/{cdataset}_conditional/conditional_metrics.json")),
+            cdataset=config["conditional"]["datasets"],
+        ),
+    ]
+
+
 def all_targets():
-    return [*all_tables(), result("verdict.csv")]
+    return [*all_tables(), *metrics_digests(), result("verdict.csv")]

@@ -58,6 +58,7 @@ rule conditional_figure:
             caption="../report/conditional_metrics.rst",
             category="Conditional",
         ),
+        metrics_digest=digest_of(result("images/{cdataset}_conditional/conditional_metrics.json")),
     log:
         result("logs/conditional_figure_{cdataset}.log"),
     benchmark:

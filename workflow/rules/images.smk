@@ -80,6 +80,7 @@ rule image_figures:
             category="Images",
             subcategory="{dataset}",
         ),
+        metrics_digest=digest_of(result("images/{dataset}/reconstruction_metrics.json")),
     log:
         result("logs/image_figures_{dataset}.log"),
     benchmark:

@@ -37,6 +37,7 @@ rule semisup_run:
         trained_with=settings_stamp("semisup_run", semisup_config_json),
     output:
         result=result("semisup/{dataset}_{labels}labels_seed{seed}_{model}.json"),
+        result_digest=digest_of(result("semisup/{dataset}_{labels}labels_seed{seed}_{model}.json")),
         log=result("semisup/{dataset}_{labels}labels_seed{seed}_{model}_log.csv"),
     log:
         result("logs/semisup_{dataset}_{labels}labels_seed{seed}_{model}.log"),
@@ -63,6 +64,7 @@ rule semisup_table:
     input:
         code("semisup/table.py", "semisup/paired.py", "semisup/models.py", "tables.py", "table_inputs.py", "paper.py"),
         results=semisup_results(),
+        digests=[digest_of(path) for path in semisup_results()],
         settings=settings_stamp("semisup_table", semisup_table_config_json()),
     output:
         table=report(result("semisup_table.csv"), caption="../report/semisup_table.rst", category="Semi-supervised"),

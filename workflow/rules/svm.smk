@@ -22,6 +22,8 @@ rule features:
     output:
         features=result("features/{dataset}/{feature_set}_{split}.npy"),
         labels=result("features/{dataset}/{feature_set}_{split}_labels.npy"),
+        features_digest=digest_of(result("features/{dataset}/{feature_set}_{split}.npy")),
+        labels_digest=digest_of(result("features/{dataset}/{feature_set}_{split}_labels.npy")),
     log:
         result("logs/features_{dataset}_{feature_set}_{split}.log"),
     benchmark:
@@ -48,6 +50,7 @@ rule svm:
         settings=settings_stamp("svm", config_json("svm")),
     output:
         summary=result("svm/{dataset}_{feature_set}.json"),
+        summary_digest=digest_of(result("svm/{dataset}_{feature_set}.json")),
         errors=result("svm/{dataset}_{feature_set}_errors.csv"),
     log:
         result("logs/svm_{dataset}_{feature_set}.log"),

@@ -30,7 +30,8 @@ rule toy_select:
             "toy_select", json.dumps({"toy_inference": {"select_from": config["toy_inference"]["select_from"]}})
         ),
     output:
-        result("toy/inference/selection.json"),
+        selection=result("toy/inference/selection.json"),
+        selection_digest=digest_of(result("toy/inference/selection.json")),
     log:
         result("logs/toy_select.log"),
     benchmark:
@@ -41,14 +42,15 @@ rule toy_select:
         config=json.dumps({"toy_inference": {"select_from": config["toy_inference"]["select_from"]}}),  # all it reads
     shell:
         "python -m ali_bench toy-select --config-json {params.config:q} --coverage {input.coverage}"
-        " --out {output} > {log} 2>&1"
+        " --out {output.selection} > {log} 2>&1"
 
 
 rule toy_infer:
     """Train one of GAN + inverse mapping, GAN + post-hoc inference, VAE."""
     input:
         INFERENCE_CODE,
-        selection=rules.toy_select.output[0],
+        selection=rules.toy_select.output.selection,
+        selection_digest=rules.toy_select.output.selection_digest,
         gan_models=SELECTED_MODELS,
         trained_with=settings_stamp("toy_infer", lambda wildcards: inference_training_config_json()),
     output:
@@ -78,7 +80,8 @@ rule toy_inference_evaluate:
     input:
         INFERENCE_CODE,
         code("toy_inference/evaluate.py", "toy_inference/table.py", "tables.py", "table_inputs.py", "paper.py"),
-        selection=rules.toy_select.output[0],
+        selection=rules.toy_select.output.selection,
+        selection_digest=rules.toy_select.output.selection_digest,
         models=SELECTED_MODELS,
         coverage=rules.toy_evaluate.output.coverage,
         methods=expand(result("toy/inference/{method}.pt"), method=config["toy_inference"]["methods"]),
