@@ -117,10 +117,11 @@ def check_manifests(manifests: list[str | Path] | None, loaded: dict[tuple[str, 
         }
         for key, value in now.items():
             if manifest.get(key) != value:
+                # --forcerun names the manifest, not a rule: the embedded digits' is no prepare_data job
                 raise images.DatasetCorrupt(
                     f"data manifest '{path}' records {key} {_short(manifest.get(key))!r} for {dataset} {split}, but "
                     f"the split read now has {_short(value)!r}: the data or the manifest changed after prepare-data; "
-                    "prepare it again (snakemake -R prepare_data <your target>)"
+                    f"prepare it again (snakemake <your targets> --forcerun {path})"
                 )
 
 

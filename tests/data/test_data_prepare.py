@@ -191,7 +191,7 @@ def test_a_manifest_that_is_not_what_the_split_holds_is_refused(digits_manifests
     prepare.check_manifests([digits_manifests["train"]], {("digits", "train"): train})  # as written: accepted
     edited = _edited(digits_manifests["train"], tmp_path, **changes)
     key = next(iter(changes))
-    with pytest.raises(DatasetCorrupt, match=rf"'{edited}' records {key} .* prepare_data") as caught:
+    with pytest.raises(DatasetCorrupt, match=rf"'{edited}' records {key} .* --forcerun {edited}\)") as caught:
         prepare.check_manifests([edited, digits_manifests["test"]], {("digits", "train"): train})
     assert "\n" not in str(caught.value)
     # a manifest of a split the job did not read is not its business
