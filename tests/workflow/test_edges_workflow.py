@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -138,6 +139,7 @@ def test_snakemake_refuses_a_results_folder_another_run_holds(tmp_path):
     assert result.returncode != 0
     line = next(line for line in out.splitlines() if "is in use by another Snakemake run" in line)
     assert f"pid {os.getpid()}" in line and "/elsewhere/checkout" in line and "res" in line
+    _refusal_is_the_last_line(result)
     assert not (tmp_path / MODELS).exists() and not (tmp_path / "res/logs/toy_train_released.log").exists()
 
 
@@ -155,6 +157,13 @@ def test_a_run_refused_by_the_lock_leaves_the_holders_settings_stamps(tmp_path):
         holder.close()
     assert result.returncode != 0 and "is in use by another Snakemake run" in result.stdout + result.stderr
     assert sorted(p.name for p in stamps.iterdir()) == ["0123456789abcdef.json"]
+    _refusal_is_the_last_line(result)  # refused while the DAG is built (the first stamp it would write)
+
+
+def _refusal_is_the_last_line(result) -> None:
+    out = (result.stdout + result.stderr).strip()
+    assert out.splitlines()[-1].startswith("error: results folder ") and "Traceback" not in out, out
+    assert not list((Path(result.args[result.args.index("--directory") + 1]) / ".snakemake/locks").glob("*"))
 
 
 def test_a_run_refused_by_the_lock_writes_nothing_in_the_results_folder(tmp_path):

@@ -66,7 +66,10 @@ def hold_results_lock():
     try:
         _RESULTS_LOCK.append(results_lock.hold(RESULTS, workflow.basedir))
     except results_lock.ResultsFolderBusy as error:
-        raise WorkflowError(str(error)) from None
+        # one line, last: raised from a settings stamp's input function, a WorkflowError came wrapped
+        # in Snakemake's InputFunctionException with a traceback after it
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(1)
 
 
 # Training jobs. On a GPU (device auto or cuda) each holds the card (resources gpu=1; the profiles
