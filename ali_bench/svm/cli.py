@@ -15,7 +15,11 @@ from ali_bench.config import ConfigError
 from ali_bench.trained_with import IMAGE_DATASETS
 
 FEATURE_SETS = ("paper", "released-code", "pixels")
-REBUILD_FEATURES = "make it again with its features job (snakemake -R features <your target>)"
+
+
+def rebuild_features(path) -> str:
+    """The one file's features job again, and what reads it (``-R features`` redid every split)."""
+    return f"make it again with its features job (snakemake <your targets> --forcerun {path})"
 
 
 def cmd_features(args: argparse.Namespace) -> None:
@@ -60,7 +64,7 @@ def cmd_svm(args: argparse.Namespace) -> None:
         splits["valid"] = (args.valid, args.valid_labels)
     for features, labels in splits.values():
         for path in (features, labels):
-            sidecar_digest.verify(path, REBUILD_FEATURES)
+            sidecar_digest.verify(path, rebuild_features(path))
     fit.check_feature_files(splits)
     train_labels = np.load(args.train_labels)
     n = len(train_labels)

@@ -233,8 +233,11 @@ def test_features_changed_on_disk_after_the_features_job_are_refused(tmp_path):
     features.flush()
     del features
     line = _one_line_refusal(_svm(tmp_path))
-    assert f"'{tmp_path / 'test.npy'}' changed after it was written" in line and "snakemake -R features" in line
+    assert (
+        f"'{tmp_path / 'test.npy'}' changed after it was written" in line
+        and f"--forcerun {tmp_path / 'test.npy'})" in line
+    )
 
     (tmp_path / "test.npy.sha256").unlink()  # deleted, or left behind by a copy: nothing vouches for it
     line = _one_line_refusal(_svm(tmp_path))
-    assert f"'{tmp_path / 'test.npy'}' has no recorded hash" in line and "snakemake -R features" in line
+    assert f"'{tmp_path / 'test.npy'}' has no recorded hash" in line and f"--forcerun {tmp_path / 'test.npy'})" in line
