@@ -34,7 +34,7 @@ def load_run(models_path: str | Path, run_name: str, toy: ToyConfig, bn: BatchNo
         held = ", ".join(name for names in payload["model_runs"].values() for name in names)
         raise checkpoint.CheckpointError(
             f"'{models_path}' holds no run {run_name!r} (it holds {held}): the run selection names a run of "
-            "another training; rerun toy-select on this training's coverage (results/toy/inference/selection.json)"
+            "another training; select again from this training's coverage (snakemake <your targets> --forcerun toy_select)"
         )
     index = runs.index(run_name)
     model = TOY_MODELS[kind](batched[kind].net)

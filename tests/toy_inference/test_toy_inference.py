@@ -213,5 +213,6 @@ def test_a_selection_naming_a_run_the_models_file_lacks_is_one_line(tmp_path, ti
         progress=False,
     )
     for missing in ("gan-random-seed99", "wgan-random-seed0"):
-        with pytest.raises(CheckpointError, match=rf"holds no run '{missing}' \(it holds ali-random-seed0"):
+        with pytest.raises(CheckpointError, match=rf"holds no run '{missing}' \(it holds ali-random-seed0") as caught:
             load_run(tmp_path / "m.pt", missing, toy, bn)
+        assert str(caught.value).endswith("(snakemake <your targets> --forcerun toy_select)")  # not a fixed path
