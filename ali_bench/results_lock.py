@@ -17,6 +17,7 @@ import socket
 from pathlib import Path
 from typing import IO
 
+from ali_bench import atomic
 from ali_bench.config_schema import ConfigError
 
 LOCK_NAME = ".ali-bench.lock"
@@ -38,10 +39,18 @@ def _holder(handle: IO[str]) -> str:
 def hold(results_dir: str | Path, checkout: str | Path) -> IO[str]:
     """Take the results folder's lock, or raise ``ResultsFolderBusy`` naming the run that holds it.
 
-    Returns the open lock file: the lock lasts as long as it stays open (keep a reference)."""
+    Returns the open lock file: the lock lasts as long as it stays open (keep a reference). The lock
+    file is a run's first write into the folder, so a folder it cannot write (a read-only mount, no
+    permission, a full disk) is ``atomic.WriteFailed`` here, in the one line any output would get."""
     folder = Path(results_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    handle = open(folder / LOCK_NAME, "a+", encoding="utf-8")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / LOCK_NAME, "a+", encoding="utf-8")
+    except OSError as error:
+        failure = atomic.write_failure(folder / LOCK_NAME, error)
+        if failure is None:
+            raise
+        raise failure from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -388,6 +388,44 @@ def test_a_read_only_file_system_is_not_told_to_chmod(tmp_path, monkeypatch):
     assert "chmod" not in message and "\n" not in message
 
 
+@pytest.fixture
+def read_only_mount(tmp_path):
+    """A real read-only file system (a tmpfs mounted, then remounted read-only), or a skip where this
+    user cannot mount one."""
+    mount = tmp_path / "read-only"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)]).returncode:
+        pytest.skip("mounting a read-only file system needs root")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_run_on_a_read_only_file_system_is_one_line_not_a_traceback(tmp_path, read_only_mount):
+    """The results lock is a run's first write: on a read-only mount its OSError came out of a settings
+    stamp's input function as a traceback. Now the line any output gets, last, and no chmod advice."""
+    config = _write_config(tmp_path)
+    Path(config).write_text(Path(config).read_text().replace("results_dir: res", f"results_dir: {read_only_mount}/res"))
+    result = snakemake(
+        f"{read_only_mount}/res/toy/released/models.pt",
+        "--cores",
+        "1",
+        "--configfile",
+        str(tmp_path / "config.yaml"),
+        "--directory",
+        str(tmp_path),
+        check=False,
+    )
+    out = (result.stdout + result.stderr).strip()
+    assert result.returncode == 1 and "Traceback" not in out, out
+    assert out.splitlines()[-1] == (
+        f"error: cannot write '{read_only_mount}/res/.ali-bench.lock': the file system of '{read_only_mount}/res' is "
+        "mounted read-only; set results_dir to a folder on a writable disk (or remount it read-write), then rerun"
+    )
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a 0o555 folder")
 def test_a_chmod_read_only_results_folder_is_one_line(tmp_path):
     folder = tmp_path / "results"

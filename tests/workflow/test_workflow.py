@@ -104,8 +104,10 @@ def test_bad_config_is_refused_before_any_job_starts(tmp_path, toy, needle):
     path.write_text(yaml.safe_dump({"results_dir": str(tmp_path / "out"), "toy": toy}))
     result = snakemake("--cores", "1", "--configfile", str(path), "--directory", str(tmp_path), check=False)
     assert result.returncode != 0
-    lines = [line for line in (result.stdout + result.stderr).splitlines() if "invalid config" in line]
+    out = (result.stdout + result.stderr).strip()
+    lines = [line for line in out.splitlines() if "invalid config" in line]
     assert len(lines) == 1 and needle in lines[0]
+    assert out.splitlines()[-1] == lines[0] and "File " not in out, out  # the line is last: no frame after it
     assert not (tmp_path / "out").exists()
 
 

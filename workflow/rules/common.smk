@@ -7,15 +7,13 @@ import os
 import shlex
 import sys
 
-from snakemake.exceptions import WorkflowError
-
 # The config is checked by the same code the CLI uses (ali_bench/config_schema.py: the JSON schema
 # ali_bench/config.schema.yaml, linked as workflow/schemas/config.schema.yaml, fills every
 # default; then the typed dataclasses' cross-key checks), so the
 # workflow refuses exactly what a job would refuse, before any job starts, in one line that
 # names the key. These modules import no torch, so this stays cheap.
 sys.path.insert(0, workflow.basedir)
-from ali_bench.atomic import write_text  # noqa: E402
+from ali_bench.atomic import WriteFailed, write_text  # noqa: E402
 from ali_bench.config import load_config, number_strings, read_config_file  # noqa: E402
 from ali_bench.config_schema import ConfigError, validate  # noqa: E402
 from ali_bench import results_lock, trained_with  # noqa: E402
@@ -44,7 +42,9 @@ try:
     _validated = validate(config, _config_file_origins())
     load_config(_validated)
 except ConfigError as error:
-    raise WorkflowError(f"invalid config: {error}") from None
+    # one line, last (a WorkflowError ended the output with a frame of this file), exit status 1
+    print(f"error: invalid config: {error}", file=sys.stderr)
+    raise SystemExit(1)
 config.update(_validated)
 
 
@@ -65,9 +65,9 @@ def hold_results_lock():
         return
     try:
         _RESULTS_LOCK.append(results_lock.hold(RESULTS, workflow.basedir))
-    except results_lock.ResultsFolderBusy as error:
-        # one line, last: raised from a settings stamp's input function, a WorkflowError came wrapped
-        # in Snakemake's InputFunctionException with a traceback after it
+    except (results_lock.ResultsFolderBusy, WriteFailed) as error:  # held by another run; cannot be written
+        # one line, last: raised from a settings stamp's input function, an exception came wrapped in
+        # Snakemake's InputFunctionException with a traceback after it
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(1)
 
