@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ali_bench import checkpoint
+from ali_bench import checkpoint, sidecar_digest
 from ali_bench.atomic import atomic_path
 from ali_bench.progress import progress as progress_of
 from ali_bench.training import TrainingDiverged, checkpoint_note
@@ -212,9 +212,10 @@ def run_epochs(
 
 
 def write_log(path: str | Path, rows: list[dict], columns: tuple[str, ...]) -> None:
-    """A per-epoch training log as CSV (atomic)."""
+    """A per-epoch training log as CSV (atomic), and its ``.sha256``: the curve figures read it."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in rows:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    sidecar_digest.record(path)

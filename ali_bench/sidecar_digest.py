@@ -7,7 +7,8 @@ stage memory-maps, with nowhere to put one. Without it, a block of a feature fil
 disk, still finite and the right shape, would be fitted and scored like any other: a table row from
 bytes no model wrote. The per-run JSON results that tables read (an SVM summary, a semi-supervised
 run, the toy-inference selection) get one too: a digit changed in one (0.123 to 0.133) still parses
-and passes every range check (``table_inputs.load_json`` verifies it).
+and passes every range check (``table_inputs.load_json`` verifies it). So do the training logs and
+sample archives that figures draw (``resumable.write_log``, toy-evaluate, toy-inference-evaluate).
 
 A file without its ``.sha256`` is refused too: a results folder copied with ``*.json`` only, or a
 sidecar deleted, would otherwise turn the check off without a word. Every writer declares its
@@ -39,6 +40,12 @@ def sidecar(path: str | Path) -> Path:
 def record(path: str | Path) -> None:
     """Write ``<path>.sha256`` for the file as it is now."""
     write_text(sidecar(path), f"{sha256(path)}  {Path(path).name}\n")
+
+
+def rerun_writer(path: str | Path) -> str:
+    """How to make ``path`` again: its own job by the file's name (a rule name would redo every file
+    of that rule: every split's features, every run's log), then what reads it."""
+    return f"make it again with the job that writes it (snakemake <your targets> --forcerun {path})"
 
 
 def verify(path: str | Path, rebuild: str) -> None:

@@ -6,7 +6,7 @@ import argparse
 from functools import partial
 from pathlib import Path
 
-from ali_bench import trained_with
+from ali_bench import sidecar_digest, trained_with
 from ali_bench.command_line import (
     add_config,
     add_data_manifests,
@@ -165,6 +165,7 @@ def cmd_semisup_curves(args: argparse.Namespace) -> None:
     results = read_json(args.results, result_spec("recomputed", identity_only=True))
     logs = []
     for path in args.logs:
+        sidecar_digest.verify(path, sidecar_digest.rerun_writer(path))
         log = pd.read_csv(path)
         if "test_error" not in log or log["test_error"].isna().all():
             raise TableInputError(

@@ -17,11 +17,6 @@ from ali_bench.trained_with import IMAGE_DATASETS
 FEATURE_SETS = ("paper", "released-code", "pixels")
 
 
-def rebuild_features(path) -> str:
-    """The one file's features job again, and what reads it (``-R features`` redid every split)."""
-    return f"make it again with its features job (snakemake <your targets> --forcerun {path})"
-
-
 def cmd_features(args: argparse.Namespace) -> None:
     import numpy as np
 
@@ -64,7 +59,7 @@ def cmd_svm(args: argparse.Namespace) -> None:
         splits["valid"] = (args.valid, args.valid_labels)
     for features, labels in splits.values():
         for path in (features, labels):
-            sidecar_digest.verify(path, rebuild_features(path))
+            sidecar_digest.verify(path, sidecar_digest.rerun_writer(path))
     fit.check_feature_files(splits)
     train_labels = np.load(args.train_labels)
     n = len(train_labels)

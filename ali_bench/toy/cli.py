@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from ali_bench import trained_with
+from ali_bench import sidecar_digest, trained_with
 from ali_bench.command_line import (
     add_config,
     add_training_options,
@@ -92,10 +92,11 @@ def cmd_toy_evaluate(args: argparse.Namespace) -> None:
     coverage = pd.DataFrame(rows)
     write_csv(coverage, args.out_coverage)
     # every scored stream is kept, with the seed of each run's draw (docs/toy-coverage.md: recounting a column)
-    with atomic_path(args.out_samples) as tmp:
-        np.savez_compressed(tmp, **paper_archive)
-    with atomic_path(args.out_pacgan_samples or args.out_samples.with_name("pacgan_samples.npz")) as tmp:
-        np.savez_compressed(tmp, **pacgan_archive)
+    pacgan_samples = args.out_pacgan_samples or args.out_samples.with_name("pacgan_samples.npz")
+    for path, archive in ((args.out_samples, paper_archive), (pacgan_samples, pacgan_archive)):
+        with atomic_path(path) as tmp:
+            np.savez_compressed(tmp, **archive)
+        sidecar_digest.record(path)  # toy-figure checks the samples (and anyone recounting a column can)
     evaluation_s = time.perf_counter() - started
     config = {"trained": trained_config, "coverage": as_dict(cfg.toy.coverage)}
     provenance.write(
@@ -155,11 +156,14 @@ def cmd_toy_figure(args: argparse.Namespace) -> None:
     import numpy as np
     import pandas as pd
 
+    from ali_bench import provenance
     from ali_bench.data.mixture import GridMixture
     from ali_bench.toy.evaluate import archive_samples
     from ali_bench.toy.figures import toy_samples
 
     cfg = config_from(args)
+    provenance.check_table(args.coverage, sidecar_digest.rerun_writer(args.coverage))
+    sidecar_digest.verify(args.samples, sidecar_digest.rerun_writer(args.samples))
     with np.load(args.samples) as archive:
         samples = archive_samples(archive)
     toy_samples(pd.read_csv(args.coverage), samples, GridMixture.from_config(cfg.toy.mixture), args.out)

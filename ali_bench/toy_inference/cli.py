@@ -7,6 +7,7 @@ import argparse
 import time
 from pathlib import Path
 
+from ali_bench import sidecar_digest
 from ali_bench.command_line import add_config, add_training_options, checkpoint_seconds, config_from, training_device
 
 
@@ -83,6 +84,7 @@ def cmd_toy_inference_evaluate(args: argparse.Namespace) -> None:
     )
     with atomic_path(args.out_arrays) as tmp:
         np.savez_compressed(tmp, **arrays)
+    sidecar_digest.record(args.out_arrays)  # toy-inference-figure checks it
     upstream = provenance.read(args.coverage) if args.coverage else {}
     evaluation_s = time.perf_counter() - started
     sections = {"toy": as_dict(cfg.toy), "toy_inference": as_dict(cfg.toy_inference)}
@@ -122,6 +124,8 @@ def cmd_toy_inference_figure(args: argparse.Namespace) -> None:
     from ali_bench.toy_inference.figures import toy_inference
     from ali_bench.toy_inference.methods import METHOD_TITLES, METHODS
 
+    for path in [args.arrays, *args.logs]:
+        sidecar_digest.verify(path, sidecar_digest.rerun_writer(path))
     with np.load(args.arrays) as archive:
         arrays = {name: archive[name] for name in archive.files}
     methods = [m for m in METHODS if f"{m}/z_hat" in arrays]

@@ -237,6 +237,23 @@ def test_a_json_result_edited_after_it_was_written_is_refused_by_its_table(tmp_p
     _refused(capsys, _semisup_argv(tmp_path, run0, run1), f"'{run1}' has no recorded hash", "semisup")
 
 
+def test_a_training_log_edited_after_it_was_written_is_refused_by_the_curves(tmp_path, capsys):
+    """Every trainer's CSV log is written by resumable.write_log, which records its .sha256; the
+    curve figures check it: a test error halved in a log would otherwise be drawn as learned."""
+    from ali_bench.resumable import write_log
+
+    run = _write_json(tmp_path / "digits_100labels_seed0_ali.json", _semisup_result(0))
+    log = tmp_path / "digits_100labels_seed0_ali_log.csv"
+    rows = [{"step": 12 * i, "test_error": 0.5 / i, "test_error_live": 0.6 / i} for i in (1, 2, 3)]
+    write_log(log, rows, ("step", "test_error", "test_error_live"))
+    argv = ["semisup-curves", "--results", str(run), "--logs", str(log), "--out", str(tmp_path / "curves.png")]
+    assert main(argv) == 0 and (tmp_path / "curves.png").is_file()  # as written: drawn
+    log.write_text(log.read_text().replace("0.25", "0.125"))
+    _refused(capsys, argv, f"'{log}' changed after it was written", f"--forcerun {log})")
+    sidecar_digest.sidecar(log).unlink()
+    _refused(capsys, argv, f"'{log}' has no recorded hash", f"--forcerun {log})")
+
+
 def test_semisup_table_refuses_two_files_of_the_same_run(tmp_path, capsys):
     run0 = _write_json(tmp_path / "a.json", _semisup_result(0))
     copy = tmp_path / "copy" / "a.json"

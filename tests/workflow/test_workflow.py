@@ -460,6 +460,11 @@ def test_dropping_a_model_retrains_nothing_and_only_rebuilds_the_table(tiny_run)
         ("svm/digits_paper.json.sha256", "svm", "digits_svm_table"),
         ("semisup/digits_100labels_seed0_ali.json.sha256", "semisup_run", "semisup_table"),
         ("toy/inference/selection.json.sha256", "toy_select", "toy_infer"),
+        ("toy/samples.npz.sha256", "toy_evaluate", "toy_figure"),
+        ("toy/inference/outputs.npz.sha256", "toy_inference_evaluate", "toy_inference_figure"),
+        ("toy/inference/vae_log.csv.sha256", "toy_infer", "toy_inference_figure"),
+        ("semisup/digits_100labels_seed1_gan-fm_log.csv.sha256", "semisup_run", "semisup_curves"),
+        ("semisup/digits_100labels_seed1_gan-fm.json.sha256", "semisup_run", "semisup_curves"),
         ("images/digits/reconstruction_metrics.json.sha256", "image_figures", None),  # quick-summary reads it
         ("images/digits_conditional/conditional_metrics.json.sha256", "conditional_figure", None),
     ],
@@ -482,3 +487,36 @@ def test_a_deleted_content_hash_is_rebuilt_before_anything_reads_its_file(tiny_r
         kept.rename(path)
     plan = result.stdout + result.stderr
     assert f"rule {writer}:" in plan and sidecar in plan.split(f"rule {writer}:")[1], plan
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["toy-figure", "toy-inference-figure"])
+def test_a_figures_arrays_edited_after_they_were_written_are_refused(tiny_run, tmp_path, kind):
+    """The sample and output archives the toy figures draw carry their .sha256 (toy-evaluate and
+    toy-inference-evaluate record it): one flipped byte in a copy, and the figure command refuses it."""
+    import shutil
+    import subprocess
+    import sys
+
+    folder, config = tiny_run
+    name = "samples.npz" if kind == "toy-figure" else "outputs.npz"
+    source = folder / "res/toy" / ("" if kind == "toy-figure" else "inference") / name
+    archive = tmp_path / name
+    for path in (source, source.with_name(f"{name}.sha256")):
+        shutil.copy(path, tmp_path / path.name)
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    if kind == "toy-figure":
+        args = ["--config", str(config), "--coverage", str(folder / "res/toy/coverage.csv"), "--samples", str(archive)]
+    else:
+        args = ["--arrays", str(archive), "--out-losses", str(tmp_path / "losses.png")]
+    result = subprocess.run(
+        [sys.executable, "-m", "ali_bench", kind, *args, "--out", str(tmp_path / "figure.png")],
+        capture_output=True,
+        text=True,
+    )
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: '{archive}' changed after it was written"), result.stderr
+    assert not (tmp_path / "figure.png").exists()

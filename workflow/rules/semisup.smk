@@ -39,6 +39,7 @@ rule semisup_run:
         result=result("semisup/{dataset}_{labels}labels_seed{seed}_{model}.json"),
         result_digest=digest_of(result("semisup/{dataset}_{labels}labels_seed{seed}_{model}.json")),
         log=result("semisup/{dataset}_{labels}labels_seed{seed}_{model}_log.csv"),
+        log_digest=digest_of(result("semisup/{dataset}_{labels}labels_seed{seed}_{model}_log.csv")),
     log:
         result("logs/semisup_{dataset}_{labels}labels_seed{seed}_{model}.log"),
     benchmark:
@@ -92,7 +93,9 @@ rule semisup_curves:
     input:
         code("semisup/figures.py", "figures.py"),
         results=semisup_results(),
+        digests=[digest_of(path) for path in semisup_results()],
         logs=semisup_results("_log.csv"),
+        logs_digests=[digest_of(path) for path in semisup_results("_log.csv")],
     output:
         report(result("figures/semisup_curves.png"), caption="../report/semisup_curves.rst", category="Semi-supervised"),
     log:

@@ -60,6 +60,8 @@ rule toy_evaluate:
         ),
         samples=result("toy/samples.npz"),
         pacgan_samples=result("toy/pacgan_samples.npz"),
+        samples_digest=digest_of(result("toy/samples.npz")),
+        pacgan_samples_digest=digest_of(result("toy/pacgan_samples.npz")),
     log:
         result("logs/toy_evaluate.log"),
     benchmark:
@@ -101,7 +103,9 @@ rule toy_figure:
     input:
         code("toy/figures.py", "figures.py"),
         coverage=rules.toy_evaluate.output.coverage,
+        coverage_provenance=rules.toy_evaluate.output.provenance,
         samples=rules.toy_evaluate.output.samples,
+        samples_digest=rules.toy_evaluate.output.samples_digest,
         settings=settings_stamp("toy_figure", config_json("toy")),
     output:
         figure=report(result("figures/toy_samples.png"), caption="../report/toy_samples.rst", category="Toy"),

@@ -56,6 +56,7 @@ rule toy_infer:
     output:
         model=result("toy/inference/{method}.pt"),
         log=result("toy/inference/{method}_log.csv"),
+        log_digest=digest_of(result("toy/inference/{method}_log.csv")),
     log:
         result("logs/toy_infer_{method}.log"),
     benchmark:
@@ -95,6 +96,7 @@ rule toy_inference_evaluate:
             result("toy_inference_table.provenance.json"), caption="../report/provenance.rst", category="Provenance"
         ),
         arrays=result("toy/inference/outputs.npz"),
+        arrays_digest=digest_of(result("toy/inference/outputs.npz")),
     log:
         result("logs/toy_inference_evaluate.log"),
     benchmark:
@@ -117,7 +119,11 @@ rule toy_inference_figure:
     input:
         code("toy_inference/figures.py", "toy/figures.py", "figures.py"),
         arrays=rules.toy_inference_evaluate.output.arrays,
+        arrays_digest=rules.toy_inference_evaluate.output.arrays_digest,
         logs=expand(result("toy/inference/{method}_log.csv"), method=config["toy_inference"]["methods"]),
+        logs_digests=expand(
+            digest_of(result("toy/inference/{method}_log.csv")), method=config["toy_inference"]["methods"]
+        ),
     output:
         figure=report(
             result("figures/toy_inference.png"), caption="../report/toy_inference.rst", category="Toy inference"
