@@ -123,7 +123,8 @@ def result(path):
 
 def digest_of(path):
     """The ``.sha256`` its command writes beside ``path`` and every reader requires (sidecar_digest.py):
-    declared as an output so that a deleted one makes Snakemake rebuild the file with it."""
+    an output of the writer and an input of each reader, so that Snakemake reruns the writer of a
+    deleted one before a reader runs again."""
     return f"{path}.sha256"
 
 
