@@ -1,5 +1,5 @@
 """A content hash beside a file that cannot hold its own: ``<file>.sha256``, one line in the format
-of coreutils' ``sha256sum`` (so ``sha256sum -c features/digits/paper_train.npy.sha256`` checks it too).
+of coreutils' ``sha256sum`` (so ``sha256sum -c paper_train.npy.sha256``, run in its folder, checks it too).
 
 Why: checkpoints and models carry their digest inside (``checkpoint.py``) and tables in their
 provenance sidecar (``provenance.py``); an ``.npy`` feature matrix is a bare array that the SVM
@@ -11,10 +11,10 @@ and passes every range check (``table_inputs.load_json`` verifies it). So do the
 sample archives that figures draw (``resumable.write_log``, toy-evaluate, toy-inference-evaluate).
 
 A file without its ``.sha256`` is refused too: a results folder copied with ``*.json`` only, or a
-sidecar deleted, would otherwise turn the check off without a word. Every writer declares its
-sidecars as Snakemake outputs, so a deleted one makes Snakemake rebuild the file with it; the one
-line a command prints names that rebuild and, for a file checked by other means, how to accept it
-as it is (``sha256sum``). The hash is written after the file, so a kill between the two leaves a
+sidecar deleted, would otherwise turn the check off without a word. In the workflow each sidecar
+is an output of its writer and an input of its readers, so Snakemake reruns the writer of a deleted
+one before a reader runs again; the one line a command prints names that rerun and, for a file
+checked by other means, how to accept it as it is (``sha256sum``). The hash is written after the file, so a kill between the two leaves a
 missing or mismatching sidecar that names the rebuild, never a silent pass.
 """
 
