@@ -48,9 +48,10 @@ def rerun_writer(path: str | Path) -> str:
     return f"make it again with the job that writes it (snakemake <your targets> --forcerun {path})"
 
 
-def verify(path: str | Path, rebuild: str) -> None:
+def verify(path: str | Path, rebuild: str | None = None) -> None:
     """Refuse ``path`` in one line if its sidecar is missing or records another hash; ``rebuild``
-    says how to make the file again."""
+    says how to make the file again (by default ``rerun_writer``'s advice)."""
+    rebuild = rebuild or rerun_writer(path)
     recorded_in = sidecar(path)
     if not recorded_in.is_file():
         raise DigestMismatch(

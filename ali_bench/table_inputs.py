@@ -156,7 +156,7 @@ def load_json(path: Path, spec: Spec) -> dict:
     """One JSON object from ``path``; an unreadable file or another JSON value is one line."""
     if not path.is_file():
         raise FileNotFoundError(f"{spec.what} '{path}' does not exist; {_rerun(path, spec)}")
-    sidecar_digest.verify(path, _rerun(path, spec))  # the hash its writer recorded beside it, where there is one
+    sidecar_digest.verify(path, _rerun(path, spec))  # the hash its writer recorded beside it
     try:
         record = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:

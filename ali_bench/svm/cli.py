@@ -59,7 +59,7 @@ def cmd_svm(args: argparse.Namespace) -> None:
         splits["valid"] = (args.valid, args.valid_labels)
     for features, labels in splits.values():
         for path in (features, labels):
-            sidecar_digest.verify(path, sidecar_digest.rerun_writer(path))
+            sidecar_digest.verify(path)
     fit.check_feature_files(splits)
     train_labels = np.load(args.train_labels)
     n = len(train_labels)

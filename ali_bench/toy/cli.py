@@ -163,7 +163,7 @@ def cmd_toy_figure(args: argparse.Namespace) -> None:
 
     cfg = config_from(args)
     provenance.check_table(args.coverage, sidecar_digest.rerun_writer(args.coverage))
-    sidecar_digest.verify(args.samples, sidecar_digest.rerun_writer(args.samples))
+    sidecar_digest.verify(args.samples)
     with np.load(args.samples) as archive:
         samples = archive_samples(archive)
     toy_samples(pd.read_csv(args.coverage), samples, GridMixture.from_config(cfg.toy.mixture), args.out)

@@ -125,7 +125,7 @@ def cmd_toy_inference_figure(args: argparse.Namespace) -> None:
     from ali_bench.toy_inference.methods import METHOD_TITLES, METHODS
 
     for path in [args.arrays, *args.logs]:
-        sidecar_digest.verify(path, sidecar_digest.rerun_writer(path))
+        sidecar_digest.verify(path)
     with np.load(args.arrays) as archive:
         arrays = {name: archive[name] for name in archive.files}
     methods = [m for m in METHODS if f"{m}/z_hat" in arrays]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, TINY_INFERENCE, TINY_TOY, snakemake
+from conftest import REPO, TINY_INFERENCE, TINY_TOY, run_cli, snakemake
 
 
 def _config_file(tmp_path, **top):
@@ -495,8 +495,6 @@ def test_a_figures_arrays_edited_after_they_were_written_are_refused(tiny_run, t
     """The sample and output archives the toy figures draw carry their .sha256 (toy-evaluate and
     toy-inference-evaluate record it): one flipped byte in a copy, and the figure command refuses it."""
     import shutil
-    import subprocess
-    import sys
 
     folder, config = tiny_run
     name = "samples.npz" if kind == "toy-figure" else "outputs.npz"
@@ -511,11 +509,7 @@ def test_a_figures_arrays_edited_after_they_were_written_are_refused(tiny_run, t
         args = ["--config", str(config), "--coverage", str(folder / "res/toy/coverage.csv"), "--samples", str(archive)]
     else:
         args = ["--arrays", str(archive), "--out-losses", str(tmp_path / "losses.png")]
-    result = subprocess.run(
-        [sys.executable, "-m", "ali_bench", kind, *args, "--out", str(tmp_path / "figure.png")],
-        capture_output=True,
-        text=True,
-    )
+    result = run_cli(kind, *args, "--out", str(tmp_path / "figure.png"), check=False)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert lines[0].startswith(f"error: '{archive}' changed after it was written"), result.stderr
